@@ -1,0 +1,165 @@
+/**
+ * The pvefleet command line: flags, help and exit codes. Each command lives in
+ * `commands/<name>.ts` and is imported only when it runs, so `--version` and `validate`
+ * stay fast (no ink, AWS SDK or HCL parser unless a command needs them).
+ *
+ * A command module exports `run(opts, ...args): Promise<number>` returning the exit code.
+ * Bad input is a UserError: one line on stderr, exit 1, no stack trace.
+ */
+import { Command, Option } from "commander";
+import { VERSION } from "../version.js";
+import { isUserError } from "../errors.js";
+
+export type Opts = Record<string, unknown>;
+type RunFn = (opts: Opts, ...args: unknown[]) => Promise<number>;
+
+let exitCode = 0;
+
+/** Calls `commands/<name>.js`'s run() with the command's merged options (globals included). */
+function lazy(name: string) {
+  return async (...actionArgs: unknown[]) => {
+    const cmd = actionArgs[actionArgs.length - 1] as Command;
+    const positional = actionArgs.slice(0, -2);
+    const opts = cmd.optsWithGlobals() as Opts;
+    const mod = (await import(`./commands/${name}.js`)) as { run: RunFn };
+    exitCode = await mod.run(opts, ...positional);
+  };
+}
+
+/** Options shared by every command that reads a shard file and a state store. */
+function shardOptions(cmd: Command): Command {
+  return cmd
+    .option("-c, --config <file>", "shard file (.jsonc, .json, .hcl) or s3://bucket/key (default ./shard.jsonc, then ./shard.hcl)", process.env.PVEFLEET_CONFIG)
+    .option("--shard <id>", "shard to use when the file holds several", process.env.PVEFLEET_SHARD)
+    .addOption(new Option("--storage <kind>", "state backend").choices(["file", "s3"]).default(process.env.PVEFLEET_STORAGE ?? "file"))
+    .option("--bucket <name>", "S3 bucket for the state (with --storage s3)", process.env.PVEFLEET_BUCKET)
+    .option("--prefix <prefix>", "key prefix inside the bucket", process.env.PVEFLEET_PREFIX ?? "")
+    .option("--state-dir <dir>", "directory of the file state backend", process.env.PVEFLEET_STATE_DIR ?? "./.pvefleet");
+}
+
+function formatOption(cmd: Command, choices: string[] = ["text", "markdown", "json"]): Command {
+  return cmd.addOption(new Option("--format <format>", "output format").choices(choices).default("text"));
+}
+
+function planSelectors(cmd: Command): Command {
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  return cmd
+    .option("--target <group|instance>", "limit the plan to a group (tenant.group) or an instance; repeatable", collect)
+    .option("--replace <instance>", "force replacement of an instance; repeatable", collect)
+    .option("--refresh-only", "record what was observed in the state, change nothing")
+    .option("--destroy", "plan the removal of everything this shard owns")
+    .option("--gc", "delete orphans (VMs with our tags and name that the state does not know)")
+    .option("--adopt", "adopt orphans into the group their notes name, when it is below size")
+    .option("--ignore-capacity", "plan even when a node's memory would pass the headroom");
+}
+
+export function buildProgram(): Command {
+  const program = new Command("pvefleet")
+    .description("Declarative fleets of Proxmox VE virtual machines: plan, apply, drift.")
+    .version(VERSION, "-V, --version")
+    .option("--no-color", "never colour output (also NO_COLOR)")
+    .showHelpAfterError("(run pvefleet help for usage)")
+    .configureOutput({ outputError: (s, write) => write(s) })
+    .exitOverride();
+
+  formatOption(shardOptions(program.command("validate").description("check a shard file; print a summary or every problem with file:line:col")), ["text", "json"])
+    .action(lazy("validate"));
+
+  formatOption(planSelectors(shardOptions(program.command("plan").description("show what apply would change"))))
+    .option("-o, --out <file>", "save the plan for `apply FILE`")
+    .option("--detailed-exitcode", "exit 0 no changes, 1 error, 2 changes present")
+    .option("--all-shards", "plan every shard of the file in turn")
+    .action(lazy("plan"));
+
+  planSelectors(shardOptions(program.command("apply [planfile]").description("make the cluster match the shard file (or a saved plan)")))
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--parallelism <n>", "actions in flight at once", "10")
+    .option("--lock-timeout <duration>", "wait this long for the state lock (e.g. 30s, 5m)", "0s")
+    .option("--json", "one JSON event per line (Terraform -json UI messages)")
+    .action(lazy("apply"));
+
+  formatOption(shardOptions(program.command("drift").description("compare the cluster with the shard; exit 0 in sync, 2 drift, 1 error")))
+    .option("--all-shards", "check every shard of the file in turn")
+    .action(lazy("drift"));
+
+  formatOption(shardOptions(program.command("show [planfile]").description("show a saved plan, or the state when no plan is given")))
+    .action(lazy("show"));
+
+  shardOptions(program.command("destroy").description("remove every VM this shard owns"))
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--parallelism <n>", "actions in flight at once", "10")
+    .option("--lock-timeout <duration>", "wait this long for the state lock", "0s")
+    .option("--json", "one JSON event per line")
+    .action(lazy("destroy"));
+
+  program.command("init").description("write a starter shard file")
+    .option("-c, --config <file>", "file to write", "shard.jsonc")
+    .option("--cluster-id <id>", "cluster ID", "my-cluster")
+    .option("--shard <id>", "shard ID", "dev")
+    .option("--region <region>", "region label", "dev")
+    .option("--zone <zone>", "zone label", "deva")
+    .option("--storage-pool <storage>", "VM disk storage", "local-lvm")
+    .option("--template-name <name>", "template VM name on every node", "debian-13-template")
+    .option("--bridge <bridge>", "network bridge", "vmbr0")
+    .option("--vlan <tag>", "VLAN tag")
+    .option("--force", "overwrite an existing file")
+    .action(lazy("init"));
+
+  program.command("sim").description("run a local Proxmox VE 8.4 API simulator")
+    .option("--port <port>", "port (0 = any free port)", "8006")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--http", "serve plain HTTP instead of HTTPS")
+    .option("--nodes <n>", "number of nodes", "3")
+    .option("--topology <file>", "JSON topology file (nodes, storages, templates)")
+    .option("--state <file>", "keep the cluster in this file across restarts")
+    .addOption(new Option("--latency <profile>", "task durations").choices(["instant", "fast", "realistic"]).default("fast"))
+    .option("--faults <spec>", "inject faults, e.g. rate=0.1,kinds=5xx+reset+slow+taskfail")
+    .option("--seed <n>", "seed for reproducible faults and MACs")
+    .option("--stats", "print per-endpoint request counts on exit")
+    .action(lazy("sim"));
+
+  program.command("place").description("rank nodes for the next VMs with TOPSIS")
+    .requiredOption("--cores <n>", "cores per VM")
+    .requiredOption("--memory <mib>", "memory per VM in MiB")
+    .option("--count <k>", "number of VMs to place", "1")
+    .addOption(new Option("--scheduler <name>", "scheduler").choices(["nstance", "pve-static"]).default("nstance"))
+    .option("--nodes-file <file>", "a /cluster/resources?type=node answer (bare array or {data: [...]})")
+    .option("--insecure-tls", "skip TLS verification when reading the live cluster")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .action(lazy("place"));
+
+  const state = program.command("state").description("inspect and repair the state document");
+  formatOption(shardOptions(state.command("list").description("list the instances in the state")), ["text", "json"]).action(lazy("state-list"));
+  formatOption(shardOptions(state.command("show <instance>").description("show one instance record")), ["text", "json"]).action(lazy("state-show"));
+  shardOptions(state.command("pull").description("print the state document")).action(lazy("state-pull"));
+  shardOptions(state.command("push <file>").description("replace the state document (same lineage, higher serial)"))
+    .option("--force", "override the lineage check").action(lazy("state-push"));
+
+  shardOptions(program.command("force-unlock <lockId>").description("remove a stuck state lock"))
+    .option("-f, --force", "do not ask for confirmation")
+    .action(lazy("force-unlock"));
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Never throws for bad input. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--no-color")) process.env.NO_COLOR = "1";
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === "string" && e.code.startsWith("commander.")) {
+      // help and version exit 0; usage errors were already printed by commander.
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? 0 : 1;
+    }
+    if (isUserError(err)) {
+      process.stderr.write(`Error: ${err.line()}\n`);
+      return 1;
+    }
+    process.stderr.write(`pvefleet: unexpected failure (a bug; please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * pvefleet as a library: the engine without the CLI. Each area adds its public entry points here.
+ */
+export { VERSION } from "./version.js";
+export { UserError, UserErrors } from "./errors.js";
+export type * from "./config/model.js";
+export type * from "./state/types.js";
+export type * from "./providers/proxmox/types.js";
+export type * from "./planner/types.js";

@@ -1,0 +1,92 @@
+/**
+ * The plan: plain, versioned, JSON-serialisable data. Produced by `plan()` (pure), rendered by
+ * src/cli, walked by src/applier, saved with `plan --out`.
+ */
+import type { GroupRef, VmSpec } from "../config/model.js";
+import type { LiveVm, Ownership } from "../providers/proxmox/types.js";
+import type { CreateStep } from "../state/types.js";
+
+/** What a plan does to one instance. The order is the order humans read a plan in. */
+export type ChangeKind = "create" | "update" | "replace" | "start" | "delete" | "adopt" | "forget" | "record";
+
+/** One attribute difference, e.g. { attribute: "cores", before: 2, after: 4, forcesReplacement: false }. */
+export interface AttributeChange {
+  attribute: string;
+  before: unknown;
+  after: unknown;
+  forcesReplacement: boolean;
+}
+
+export interface InstanceChange {
+  instanceId: string; // the VM name; the only identity
+  group: GroupRef;
+  kind: ChangeKind;
+  reasons: string[]; // "size 3 > 2", "cores 2 → 4", "stopped out of band", …
+  attributes: AttributeChange[];
+  before?: LiveVm; // what Proxmox reported
+  after?: VmSpec; // what the shard file asks for
+  /** Where a new VM goes, and the TOPSIS scores that chose it. */
+  placement?: { node: string; vmid: number; scores: Record<string, number> };
+  /** For a replacement: the instance this one replaces (or is replaced by). */
+  replaces?: string;
+  /** For a resumed create: the steps already done. */
+  resumeFrom?: CreateStep;
+}
+
+export type ActionType =
+  | "clone" | "configure" | "resize" | "upload-iso" | "attach-iso" | "tag" | "start"
+  | "stop" | "delete-iso" | "delete-vm" | "record-state" | "forget-state";
+
+export interface Action {
+  id: string; // `${instanceId}:${type}`
+  instanceId: string;
+  type: ActionType;
+  node: string;
+  vmid: number;
+  dependsOn: string[]; // action ids
+  /** Parameters the applier needs (storage, iso name, config fields …); plain JSON. */
+  params: Record<string, unknown>;
+}
+
+/** A drift finding for `pvefleet drift`, with a stable fingerprint. */
+export interface DriftFinding {
+  fingerprint: string; // sha256 of kind + instanceId/vmid + attribute
+  kind: "attribute" | "missing" | "stopped" | "orphan" | "suspicious" | "unmanaged";
+  instanceId?: string;
+  vmid?: number;
+  node?: string;
+  attribute?: string;
+  expected?: unknown;
+  actual?: unknown;
+  message: string;
+}
+
+export interface NodeCapacity {
+  node: string;
+  maxcpu: number;
+  maxmemBytes: number;
+  before: { cores: number; memBytes: number };
+  after: { cores: number; memBytes: number };
+}
+
+export interface Plan {
+  formatVersion: 1;
+  createdAt: string;
+  clusterId: string;
+  shardId: string;
+  /** The state the plan was made from: a saved plan is refused when these moved. */
+  state: { lineage: string; serial: number };
+  configDigest: string;
+  mode: "normal" | "refresh-only" | "destroy";
+  changes: InstanceChange[];
+  actions: Action[];
+  /** Config digest of every existing VM the plan modifies, keyed by vmid. */
+  vmDigests: Record<string, string>;
+  drift: DriftFinding[];
+  capacity: NodeCapacity[];
+  summary: { add: number; change: number; destroy: number };
+  counts: { ours: number; suspicious: number; unmanaged: number; orphans: number };
+  warnings: string[];
+}
+
+export type { Ownership };

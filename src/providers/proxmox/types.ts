@@ -1,0 +1,121 @@
+/**
+ * What the provider tells the rest of pvefleet about a cluster (LiveShard) and what it can do
+ * (ProxmoxOps). Plain data out, typed errors (ProxmoxError with a stable code) on failure.
+ */
+
+/** Guide status mapping: running → Running, stopped → Stopped, paused (qmpstatus) → Suspended, else Unknown. */
+export type VmStatus = "running" | "stopped" | "suspended" | "unknown";
+
+export interface LiveVm {
+  vmid: number;
+  name: string; // "" when PVE has no name yet
+  node: string;
+  status: VmStatus;
+  template: boolean;
+  tags: string[]; // normalised: split on , ; space, lower-case, sorted, de-duplicated
+  cores: number; // maxcpu
+  memoryBytes: number; // maxmem
+  diskBytes: number; // maxdisk
+  lock?: string;
+  pool?: string;
+}
+
+/** How a VM relates to this shard (rule 2 of ARCHITECTURE.md). */
+export type Ownership =
+  | "ours" // all three tags and an instance-ID name
+  | "suspicious" // the name but not all tags, or all tags but not the name: never changed
+  | "unmanaged"; // no ownership tags: counted, never changed
+
+export interface LiveNode {
+  node: string;
+  online: boolean;
+  maxcpu: number;
+  cpu: number; // fraction 0..1
+  maxmem: number; // bytes
+  mem: number; // bytes
+}
+
+export interface LiveStorage {
+  node: string;
+  storage: string;
+  plugintype: string;
+  shared: boolean;
+  content: string[];
+  available: boolean;
+  diskBytes: number;
+  maxdiskBytes: number;
+}
+
+export interface LiveShard {
+  fetchedAt: string;
+  vms: (LiveVm & { ownership: Ownership })[]; // every qemu VM, templates included
+  nodes: LiveNode[];
+  storages?: LiveStorage[];
+  /** Number of API calls the refresh made (2 expected; 3 with storages). */
+  apiCalls: number;
+}
+
+/** Facts only a per-VM config read can give (the planner asks for these explicitly). */
+export interface VmDetail {
+  vmid: number;
+  node: string;
+  digest: string;
+  description: string;
+  net0?: string;
+  ide2?: string;
+  boot?: string;
+  onboot: boolean;
+  cores: number;
+  memoryMiB: number;
+  scsi0?: string;
+  tags: string[];
+  lock?: string;
+}
+
+export interface CloneRequest {
+  instanceId: string;
+  node: string; // target node
+  vmid: number; // preferred new VMID (from the refresh snapshot); the provider may move to the next free one
+  template: { name: string } | { vmid: number };
+  storage: string;
+  pool?: string;
+  full: boolean;
+}
+
+export interface ConfigureRequest {
+  node: string;
+  vmid: number;
+  cores?: number;
+  memoryMiB?: number;
+  /** `virtio,bridge=<Bridge>[,tag=<VLANTag>]`; the provider keeps the existing MAC when the rest is unchanged. */
+  net?: { bridge: string; vlan?: number };
+  onboot?: boolean;
+  /** The full description to write (operator text + managed block), already composed. */
+  description?: string;
+  /** Full tag list to store (ownership tags + operator tags kept). */
+  tags?: string[];
+  /** `<storage>:iso/<file>` to attach as ide2 with the disk first in the boot order; null detaches. */
+  isoVolume?: string | null;
+  /** Config digest from a read; when set PVE refuses the write if the VM changed meanwhile. */
+  digest?: string;
+}
+
+/** The operations the applier uses. Every one is idempotent: safe to re-run after a crash. */
+export interface ProxmoxOps {
+  refresh(options?: { storages?: boolean }): Promise<LiveShard>;
+  details(vms: { node: string; vmid: number }[]): Promise<VmDetail[]>;
+  /** Returns the VMID actually used (a taken VMID moves to the next free one after checking it is not ours). */
+  clone(req: CloneRequest): Promise<{ vmid: number; node: string }>;
+  configure(req: ConfigureRequest): Promise<void>;
+  resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number }): Promise<void>;
+  /** Uploads the bytes as `<storage>:iso/<filename>`; succeeds if an identical volume already exists. */
+  uploadIso(req: { node: string; storage: string; filename: string; bytes: Uint8Array }): Promise<{ volume: string }>;
+  start(req: { node: string; vmid: number }): Promise<void>;
+  /** Graceful shutdown with a timeout, then a hard stop. */
+  stop(req: { node: string; vmid: number; timeoutSec: number }): Promise<void>;
+  deleteVolume(req: { node: string; volume: string }): Promise<void>;
+  /** Deletes only if the VM at vmid is still named instanceId (VMID reuse touches nothing). */
+  deleteVm(req: { node: string; vmid: number; instanceId: string }): Promise<void>;
+  /** Fails with code PERMISSION listing the missing privileges before any change. */
+  checkPermissions(needed: string[]): Promise<void>;
+}

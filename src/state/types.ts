@@ -1,0 +1,66 @@
+/**
+ * The state document and the backend contract (src/state owns both). No Proxmox knowledge here.
+ */
+
+export type InstancePhase = "creating" | "ready" | "deleting";
+
+/** Steps of a create, in order; a record in phase `creating` lists the ones already done. */
+export type CreateStep = "clone" | "configure" | "resize" | "upload-iso" | "attach-iso" | "tag" | "start";
+
+export interface InstanceRecord {
+  instanceId: string;
+  tenant: string;
+  group: string;
+  template: string; // template name in the shard file
+  kind: string;
+  vmid: number;
+  node: string;
+  replaceHash: string;
+  updateHash: string;
+  /** Volume id of the cloud-init ISO, e.g. `local:iso/tst06...-cidata.iso`. */
+  isoVolume?: string;
+  phase: InstancePhase;
+  stepsDone: CreateStep[];
+  createdAt: string; // ISO-8601 UTC
+  updatedAt: string;
+}
+
+export interface StateDoc {
+  formatVersion: 1;
+  lineage: string; // UUID, fixed at creation
+  serial: number; // bumped by every write
+  writeId: string; // unique per write so two writers never produce identical bytes
+  clusterId: string;
+  shardId: string;
+  instances: Record<string, InstanceRecord>; // keyed by instanceId
+}
+
+/** An object read from a backend with its version tag (ETag for S3/file; generation for a future GCS). */
+export interface Versioned {
+  body: Uint8Array;
+  etag: string; // unquoted
+}
+
+/**
+ * The minimal conditional object store every backend implements. Writes are always conditional:
+ * `ifNoneMatch: "*"` creates only; `ifMatch` replaces only that version. Lost races surface as
+ * StoreConflictError, never as a silent overwrite.
+ */
+export interface ObjectBackend {
+  readonly description: string; // e.g. "s3://bucket/prefix (endpoint http://127.0.0.1:7480)" — no secrets
+  get(key: string): Promise<Versioned | undefined>;
+  put(key: string, body: Uint8Array, cond: { ifNoneMatch: "*" } | { ifMatch: string }): Promise<{ etag: string }>;
+  /** Best effort; correctness never depends on it (RGW ignores conditions on DELETE). */
+  delete(key: string): Promise<void>;
+}
+
+export interface LockInfo {
+  id: string;
+  operation: string; // "apply", "destroy", …
+  who: string; // user@host
+  version: string; // pvefleet version
+  created: string;
+  expires: string;
+  path: string; // key of the lock object
+  released?: boolean;
+}
