@@ -64,3 +64,30 @@ export interface LockInfo {
   path: string; // key of the lock object
   released?: boolean;
 }
+
+/** A held lease lock; renewed in the background while held. */
+export interface LeaseLock {
+  readonly info: LockInfo;
+  /** Throws (code LOCK_LOST) if a renewal failed and someone else may hold the lock now. */
+  assertHeld(): void;
+  /** Marks the lease released (If-Match) then deletes it; idempotent. */
+  release(): Promise<void>;
+}
+
+/**
+ * One shard's state on one backend: `shard/{shard}/state.json` and `shard/{shard}/state.lock`
+ * under an optional prefix.
+ */
+export interface StateStore {
+  readonly location: string; // human-readable, no secrets
+  /** undefined when the shard has no state yet. */
+  read(): Promise<{ doc: StateDoc; etag: string } | undefined>;
+  /**
+   * Compare-and-swap: writes `doc` with serial+1 and a fresh writeId, conditional on `expectedEtag`
+   * (undefined = create only). Throws a UserError with code STATE_CONFLICT when the race was lost.
+   */
+  write(doc: StateDoc, expectedEtag: string | undefined): Promise<{ doc: StateDoc; etag: string }>;
+  /** Acquires the lease lock, waiting up to timeoutMs with backoff; refusal prints Terraform-style Lock Info. */
+  lock(operation: string, options?: { timeoutMs?: number; ttlMs?: number; onWait?: (holder: LockInfo) => void }): Promise<LeaseLock>;
+  forceUnlock(lockId: string): Promise<void>;
+}
