@@ -1,0 +1,270 @@
+/**
+ * The human plan, in Terraform's layout and words (anchors.md §1.1, §1.4): drift block, legend,
+ * one block per instance, capacity table, summary line. Pure: takes a Plan, returns a string.
+ */
+import { structuredPatch } from "diff";
+import type { DriftFinding, InstanceChange, NodeCapacity, Plan } from "../../planner/types.js";
+import { palette, type Palette } from "./ansi.js";
+import {
+  addressOf, countChanges, DISPLAY, displayOf, formatBytes, formatValue, groupName, isTextAttribute,
+  LEGEND_ORDER, liveAttributes, noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display, type Tone,
+} from "./vocabulary.js";
+
+export interface TextOptions {
+  color?: boolean;
+  /** The file the plan was saved to (`--out`); without it the "not saved" note is printed. */
+  savedTo?: string;
+  /** Omit the trailing "Note: You didn't use the --out option" paragraph (apply, show). */
+  quietNote?: boolean;
+}
+
+function paint(p: Palette, tone: Tone, s: string): string {
+  return tone === "plain" ? s : p[tone](s);
+}
+
+export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
+  const p = palette(options.color ?? false);
+  const out: string[] = [];
+
+  const drift = renderDriftBlock(plan, p);
+  if (drift) out.push(drift, "─".repeat(77), "");
+
+  for (const w of plan.warnings) out.push(`${p.yellow(p.bold("Warning:"))} ${w}`, "");
+
+  if (plan.changes.length === 0) {
+    out.push(p.green(p.bold(noChangesSentence(plan.mode))), "");
+    if (plan.mode === "normal" && plan.drift.some(isManagedDrift)) {
+      out.push("Your shard file already matches the changes detected above. To record them in the state,",
+        "run: pvefleet apply --refresh-only", "");
+    }
+    out.push(...renderCapacity(plan.capacity, p));
+    return out.join("\n");
+  }
+
+  const displays = plan.changes.map((c) => displayOf(c, plan));
+  out.push("pvefleet used the shard file and the cluster to generate the following execution plan. Actions",
+    "are indicated with the following symbols:");
+  for (const d of LEGEND_ORDER) {
+    if (displays.includes(d) || (d === "update" && displays.includes("start"))) {
+      const info = DISPLAY[d];
+      out.push(`${paint(p, info.tone, info.symbol.padStart(4))} ${info.legend}`);
+    }
+  }
+  out.push("", "pvefleet will perform the following actions:", "");
+  plan.changes.forEach((c, i) => out.push(...renderChange(c, displays[i]!, p), ""));
+
+  const counts = countChanges(plan);
+  out.push(p.bold(summarySentence(plan.summary, counts)), "");
+  const capacity = renderCapacity(plan.capacity, p);
+  if (capacity.length) out.push(...capacity);
+
+  if (options.savedTo) {
+    out.push(`Saved the plan to: ${options.savedTo}`, "", "To perform exactly these actions, run the following command to apply:",
+      `    pvefleet apply ${JSON.stringify(options.savedTo)}`, "");
+  } else if (!options.quietNote) {
+    out.push("─".repeat(77), "",
+      `Note: You didn't use the --out option to save this plan, so pvefleet can't guarantee to take`,
+      `exactly these actions if you run "pvefleet apply" now.`, "");
+  }
+  return out.join("\n");
+}
+
+function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
+  const info = DISPLAY[d];
+  const lines: string[] = [];
+  lines.push(p.bold(`  # ${addressOf(c)} ${sentenceOf(d, c)}`));
+  for (const r of c.reasons) lines.push(`  # (because ${r})`);
+  if (c.replaces && c.kind === "replace") lines.push(`  # (${c.before ? "replaced by" : "replaces"} ${c.replaces})`);
+  lines.push(`${paint(p, info.tone, info.symbol)} vm "${c.instanceId}" {`);
+
+  const fixed: [string, unknown][] = [["group", groupName(c)]];
+  const node = c.placement?.node ?? c.before?.node;
+  const vmid = c.placement?.vmid ?? c.before?.vmid;
+  if (node !== undefined) fixed.push(["node", node]);
+  if (vmid !== undefined) fixed.push(["vmid", vmid]);
+  if (c.before && c.placement && (c.before.node !== c.placement.node || c.before.vmid !== c.placement.vmid)) {
+    fixed.splice(1, 2, ["node", `${c.before.node} → ${c.placement.node}`], ["vmid", `${c.before.vmid} → ${c.placement.vmid}`]);
+  }
+
+  const rows: { mark: string; tone: Tone; name: string; value: string; note?: string; diff?: string[] }[] = [];
+  for (const [k, v] of fixed) rows.push({ mark: "   ", tone: "plain", name: k, value: String(v) });
+
+  if (c.kind === "create" && c.after && c.attributes.length === 0) {
+    for (const [k, v] of specAttributes(c.after)) rows.push({ mark: "  +", tone: "green", name: k, value: formatValue(k, v) });
+  } else if (c.kind === "delete" && c.before && c.attributes.length === 0) {
+    for (const [k, v] of liveAttributes(c.before)) rows.push({ mark: "  -", tone: "red", name: k, value: formatValue(k, v) });
+  }
+  for (const a of c.attributes) {
+    if (isTextAttribute(a.attribute, a.before, a.after)) {
+      rows.push({ mark: "  ~", tone: "yellow", name: a.attribute, value: "", note: a.forcesReplacement ? "# forces replacement" : undefined,
+        diff: unifiedDiff(String(a.before ?? ""), String(a.after ?? "")) });
+      continue;
+    }
+    const mark = a.before === undefined ? "  +" : a.after === undefined ? "  -" : "  ~";
+    const tone: Tone = mark === "  +" ? "green" : mark === "  -" ? "red" : "yellow";
+    const value = a.before === undefined ? formatValue(a.attribute, a.after)
+      : a.after === undefined ? formatValue(a.attribute, a.before)
+      : `${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}`;
+    rows.push({ mark, tone, name: a.attribute, value, note: a.forcesReplacement ? "# forces replacement" : undefined });
+  }
+
+  const width = Math.max(...rows.map((r) => r.name.length));
+  for (const r of rows) {
+    const note = r.note ? p.red(r.note) : "";
+    const value = [r.value, note.trim()].filter(Boolean).join(" ");
+    lines.push(`    ${paint(p, r.tone, r.mark)} ${`${r.name}:`.padEnd(width + 1)} ${value}`.trimEnd());
+    if (r.diff) for (const l of r.diff) lines.push(`          ${colourDiffLine(l, p)}`);
+  }
+  lines.push("    }");
+  return lines;
+}
+
+/** A unified diff of two texts (hunks only, no file header), as lines. */
+export function unifiedDiff(before: string, after: string): string[] {
+  const patch = structuredPatch("before", "after", ensureNl(before), ensureNl(after), "", "", { context: 3 });
+  const lines: string[] = [];
+  for (const h of patch.hunks) {
+    lines.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`);
+    for (const l of h.lines) if (!l.startsWith("\\")) lines.push(l);
+  }
+  return lines;
+}
+
+function ensureNl(s: string): string {
+  return s === "" || s.endsWith("\n") ? s : `${s}\n`;
+}
+
+function colourDiffLine(l: string, p: Palette): string {
+  if (l.startsWith("+")) return p.green(l);
+  if (l.startsWith("-")) return p.red(l);
+  if (l.startsWith("@@")) return p.cyan(l);
+  return l;
+}
+
+/** Findings about VMs we manage; orphans, suspicious and unmanaged VMs are reported as counts. */
+export function isManagedDrift(f: DriftFinding): boolean {
+  return f.kind === "attribute" || f.kind === "missing" || f.kind === "stopped";
+}
+
+function renderDriftBlock(plan: Plan, p: Palette): string | undefined {
+  const managed = plan.drift.filter(isManagedDrift);
+  const others = plan.drift.filter((f) => !isManagedDrift(f));
+  if (managed.length === 0 && others.length === 0) return undefined;
+  const out: string[] = [];
+  if (managed.length) {
+    out.push(p.bold("Note: Objects have changed outside of pvefleet"), "",
+      `pvefleet detected the following changes made outside of pvefleet since the last "pvefleet apply"`,
+      "which may have affected this plan:", "");
+    out.push(...renderFindings(managed, p));
+    out.push(plan.mode === "refresh-only"
+      ? "This is a refresh-only plan, so pvefleet will not take any actions to undo these. If you were\nexpecting these changes then you can apply this plan to record the updated values in the state\nwithout changing any VM."
+      : "Unless you have made equivalent changes to your shard file, the following plan may include\nactions to undo or respond to these changes.", "");
+  }
+  if (others.length) {
+    const by = (k: DriftFinding["kind"]) => others.filter((f) => f.kind === k).length;
+    const parts = [
+      by("orphan") ? `${by("orphan")} orphan${by("orphan") === 1 ? "" : "s"} (our tags, not in the state; use --gc or --adopt)` : "",
+      by("suspicious") ? `${by("suspicious")} suspicious (half-tagged, never changed)` : "",
+      by("unmanaged") ? `${by("unmanaged")} unmanaged (no ownership tags, never changed)` : "",
+    ].filter(Boolean);
+    out.push(`Other VMs on the cluster: ${parts.join("; ")}.`, "");
+  }
+  return out.join("\n");
+}
+
+export function renderFindings(findings: DriftFinding[], p: Palette): string[] {
+  const out: string[] = [];
+  const byInstance = new Map<string, DriftFinding[]>();
+  for (const f of findings) {
+    const key = f.instanceId ?? `vmid ${f.vmid ?? "?"}`;
+    byInstance.set(key, [...(byInstance.get(key) ?? []), f]);
+  }
+  for (const [who, fs] of byInstance) {
+    const where = [fs[0]!.node, fs[0]!.vmid !== undefined ? `vmid ${fs[0]!.vmid}` : ""].filter(Boolean).join(", ");
+    const what = fs.some((f) => f.kind === "missing") ? "has been deleted"
+      : fs.every((f) => f.kind === "stopped") ? "has been stopped"
+      : fs.every((f) => f.kind === "attribute") ? "has changed"
+      : ({ orphan: "is an orphan", suspicious: "is suspicious", unmanaged: "is unmanaged" } as Record<string, string>)[fs[0]!.kind] ?? "has changed";
+    out.push(p.bold(`  # ${who} ${what}`) + (where ? p.dim(` (${where})`) : ""));
+    for (const f of fs) {
+      if (f.kind === "attribute" && f.attribute) {
+        out.push(`    ${p.yellow("~")} ${f.attribute}: ${formatValue(f.attribute, f.expected)} → ${formatValue(f.attribute, f.actual)}`);
+      } else {
+        out.push(`    ${p.dim("#")} ${f.message}`);
+      }
+    }
+    out.push("");
+  }
+  return out;
+}
+
+const BAR = 20;
+
+/** `█` what was used, `▓` what the plan adds, `▒` what it frees, `░` what stays free. */
+function bar(maxv: number, before: number, after: number, p: Palette): string {
+  const cells = (v: number) => Math.max(0, Math.min(BAR, Math.round((v / Math.max(maxv, 1)) * BAR)));
+  const b = cells(before);
+  const a = cells(after);
+  const kept = Math.min(a, b);
+  const grow = Math.max(0, a - b);
+  const shrink = Math.max(0, b - a);
+  return "█".repeat(kept) + p.green("▓".repeat(grow)) + p.red("▒".repeat(shrink)) + "░".repeat(BAR - kept - grow - shrink);
+}
+
+function pct(v: number, maxv: number): string {
+  return `${Math.round((v / Math.max(maxv, 1)) * 100)}%`;
+}
+
+export function renderCapacity(capacity: NodeCapacity[], p: Palette): string[] {
+  if (capacity.length === 0) return [];
+  const rows = capacity.map((n) => ({
+    node: n.node,
+    mem: bar(n.maxmemBytes, n.before.memBytes, n.after.memBytes, p),
+    memText: `${formatBytes(n.before.memBytes)} → ${formatBytes(n.after.memBytes)} of ${formatBytes(n.maxmemBytes)} (${pct(n.after.memBytes, n.maxmemBytes)})`,
+    cpu: bar(n.maxcpu, n.before.cores, n.after.cores, p),
+    cpuText: `${n.before.cores} → ${n.after.cores} of ${n.maxcpu} cores (${pct(n.after.cores, n.maxcpu)})`,
+    over: n.after.memBytes > n.maxmemBytes,
+  }));
+  const nw = Math.max(4, ...rows.map((r) => r.node.length));
+  const mw = Math.max(...rows.map((r) => r.memText.length));
+  const out = [p.bold("Node capacity (committed VM memory and cores, before → after this plan):"),
+    `  ${"node".padEnd(nw)}  ${"memory".padEnd(BAR + 1 + mw)}  cpu`];
+  for (const r of rows) {
+    out.push(`  ${r.node.padEnd(nw)}  ${r.mem} ${r.over ? p.red(r.memText.padEnd(mw)) : r.memText.padEnd(mw)}  ${r.cpu} ${r.cpuText}`);
+  }
+  out.push("");
+  return out;
+}
+
+/** A drift report for `pvefleet drift` in text. */
+export interface DriftReport {
+  clusterId: string;
+  shardId: string;
+  findings: DriftFinding[];
+  /** VMs the shard manages (for "N of M in sync"). */
+  managed?: number;
+}
+
+export function renderDriftText(report: DriftReport, options: { color?: boolean } = {}): string {
+  const p = palette(options.color ?? false);
+  const head = `Shard ${report.clusterId}/${report.shardId}`;
+  if (report.findings.length === 0) {
+    return `${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.\n`;
+  }
+  const managed = report.findings.filter(isManagedDrift);
+  const others = report.findings.filter((f) => !isManagedDrift(f));
+  const out = [`${head}: ${p.yellow(p.bold(`${report.findings.length} drift finding${report.findings.length === 1 ? "" : "s"}`))}`, ""];
+  if (managed.length) out.push(p.bold("Objects have changed outside of pvefleet:"), "", ...renderFindings(managed, p));
+  if (others.length) out.push(p.bold("VMs on the cluster that pvefleet does not manage:"), "", ...renderFindings(others, p));
+  out.push(driftCountsLine(report.findings));
+  out.push("Fingerprints (stable across runs):");
+  for (const f of report.findings) out.push(`  ${f.fingerprint.slice(0, 19)}  ${f.kind.padEnd(10)} ${f.message}`);
+  out.push("");
+  return out.join("\n");
+}
+
+export function driftCountsLine(findings: DriftFinding[]): string {
+  const kinds: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
+  const label: Record<string, string> = { attribute: "attribute changes", missing: "missing", stopped: "stopped", orphan: "orphans", suspicious: "suspicious", unmanaged: "unmanaged" };
+  return `Drift: ${kinds.map((k) => `${findings.filter((f) => f.kind === k).length} ${label[k]}`).join(", ")}.\n`;
+}
