@@ -1,0 +1,160 @@
+/**
+ * Machine-readable output, versioned and documented in src/cli/README.md ("JSON schemas"):
+ * `plan --format json` / `show --format json` (shaped like `terraform show -json`'s
+ * `resource_changes`), `drift --format json` (driftctl-style summary + findings with fingerprints).
+ * A new field is a minor version bump; a removed or renamed one is a major bump.
+ */
+import type { DriftFinding, Plan } from "../../planner/types.js";
+import { VERSION } from "../../version.js";
+import { planHash, driftDigest } from "./markdown.js";
+import type { DriftReport } from "./text.js";
+import { addressOf, countChanges, DISPLAY, displayOf, groupName, hasChanges } from "./vocabulary.js";
+
+export const PLAN_JSON_FORMAT_VERSION = "1.0";
+export const DRIFT_JSON_FORMAT_VERSION = "1.0";
+
+/** Terraform's `action_reason` where one fits; pvefleet's own words otherwise. */
+function actionReason(plan: Plan, i: number): string | undefined {
+  const c = plan.changes[i]!;
+  switch (c.kind) {
+    case "replace": return c.reasons.some((r) => /requested|--replace/.test(r)) ? "replace_by_request" : "replace_because_cannot_update";
+    case "delete": return plan.mode === "destroy" ? "delete_because_destroy_mode" : "delete_because_scale_down";
+    case "start": return "start_because_stopped";
+    case "adopt": return "adopt_because_orphan";
+    case "forget": return "forget_because_missing";
+    default: return undefined;
+  }
+}
+
+export interface PlanJson {
+  format_version: string;
+  pvefleet_version: string;
+  cluster_id: string;
+  shard_id: string;
+  mode: Plan["mode"];
+  created_at: string;
+  plan_hash: string;
+  prior_state: { lineage: string; serial: number };
+  config_digest: string;
+  applyable: boolean;
+  summary: { add: number; change: number; destroy: number; adopt: number; forget: number; record: number };
+  resource_changes: ResourceChangeJson[];
+  resource_drift: DriftFindingJson[];
+  capacity: { node: string; maxcpu: number; maxmem_bytes: number; before: { cores: number; mem_bytes: number }; after: { cores: number; mem_bytes: number } }[];
+  counts: Plan["counts"];
+  warnings: string[];
+}
+
+export interface ResourceChangeJson {
+  address: string;
+  instance_id: string;
+  group: string;
+  kind: string;
+  change: {
+    actions: string[];
+    before: unknown;
+    after: unknown;
+    attributes: { attribute: string; before: unknown; after: unknown; forces_replacement: boolean }[];
+  };
+  action_reason?: string;
+  reasons: string[];
+  placement?: { node: string; vmid: number; scores: Record<string, number> };
+  replaces?: string;
+  resume_from?: string;
+}
+
+export interface DriftFindingJson {
+  fingerprint: string;
+  kind: DriftFinding["kind"];
+  instance_id?: string;
+  vmid?: number;
+  node?: string;
+  attribute?: string;
+  expected?: unknown;
+  actual?: unknown;
+  message: string;
+}
+
+function findingJson(f: DriftFinding): DriftFindingJson {
+  return {
+    fingerprint: f.fingerprint, kind: f.kind, instance_id: f.instanceId, vmid: f.vmid, node: f.node,
+    attribute: f.attribute, expected: f.expected, actual: f.actual, message: f.message,
+  };
+}
+
+export function planToJson(plan: Plan): PlanJson {
+  const counts = countChanges(plan);
+  return {
+    format_version: PLAN_JSON_FORMAT_VERSION,
+    pvefleet_version: VERSION,
+    cluster_id: plan.clusterId,
+    shard_id: plan.shardId,
+    mode: plan.mode,
+    created_at: plan.createdAt,
+    plan_hash: planHash(plan),
+    prior_state: { lineage: plan.state.lineage, serial: plan.state.serial },
+    config_digest: plan.configDigest,
+    applyable: hasChanges(plan),
+    summary: { add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy, adopt: counts.adopt, forget: counts.forget, record: counts.record },
+    resource_changes: plan.changes.map((c, i) => ({
+      address: addressOf(c),
+      instance_id: c.instanceId,
+      group: groupName(c),
+      kind: c.kind,
+      change: {
+        actions: DISPLAY[displayOf(c, plan)].actions,
+        before: c.before ?? null,
+        after: c.after ?? null,
+        attributes: c.attributes.map((a) => ({ attribute: a.attribute, before: a.before, after: a.after, forces_replacement: a.forcesReplacement })),
+      },
+      action_reason: actionReason(plan, i),
+      reasons: c.reasons,
+      placement: c.placement,
+      replaces: c.replaces,
+      resume_from: c.resumeFrom,
+    })),
+    resource_drift: plan.drift.map(findingJson),
+    capacity: plan.capacity.map((n) => ({
+      node: n.node, maxcpu: n.maxcpu, maxmem_bytes: n.maxmemBytes,
+      before: { cores: n.before.cores, mem_bytes: n.before.memBytes }, after: { cores: n.after.cores, mem_bytes: n.after.memBytes },
+    })),
+    counts: plan.counts,
+    warnings: plan.warnings,
+  };
+}
+
+export function renderPlanJson(plan: Plan): string {
+  return `${JSON.stringify(planToJson(plan), null, 2)}\n`;
+}
+
+export interface DriftJson {
+  format_version: string;
+  pvefleet_version: string;
+  cluster_id: string;
+  shard_id: string;
+  in_sync: boolean;
+  digest: string;
+  summary: { total: number; attribute: number; missing: number; stopped: number; orphan: number; suspicious: number; unmanaged: number; managed_vms?: number };
+  findings: DriftFindingJson[];
+}
+
+export function driftToJson(report: DriftReport): DriftJson {
+  const n = (k: DriftFinding["kind"]) => report.findings.filter((f) => f.kind === k).length;
+  return {
+    format_version: DRIFT_JSON_FORMAT_VERSION,
+    pvefleet_version: VERSION,
+    cluster_id: report.clusterId,
+    shard_id: report.shardId,
+    in_sync: report.findings.length === 0,
+    digest: driftDigest(report.findings),
+    summary: {
+      total: report.findings.length, attribute: n("attribute"), missing: n("missing"), stopped: n("stopped"),
+      orphan: n("orphan"), suspicious: n("suspicious"), unmanaged: n("unmanaged"), managed_vms: report.managed,
+    },
+    findings: report.findings.map(findingJson),
+  };
+}
+
+export function renderDriftJson(report: DriftReport): string {
+  return `${JSON.stringify(driftToJson(report), null, 2)}\n`;
+}
