@@ -53,6 +53,8 @@ export interface LiveShard {
   storages?: LiveStorage[];
   /** Number of API calls the refresh made (2 expected; 3 with storages). */
   apiCalls: number;
+  /** Every VMID in use cluster-wide (qemu and lxc share the id space), for VMID choice. */
+  usedVmids?: number[];
 }
 
 /** Facts only a per-VM config read can give (the planner asks for these explicitly). */
@@ -70,13 +72,16 @@ export interface VmDetail {
   scsi0?: string;
   tags: string[];
   lock?: string;
+  /** Only with `details(vms, { status: true })`: status/current mapped with qmpstatus (paused → suspended). */
+  status?: VmStatus;
 }
 
 export interface CloneRequest {
   instanceId: string;
   node: string; // target node
   vmid: number; // preferred new VMID (from the refresh snapshot); the provider may move to the next free one
-  template: { name: string } | { vmid: number };
+  /** `node` of a TemplateVMID: where its config lives (looked up when absent). */
+  template: { name: string } | { vmid: number; node?: string };
   storage: string;
   pool?: string;
   full: boolean;
@@ -103,11 +108,12 @@ export interface ConfigureRequest {
 /** The operations the applier uses. Every one is idempotent: safe to re-run after a crash. */
 export interface ProxmoxOps {
   refresh(options?: { storages?: boolean }): Promise<LiveShard>;
-  details(vms: { node: string; vmid: number }[]): Promise<VmDetail[]>;
+  details(vms: { node: string; vmid: number }[], options?: { status?: boolean }): Promise<VmDetail[]>;
   /** Returns the VMID actually used (a taken VMID moves to the next free one after checking it is not ours). */
   clone(req: CloneRequest): Promise<{ vmid: number; node: string }>;
   configure(req: ConfigureRequest): Promise<void>;
-  resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number }): Promise<void>;
+  /** `currentBytes` (e.g. the template's maxdisk) saves the config read that finds the current size. */
+  resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void>;
   /** Uploads the bytes as `<storage>:iso/<filename>`; succeeds if an identical volume already exists. */
   uploadIso(req: { node: string; storage: string; filename: string; bytes: Uint8Array }): Promise<{ volume: string }>;
   start(req: { node: string; vmid: number }): Promise<void>;
