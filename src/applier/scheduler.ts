@@ -1,0 +1,183 @@
+/**
+ * Walks a dependency graph of actions with a global parallelism limit plus keyed limits
+ * (per storage, per node). Limits are not edges: a ready action whose key is full waits in its
+ * own queue while ready actions with other keys run, so a storage busy with clones never holds
+ * back a start on another node (no head-of-line blocking).
+ *
+ * Iterative throughout (no recursion): graphs tens of thousands of actions deep must not overflow
+ * the stack (deps.md §6 on graphlib's recursive algorithms).
+ */
+
+export interface SchedulerItem {
+  id: string;
+  dependsOn: string[];
+}
+
+export interface SchedulerOptions<T extends SchedulerItem> {
+  parallelism: number;
+  /** Limit keys an item takes while it runs, e.g. ["storage:local-lvm@pve1", "node:pve1"]. */
+  keysOf: (item: T) => string[];
+  /** Capacity of one key. */
+  limitOf: (key: string) => number;
+  /** Runs one item; a rejection marks it failed and skips everything that depends on it. */
+  run: (item: T) => Promise<void>;
+  /** Asked before each start; false stops new starts (interrupt, fatal error). In-flight items finish. */
+  mayStart: () => boolean;
+  onSkipped?: (item: T, because: string) => void;
+}
+
+export interface SchedulerResult {
+  done: string[];
+  failed: { id: string; error: unknown }[];
+  /** Not run because a dependency failed (or was itself skipped); `because` is the failed root. */
+  skipped: { id: string; because: string }[];
+  /** Never started because the run was stopped. */
+  notStarted: string[];
+}
+
+/** Throws on a dependency that names no action or on a cycle (Kahn's algorithm, iterative). */
+export function checkGraph(items: SchedulerItem[]): void {
+  const ids = new Set(items.map((i) => i.id));
+  if (ids.size !== items.length) throw new Error("action graph has duplicate action ids");
+  const indegree = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const item of items) {
+    indegree.set(item.id, item.dependsOn.length);
+    for (const dep of item.dependsOn) {
+      if (!ids.has(dep)) throw new Error(`action ${item.id} depends on unknown action ${dep}`);
+      const list = dependents.get(dep);
+      if (list) list.push(item.id);
+      else dependents.set(dep, [item.id]);
+    }
+  }
+  const queue = items.filter((i) => i.dependsOn.length === 0).map((i) => i.id);
+  let seen = 0;
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    seen++;
+    for (const next of dependents.get(id) ?? []) {
+      const left = indegree.get(next)! - 1;
+      indegree.set(next, left);
+      if (left === 0) queue.push(next);
+    }
+  }
+  if (seen !== items.length) throw new Error("action graph has a cycle");
+}
+
+export async function runGraph<T extends SchedulerItem>(items: T[], options: SchedulerOptions<T>): Promise<SchedulerResult> {
+  checkGraph(items);
+  const byId = new Map(items.map((i) => [i.id, i]));
+  const waitingOn = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const item of items) {
+    waitingOn.set(item.id, item.dependsOn.length);
+    for (const dep of item.dependsOn) {
+      const list = dependents.get(dep);
+      if (list) list.push(item.id);
+      else dependents.set(dep, [item.id]);
+    }
+  }
+
+  // Ready items are queued by their key signature; each queue is FIFO. Scanning queues (few)
+  // instead of items (many) keeps every pump cheap even with thousands of clones waiting.
+  const queues = new Map<string, { keys: string[]; items: T[]; head: number }>();
+  const inUse = new Map<string, number>();
+  let inFlight = 0;
+  let stopped = false;
+  const result: SchedulerResult = { done: [], failed: [], skipped: [], notStarted: [] };
+  const settled = new Set<string>();
+
+  const enqueue = (item: T) => {
+    const keys = [...new Set(options.keysOf(item))].sort();
+    const signature = keys.join("\n");
+    let q = queues.get(signature);
+    if (!q) queues.set(signature, (q = { keys, items: [], head: 0 }));
+    q.items.push(item);
+  };
+  for (const item of items) if (item.dependsOn.length === 0) enqueue(item);
+
+  const skipDependents = (rootId: string) => {
+    const stack = [...(dependents.get(rootId) ?? [])];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (settled.has(id)) continue;
+      settled.add(id);
+      result.skipped.push({ id, because: rootId });
+      options.onSkipped?.(byId.get(id)!, rootId);
+      stack.push(...(dependents.get(id) ?? []));
+    }
+  };
+
+  return new Promise<SchedulerResult>((resolve) => {
+    const finishIfIdle = () => {
+      if (inFlight > 0) return;
+      let pending = false;
+      for (const q of queues.values()) if (q.head < q.items.length) pending = true;
+      if (pending && !stopped) return;
+      for (const item of items) if (!settled.has(item.id)) result.notStarted.push(item.id);
+      resolve(result);
+    };
+
+    const pump = () => {
+      if (!stopped && !options.mayStart()) stopped = true;
+      if (!stopped) {
+        let progressed = true;
+        // Round-robin over the queues so one busy key never starves the others.
+        while (progressed && inFlight < options.parallelism) {
+          progressed = false;
+          for (const [signature, q] of queues) {
+            if (inFlight >= options.parallelism) break;
+            if (q.head >= q.items.length) {
+              queues.delete(signature);
+              continue;
+            }
+            if (!q.keys.every((k) => (inUse.get(k) ?? 0) < options.limitOf(k))) continue;
+            const item = q.items[q.head++]!;
+            if (!options.mayStart()) {
+              q.head--;
+              stopped = true;
+              break;
+            }
+            start(item, q.keys);
+            progressed = true;
+          }
+          if (stopped) break;
+        }
+      }
+      finishIfIdle();
+    };
+
+    const start = (item: T, keys: string[]) => {
+      inFlight++;
+      for (const k of keys) inUse.set(k, (inUse.get(k) ?? 0) + 1);
+      let promise: Promise<void>;
+      try {
+        promise = options.run(item);
+      } catch (err) {
+        promise = Promise.reject(err);
+      }
+      promise.then(
+        () => {
+          settled.add(item.id);
+          result.done.push(item.id);
+          for (const next of dependents.get(item.id) ?? []) {
+            const left = waitingOn.get(next)! - 1;
+            waitingOn.set(next, left);
+            if (left === 0 && !settled.has(next)) enqueue(byId.get(next)!);
+          }
+        },
+        (error: unknown) => {
+          settled.add(item.id);
+          result.failed.push({ id: item.id, error });
+          skipDependents(item.id);
+        },
+      ).finally(() => {
+        inFlight--;
+        for (const k of keys) inUse.set(k, inUse.get(k)! - 1);
+        pump();
+      });
+    };
+
+    pump();
+  });
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { checkGraph, runGraph, type SchedulerItem } from "../../src/applier/scheduler.js";
+
+interface Item extends SchedulerItem {
+  key?: string;
+  ms: number;
+  fail?: boolean;
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tracker() {
+  let now = 0;
+  let max = 0;
+  const perKey = new Map<string, number>();
+  const maxPerKey = new Map<string, number>();
+  const order: string[] = [];
+  return {
+    order,
+    get max() {
+      return max;
+    },
+    maxPerKey,
+    async run(item: Item) {
+      now++;
+      max = Math.max(max, now);
+      if (item.key) {
+        perKey.set(item.key, (perKey.get(item.key) ?? 0) + 1);
+        maxPerKey.set(item.key, Math.max(maxPerKey.get(item.key) ?? 0, perKey.get(item.key)!));
+      }
+      order.push(`start ${item.id}`);
+      await wait(item.ms);
+      order.push(`end ${item.id}`);
+      now--;
+      if (item.key) perKey.set(item.key, perKey.get(item.key)! - 1);
+      if (item.fail) throw new Error(`${item.id} failed`);
+    },
+  };
+}
+
+describe("runGraph", () => {
+  it("never runs more than `parallelism` items at once", async () => {
+    const items: Item[] = Array.from({ length: 20 }, (_, i) => ({ id: `a${i}`, dependsOn: [], ms: 5 }));
+    const t = tracker();
+    const r = await runGraph(items, { parallelism: 3, keysOf: () => [], limitOf: () => Infinity, run: (i) => t.run(i), mayStart: () => true });
+    expect(r.done).toHaveLength(20);
+    expect(t.max).toBe(3);
+  });
+
+  it("starts an item only after everything it depends on finished", async () => {
+    const items: Item[] = [
+      { id: "c", dependsOn: ["a", "b"], ms: 1 },
+      { id: "a", dependsOn: [], ms: 10 },
+      { id: "b", dependsOn: ["a"], ms: 1 },
+    ];
+    const t = tracker();
+    await runGraph(items, { parallelism: 5, keysOf: () => [], limitOf: () => Infinity, run: (i) => t.run(i), mayStart: () => true });
+    expect(t.order).toEqual(["start a", "end a", "start b", "end b", "start c", "end c"]);
+  });
+
+  it("holds a keyed limit without blocking ready items of other keys", async () => {
+    const items: Item[] = [
+      ...Array.from({ length: 6 }, (_, i) => ({ id: `clone${i}`, dependsOn: [], ms: 20, key: "storage:s1" })),
+      ...Array.from({ length: 4 }, (_, i) => ({ id: `start${i}`, dependsOn: [], ms: 1 })),
+    ];
+    const t = tracker();
+    const r = await runGraph(items, {
+      parallelism: 10,
+      keysOf: (i) => (i.key ? [i.key] : []),
+      limitOf: () => 2,
+      run: (i) => t.run(i),
+      mayStart: () => true,
+    });
+    expect(r.done).toHaveLength(10);
+    expect(t.maxPerKey.get("storage:s1")).toBe(2);
+    // the unkeyed items all finished before the second wave of clones started
+    const lastStartEnd = Math.max(...[0, 1, 2, 3].map((i) => t.order.indexOf(`end start${i}`)));
+    expect(lastStartEnd).toBeLessThan(t.order.indexOf("start clone2"));
+  });
+
+  it("skips the dependents of a failed item and keeps running unrelated ones", async () => {
+    const items: Item[] = [
+      { id: "a", dependsOn: [], ms: 1, fail: true },
+      { id: "a2", dependsOn: ["a"], ms: 1 },
+      { id: "a3", dependsOn: ["a2"], ms: 1 },
+      { id: "b", dependsOn: [], ms: 5 },
+      { id: "b2", dependsOn: ["b"], ms: 1 },
+    ];
+    const t = tracker();
+    const r = await runGraph(items, { parallelism: 2, keysOf: () => [], limitOf: () => Infinity, run: (i) => t.run(i), mayStart: () => true });
+    expect(r.failed.map((f) => f.id)).toEqual(["a"]);
+    expect(r.skipped.map((s) => s.id).sort()).toEqual(["a2", "a3"]);
+    expect(r.done.sort()).toEqual(["b", "b2"]);
+  });
+
+  it("starts nothing new once mayStart turns false and lets in-flight items finish", async () => {
+    let allow = true;
+    const items: Item[] = Array.from({ length: 10 }, (_, i) => ({ id: `a${i}`, dependsOn: [], ms: 10 }));
+    const t = tracker();
+    const r = await runGraph(items, {
+      parallelism: 2,
+      keysOf: () => [],
+      limitOf: () => Infinity,
+      run: async (i) => {
+        await t.run(i);
+        allow = false;
+      },
+      mayStart: () => allow,
+    });
+    expect(r.done).toHaveLength(2);
+    expect(r.notStarted).toHaveLength(8);
+  });
+
+  it("walks a chain 20,000 actions deep without overflowing the stack", async () => {
+    const items: Item[] = Array.from({ length: 20_000 }, (_, i) => ({ id: `a${i}`, dependsOn: i ? [`a${i - 1}`] : [], ms: 0 }));
+    const r = await runGraph(items, { parallelism: 4, keysOf: () => [], limitOf: () => Infinity, run: async () => {}, mayStart: () => true });
+    expect(r.done).toHaveLength(20_000);
+  });
+
+  it("refuses a cycle and a dependency on an unknown action", () => {
+    expect(() => checkGraph([{ id: "a", dependsOn: ["b"] }, { id: "b", dependsOn: ["a"] }])).toThrow(/cycle/);
+    expect(() => checkGraph([{ id: "a", dependsOn: ["x"] }])).toThrow(/unknown action x/);
+  });
+});
