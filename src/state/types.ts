@@ -88,6 +88,16 @@ export interface StateStore {
    */
   write(doc: StateDoc, expectedEtag: string | undefined): Promise<{ doc: StateDoc; etag: string }>;
   /** Acquires the lease lock, waiting up to timeoutMs with backoff; refusal prints Terraform-style Lock Info. */
-  lock(operation: string, options?: { timeoutMs?: number; ttlMs?: number; onWait?: (holder: LockInfo) => void }): Promise<LeaseLock>;
+  lock(
+    operation: string,
+    options?: {
+      timeoutMs?: number;
+      ttlMs?: number;
+      onWait?: (holder: LockInfo) => void;
+      /** Backoff while waiting: Terraform's 1 s doubling to 16 s by default (tests scale it down). */
+      backoffInitialMs?: number;
+      backoffMaxMs?: number;
+    },
+  ): Promise<LeaseLock>;
   forceUnlock(lockId: string): Promise<void>;
 }
