@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { renderPlanText, renderDriftText } from "../../src/cli/render/text.js";
+import { GITHUB_COMMENT_LIMIT, planHash, renderDriftMarkdown, renderPlanMarkdown } from "../../src/cli/render/markdown.js";
+import { planToJson, driftToJson, renderPlanJson } from "../../src/cli/render/json.js";
+import { stripAnsi } from "../../src/cli/render/ansi.js";
+import { basePlan, hugePlan, mixedPlan } from "./fixtures.js";
+
+describe("text plan", () => {
+  it("renders every kind of change, the drift block and the capacity table like Terraform", async () => {
+    await expect(renderPlanText(mixedPlan())).toMatchFileSnapshot("__snapshots__/mixed-plan.txt");
+  });
+
+  it("says there is nothing to do when the plan is empty", () => {
+    expect(renderPlanText(basePlan())).toContain("No changes. The cluster matches the shard file.");
+  });
+
+  it("counts a replacement once in add and once in destroy", () => {
+    expect(renderPlanText(mixedPlan())).toContain("Plan: 2 to add, 2 to change, 2 to destroy.");
+  });
+
+  it("marks attributes that force a replacement and shows userdata as a unified diff", () => {
+    const text = renderPlanText(mixedPlan());
+    expect(text).toMatch(/~ userdata: # forces replacement\n\s+@@ -1,3 \+1,4 @@/);
+    expect(text).toContain("+  - postgresql");
+  });
+
+  it("draws a replacement that waits for its successor as +/-", () => {
+    expect(renderPlanText(mixedPlan())).toContain('+/- vm "dbs06dx9xy919t3v9kzd2xdsyzb3k" {');
+  });
+
+  it("colours only when asked, and stripping the colour gives the plain text", () => {
+    const coloured = renderPlanText(mixedPlan(), { color: true });
+    expect(coloured).toContain("\u001b[32m");
+    expect(renderPlanText(mixedPlan(), { color: false })).not.toContain("\u001b[");
+    expect(stripAnsi(coloured)).toBe(renderPlanText(mixedPlan(), { color: false }));
+  });
+
+  it("tells how to apply a saved plan", () => {
+    expect(renderPlanText(mixedPlan(), { savedTo: "tfplan.json" })).toContain('pvefleet apply "tfplan.json"');
+  });
+
+  it("lists drift findings with their fingerprints", async () => {
+    await expect(renderDriftText({ clusterId: "my-cluster", shardId: "dev", findings: mixedPlan().drift, managed: 3 }))
+      .toMatchFileSnapshot("__snapshots__/drift.txt");
+  });
+});
+
+describe("markdown plan", () => {
+  it("renders header, warning, tables and details from the plan data", async () => {
+    await expect(renderPlanMarkdown(mixedPlan())).toMatchFileSnapshot("__snapshots__/mixed-plan.md");
+  });
+
+  it("carries the plan hash and the state lineage and serial in a hidden comment", () => {
+    const plan = mixedPlan();
+    const md = renderPlanMarkdown(plan);
+    expect(md.startsWith("<!-- pvefleet:plan my-cluster/dev -->\n")).toBe(true);
+    expect(md).toContain(`"plan_hash":"${planHash(plan)}","lineage":"5d1c1e4e-7a39-4d0e-9a55-3f8e2f0c9b11","serial":7`);
+  });
+
+  it("has no warning block when nothing is destroyed", () => {
+    const plan = mixedPlan();
+    plan.changes = plan.changes.filter((c) => c.kind !== "delete" && c.kind !== "replace");
+    expect(renderPlanMarkdown(plan)).not.toContain("[!WARNING]");
+  });
+
+  it("fits a 10,000-instance plan in GitHub's limit and keeps the header and summary", () => {
+    const md = renderPlanMarkdown(hugePlan(10_000));
+    expect(md.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(md).toContain("## pvefleet plan for `my-cluster/dev`");
+    expect(md).toContain("**Plan: 9000 to add, 0 to change, 1000 to destroy.**");
+    expect(md).toContain("> [!WARNING]");
+    expect(md).toMatch(/\d+ table rows and 10000 instance details left out to fit GitHub's 65,536-character comment limit/);
+    expect(md).toContain('"truncated":true');
+  });
+
+  it("drops details from the end first when only they overflow", () => {
+    const md = renderPlanMarkdown(mixedPlan(), { limit: 2700 });
+    expect(md.length).toBeLessThanOrEqual(2700);
+    expect(md).toContain("| 🗑️ | `tst06dx9xy919t3v9kzd2xdsyzb3m`");
+    expect(md).toContain("<code>acme.web/tst06dxa00000000000000000001</code>");
+    expect(md).not.toContain("<code>acme.web/tst06dx9xy919t3v9kzd2xdsyzb3m</code>");
+    expect(md).toMatch(/\d instance details? left out/);
+  });
+
+  it("renders a drift issue body keyed by a marker", () => {
+    const md = renderDriftMarkdown({ clusterId: "my-cluster", shardId: "dev", findings: mixedPlan().drift });
+    expect(md.split("\n")[0]).toBe("<!-- pvefleet:drift my-cluster/dev -->");
+    expect(md).toContain("| `bbbb000000000000` | attribute | `tst06dx9xy919t3v9kzd2xdsyzb3g` | 10001 | pve1 | cores | 4 | 2 |");
+  });
+});
+
+describe("JSON plan", () => {
+  it("follows the documented schema", async () => {
+    const json = planToJson(mixedPlan());
+    json.pvefleet_version = "0.0.0-test";
+    await expect(`${JSON.stringify(json, null, 2)}\n`).toMatchFileSnapshot("__snapshots__/mixed-plan.json");
+  });
+
+  it("uses Terraform's action pairs", () => {
+    const rc = planToJson(mixedPlan()).resource_changes;
+    expect(rc.map((r) => r.change.actions)).toEqual([["create"], ["update"], ["update"], ["create", "delete"], ["delete"]]);
+    expect(rc[3]!.action_reason).toBe("replace_because_cannot_update");
+    expect(rc[0]!.placement?.node).toBe("pve2");
+  });
+
+  it("is valid JSON with a format version", () => {
+    const parsed = JSON.parse(renderPlanJson(basePlan())) as { format_version: string; applyable: boolean };
+    expect(parsed.format_version).toBe("1.0");
+    expect(parsed.applyable).toBe(false);
+  });
+
+  it("summarises drift with counts and fingerprints", () => {
+    const j = driftToJson({ clusterId: "c", shardId: "s", findings: mixedPlan().drift });
+    expect(j.in_sync).toBe(false);
+    expect(j.summary).toMatchObject({ total: 3, attribute: 1, stopped: 1, unmanaged: 1, missing: 0 });
+    expect(j.findings.map((f) => f.fingerprint)).toEqual(["sha256:aaaa000000000000000000000000", "sha256:bbbb000000000000000000000000", "sha256:cccc000000000000000000000000"]);
+  });
+});
