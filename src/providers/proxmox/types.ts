@@ -94,6 +94,8 @@ export interface ConfigureRequest {
   memoryMiB?: number;
   /** `virtio,bridge=<Bridge>[,tag=<VLANTag>]`; the provider keeps the existing MAC when the rest is unchanged. */
   net?: { bridge: string; vlan?: number };
+  /** The VM's current net0 (from details): when bridge/VLAN/model are unchanged net0 is not rewritten, so the MAC stays. */
+  currentNet0?: string;
   onboot?: boolean;
   /** The full description to write (operator text + managed block), already composed. */
   description?: string;
