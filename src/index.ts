@@ -7,3 +7,4 @@ export type * from "./config/model.js";
 export type * from "./state/types.js";
 export type * from "./providers/proxmox/types.js";
 export type * from "./planner/types.js";
+export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";

@@ -90,3 +90,61 @@ export interface Plan {
 }
 
 export type { Ownership };
+
+// ---- Planner inputs (added by the planner; additive) ----
+
+/** One plan's reservations on the nodes: each place() books the VM on the node it returns. */
+export interface PlacementLedger {
+  place(vm: { cores: number; memoryBytes: number }): { node: string; scores: Record<string, number> } | { error: string };
+}
+
+/** `createPlacementLedger` of src/providers/proxmox/scheduler.ts. */
+export type CreatePlacementLedger = (
+  nodes: import("../providers/proxmox/types.js").LiveNode[],
+  scheduler: import("../config/model.js").ProxmoxOptions["scheduler"],
+) => PlacementLedger;
+
+/** The managed notes block's fields (nstance.md §5); `group` is `tenant.group`. */
+export interface NotesBlockFields {
+  group?: string;
+  kind?: string;
+  template?: string;
+  created?: string;
+}
+
+/** `parseNotesBlock` / `composeDescription` of src/providers/proxmox/notes-block.ts. */
+export interface NotesCodec {
+  parse(description: string): NotesBlockFields | undefined;
+  /** The description with the managed block replaced (or appended), operator text kept. */
+  compose(description: string, block: NotesBlockFields): string;
+}
+
+/**
+ * Which VMs `vmsNeedingDetails` asks per-VM config reads for: `none` (plain plan: the two listings
+ * only; orphans still when adopting), `touched` (saved plans and apply: every existing VM the plan
+ * modifies, for its config digest), `ours` (drift's deep check: every VM of this shard).
+ */
+export type DetailPolicy = "none" | "touched" | "ours";
+
+export interface PlanOptions {
+  mode?: Plan["mode"]; // default "normal"
+  /** `tenant.group` or instance IDs; empty = everything. */
+  targets?: string[];
+  /** Instance IDs to replace even when nothing forces it. */
+  replace?: string[];
+  adopt?: boolean;
+  gc?: boolean;
+  ignoreCapacity?: boolean;
+  /** The plan's clock; default: the refresh time (`live.fetchedAt`), so plan() never reads a clock. */
+  now?: () => Date;
+  /** Default: newInstanceId of src/config/instance-id.ts. */
+  newInstanceId?: (kind: string) => string;
+  /** Required to place new VMs (the provider's scheduler). */
+  createPlacementLedger?: CreatePlacementLedger;
+  /** Required to compare and repair notes (only used when details are given). */
+  notes?: NotesCodec;
+  /** Overrides of the shard's provider options. */
+  scaleDownOrder?: "newest" | "oldest";
+  maxSurge?: number;
+  detailPolicy?: DetailPolicy;
+}

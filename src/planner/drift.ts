@@ -1,0 +1,91 @@
+/**
+ * Drift: what changed outside pvefleet, as findings with fingerprints that stay the same from run to
+ * run (sha256 of kind + instance ID or VMID + attribute, never of values or times), so a scheduled
+ * job can update one issue per finding instead of opening new ones.
+ */
+import { createHash } from "node:crypto";
+import type { DesiredShard } from "../config/model.js";
+import type { LiveShard, VmDetail } from "../providers/proxmox/types.js";
+import type { StateDoc } from "../state/types.js";
+import { diffMember } from "./diff.js";
+import { cmp, groupKey, indexFacts, vmOf, type Facts } from "./facts.js";
+import type { DriftFinding, PlanOptions } from "./types.js";
+
+export function drift(
+  desired: DesiredShard,
+  state: StateDoc | undefined,
+  live: LiveShard,
+  details?: VmDetail[],
+  options: Pick<PlanOptions, "notes"> = {},
+): DriftFinding[] {
+  return computeDrift(indexFacts(desired, state, live, { notes: options.notes }, details));
+}
+
+export function fingerprint(kind: DriftFinding["kind"], subject: string | number, attribute = ""): string {
+  return createHash("sha256").update(`${kind}\u0000${subject}\u0000${attribute}`).digest("hex");
+}
+
+export function computeDrift(facts: Facts): DriftFinding[] {
+  const out: DriftFinding[] = [];
+  const known = new Set<string>();
+  for (const record of facts.records) {
+    known.add(record.instanceId);
+    if (record.phase !== "ready") continue;
+    const id = record.instanceId;
+    const vm = vmOf(facts, record);
+    if (!vm) {
+      out.push({
+        fingerprint: fingerprint("missing", id), kind: "missing", instanceId: id, vmid: record.vmid, node: record.node,
+        message: `${id} (VMID ${record.vmid} on ${record.node}) has been deleted outside of pvefleet`,
+      });
+      continue;
+    }
+    if (vm.status === "stopped" || vm.status === "suspended") {
+      out.push({
+        fingerprint: fingerprint("stopped", id), kind: "stopped", instanceId: id, vmid: vm.vmid, node: vm.node,
+        expected: "running", actual: vm.status,
+        message: `${id} (VMID ${vm.vmid}) is ${vm.status}`,
+      });
+    }
+    const group = facts.groups.get(groupKey(record));
+    if (!group) continue;
+    // Replacement triggers come from the shard file, not from outside; only observed attributes drift.
+    for (const a of diffMember(facts, record, vm, group).attributes) {
+      if (a.attribute === "replaceHash" || a.attribute === "template" || a.attribute === "kind") continue;
+      out.push({
+        fingerprint: fingerprint("attribute", id, a.attribute), kind: "attribute", instanceId: id, vmid: vm.vmid, node: vm.node,
+        attribute: a.attribute, expected: a.after, actual: a.before,
+        message: `${id}: ${a.attribute} is ${show(a.before)}, expected ${show(a.after)}`,
+      });
+    }
+  }
+  const vms = facts.live.vms.filter((vm) => !vm.template).sort((a, b) => a.vmid - b.vmid);
+  for (const vm of vms) {
+    if (vm.ownership === "unmanaged") {
+      if (known.has(vm.name)) continue;
+      out.push({
+        fingerprint: fingerprint("unmanaged", vm.vmid), kind: "unmanaged", vmid: vm.vmid, node: vm.node,
+        message: `VMID ${vm.vmid}${vm.name ? ` (${vm.name})` : ""} on ${vm.node} is not managed by pvefleet`,
+      });
+    } else if (!known.has(vm.name)) {
+      const kind = vm.ownership === "ours" ? "orphan" : "suspicious";
+      out.push({
+        fingerprint: fingerprint(kind, vm.name || vm.vmid), kind, instanceId: vm.name || undefined, vmid: vm.vmid, node: vm.node,
+        message: kind === "orphan"
+          ? `${vm.name} (VMID ${vm.vmid}) carries this shard's tags but is not in the state`
+          : `VMID ${vm.vmid}${vm.name ? ` (${vm.name})` : ""} has some of this shard's marks but not all; left alone`,
+      });
+    }
+  }
+  return out.sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || cmp(a.instanceId ?? "", b.instanceId ?? "") || (a.vmid ?? 0) - (b.vmid ?? 0) || cmp(a.attribute ?? "", b.attribute ?? ""));
+}
+
+const KIND_ORDER: DriftFinding["kind"][] = ["missing", "stopped", "attribute", "orphan", "suspicious", "unmanaged"];
+function kindOrder(k: DriftFinding["kind"]): number {
+  return KIND_ORDER.indexOf(k);
+}
+
+function show(v: unknown): string {
+  if (typeof v === "string") return v.includes("\n") ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
+  return JSON.stringify(v);
+}

@@ -1,0 +1,117 @@
+/**
+ * The planner's view of its three inputs, indexed once: groups by `tenant.group`, VMs by name
+ * (the identity, ARCHITECTURE.md rule 1) and details by VMID. Every other planner module reads
+ * from here so that each lookup is O(1) at 10,000 instances.
+ */
+import type { DesiredGroup, DesiredShard, GroupRef } from "../config/model.js";
+import type { LiveShard, LiveVm, Ownership, VmDetail } from "../providers/proxmox/types.js";
+import type { CreateStep, InstanceRecord, StateDoc } from "../state/types.js";
+import type { NotesBlockFields, PlanOptions } from "./types.js";
+
+export type LiveVmX = LiveVm & { ownership: Ownership };
+
+export const MIB = 1024 * 1024;
+
+/** The create chain's steps in order (src/state/types.ts CreateStep). */
+export const CREATE_STEPS: CreateStep[] = ["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"];
+
+export interface Facts {
+  desired: DesiredShard;
+  state: StateDoc | undefined;
+  live: LiveShard;
+  options: PlanOptions;
+  details: Map<number, VmDetail>;
+  groups: Map<string, DesiredGroup>;
+  /** Non-template VMs by name; several when a name is duplicated. */
+  byName: Map<string, LiveVmX[]>;
+  records: InstanceRecord[]; // sorted by instanceId
+  ownershipTags: string[];
+  isoStorage: string;
+}
+
+export function groupKey(ref: GroupRef | { tenant: string; group: string }): string {
+  return `${ref.tenant}.${ref.group}`;
+}
+
+export function indexFacts(
+  desired: DesiredShard,
+  state: StateDoc | undefined,
+  live: LiveShard,
+  options: PlanOptions,
+  details: VmDetail[] = [],
+): Facts {
+  const groups = new Map<string, DesiredGroup>();
+  for (const g of desired.groups) groups.set(groupKey(g.ref), g);
+  const byName = new Map<string, LiveVmX[]>();
+  for (const vm of live.vms) {
+    if (vm.template || vm.name === "") continue;
+    const list = byName.get(vm.name);
+    if (list) list.push(vm);
+    else byName.set(vm.name, [vm]);
+  }
+  const records = Object.values(state?.instances ?? {}).sort((a, b) => cmp(a.instanceId, b.instanceId));
+  return {
+    desired,
+    state,
+    live,
+    options,
+    details: new Map(details.map((d) => [d.vmid, d])),
+    groups,
+    byName,
+    records,
+    ownershipTags: ownershipTags(desired.clusterId, desired.shardId),
+    isoStorage: desired.provider.options.cloudInitIsoStorage,
+  };
+}
+
+/** The three tags that make a VM ours (rule 2), as PVE stores them: lower-case. */
+export function ownershipTags(clusterId: string, shardId: string): string[] {
+  return [...new Set(["nstance", clusterId.toLowerCase(), shardId.toLowerCase()])].sort();
+}
+
+/** The VM a record stands for: found by name among all VMs, the recorded VMID preferred. */
+export function vmOf(facts: Facts, record: Pick<InstanceRecord, "instanceId" | "vmid">): LiveVmX | undefined {
+  const list = facts.byName.get(record.instanceId);
+  if (!list) return undefined;
+  return list.find((vm) => vm.vmid === record.vmid) ?? list[0];
+}
+
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function isoFilename(instanceId: string): string {
+  return `${instanceId}-cidata.iso`;
+}
+
+export function isoVolumeOf(storage: string, instanceId: string): string {
+  return `${storage}:iso/${isoFilename(instanceId)}`;
+}
+
+/** RFC 3339 UTC with seconds precision, as the notes block writes `created` (nstance.md §5). */
+export function secondsUtc(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** The notes block a VM of this record should carry. */
+export function expectedNotes(record: Pick<InstanceRecord, "tenant" | "group" | "kind" | "template" | "createdAt">): NotesBlockFields {
+  return {
+    group: groupKey(record),
+    kind: record.kind,
+    template: record.template,
+    created: secondsUtc(record.createdAt),
+  };
+}
+
+/**
+ * Whether a parsed notes block matches. `template` is written but not every reader returns it
+ * (nstance.md §5), so it only counts when the parser reported it; otherwise the block would be
+ * rewritten on every plan.
+ */
+export function notesMatch(actual: NotesBlockFields | undefined, expected: NotesBlockFields): boolean {
+  if (!actual) return false;
+  if (actual.group !== expected.group || actual.kind !== expected.kind) return false;
+  if (actual.template !== undefined && actual.template !== expected.template) return false;
+  return actual.created !== undefined && secondsUtc(actual.created) === expected.created;
+}

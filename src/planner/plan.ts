@@ -1,0 +1,145 @@
+/**
+ * plan(): desired × state × live (+ details) → Plan. Pure: no network, no printing, no awaits, and
+ * no clock (the time is `options.now`, else the refresh time).
+ */
+import type { DesiredShard } from "../config/model.js";
+import { newInstanceId as defaultNewInstanceId } from "../config/instance-id.js";
+import { UserError } from "../errors.js";
+import type { LiveShard, VmDetail } from "../providers/proxmox/types.js";
+import type { StateDoc } from "../state/types.js";
+import { ActionList, createChain, deleteChain, memberChain } from "./actions.js";
+import { CapacityLedger } from "./capacity.js";
+import { computeDrift } from "./drift.js";
+import { cmp, groupKey, indexFacts, MIB, type Facts } from "./facts.js";
+import { validateGraph } from "./graph.js";
+import { now, reconcile, type Intent } from "./reconcile.js";
+import type { InstanceChange, PlacementLedger, Plan, PlanOptions } from "./types.js";
+import { VmidAllocator } from "./vmids.js";
+
+export const PLAN_FORMAT_VERSION = 1;
+
+export function plan(desired: DesiredShard, state: StateDoc | undefined, live: LiveShard, options: PlanOptions = {}, details?: VmDetail[]): Plan {
+  if (state && (state.clusterId !== desired.clusterId || state.shardId !== desired.shardId)) {
+    throw new UserError("E_STATE_MISMATCH", `the state belongs to ${state.clusterId}/${state.shardId}, not ${desired.clusterId}/${desired.shardId}`);
+  }
+  const facts = indexFacts(desired, state, live, options, details);
+  const mode = options.mode ?? "normal";
+  const createdAt = now(facts);
+  const rec = reconcile(facts);
+  const popts = desired.provider.options;
+
+  const liveVmids = new Set(live.vms.map((vm) => vm.vmid));
+  const vmids = new VmidAllocator([...liveVmids, ...facts.records.map((r) => r.vmid)], popts.vmidRange);
+  const capacity = new CapacityLedger(live);
+  const list = new ActionList();
+  const vmDigests: Record<string, string> = {};
+  const warnings = [...rec.warnings];
+  let ledger: PlacementLedger | undefined;
+  const newId = options.newInstanceId ?? ((kind: string) => defaultNewInstanceId(kind, Date.parse(createdAt)));
+
+  const place = (intent: Intent) => {
+    const c = intent.create!;
+    const spec = c.group.spec;
+    const memoryBytes = spec.memoryMiB * MIB;
+    if (c.node !== undefined && c.vmid !== undefined) {
+      // A resumed create keeps its node and, when nobody took it meanwhile, its VMID.
+      let vmid = c.vmid;
+      if (!c.existingVm && liveVmids.has(vmid)) vmid = vmids.next();
+      if (c.existingVm) capacity.shift(c.node, spec.cores - c.existingVm.cores, memoryBytes - c.existingVm.memoryBytes);
+      else capacity.shift(c.node, spec.cores, memoryBytes);
+      return { instanceId: c.instanceId, node: c.node, vmid, scores: {}, createdAt: c.createdAt ?? createdAt };
+    }
+    if (!options.createPlacementLedger) throw new Error("plan: options.createPlacementLedger is required to place new VMs");
+    ledger ??= options.createPlacementLedger(live.nodes, popts.scheduler);
+    const placed = ledger.place({ cores: spec.cores, memoryBytes });
+    if ("error" in placed) throw new UserError("E_PLACEMENT", `cannot place a new VM of ${groupKey(c.group.ref)}: ${placed.error}`);
+    capacity.shift(placed.node, spec.cores, memoryBytes);
+    return { instanceId: newId(spec.kind), node: placed.node, vmid: vmids.next(), scores: placed.scores, createdAt };
+  };
+
+  for (const intent of rec.intents) {
+    const change = intent.change;
+    const digest = intent.vm ? facts.details.get(intent.vm.vmid)?.digest : undefined;
+    if (digest && intent.vm && change.kind !== "record" && change.kind !== "forget") vmDigests[String(intent.vm.vmid)] = digest;
+
+    if (intent.create) {
+      const p = place(intent);
+      change.placement = { node: p.node, vmid: p.vmid, scores: p.scores };
+      if (change.kind === "replace") change.replaces = p.instanceId;
+      else change.instanceId = p.instanceId;
+      const started = createChain(list, facts, { ...p, group: intent.create.group, stepsDone: intent.create.stepsDone });
+      if (intent.remove) {
+        const vm = intent.remove.vm;
+        if (vm) capacity.shift(vm.node, -vm.cores, -vm.memoryBytes);
+        deleteChain(list, facts, intent.record!.instanceId, intent.remove, started, digest);
+      }
+      continue;
+    }
+    if (intent.remove) {
+      const vm = intent.remove.vm;
+      if (vm) capacity.shift(vm.node, -vm.cores, -vm.memoryBytes);
+      deleteChain(list, facts, change.instanceId, intent.remove, undefined, digest);
+      continue;
+    }
+    if (intent.vm) {
+      const d = intent.diff;
+      if (d?.configure.cores !== undefined) capacity.shift(intent.vm.node, d.configure.cores - intent.vm.cores, 0);
+      if (d?.configure.memoryMiB !== undefined) capacity.shift(intent.vm.node, 0, d.configure.memoryMiB * MIB - intent.vm.memoryBytes);
+      memberChain(list, intent, digest);
+    }
+  }
+
+  const actions = list.actions;
+  validateGraph(actions);
+  if (mode === "normal" && !options.ignoreCapacity) capacity.check(popts.memoryHeadroom);
+
+  const changes = rec.intents.map((i) => i.change).sort(changeOrder);
+  const drift = computeDrift(facts);
+  const counts = countOwnership(facts, rec.orphans.length);
+  if (rec.orphans.length > 0 && !options.gc) {
+    warnings.push(`${rec.orphans.length} orphan VM(s) carry this shard's tags but are not in the state: ${rec.orphans.slice(0, 5).map((v) => `${v.name} (${v.vmid})`).join(", ")}${rec.orphans.length > 5 ? ", …" : ""}; --adopt or --gc`);
+  }
+  if (counts.suspicious > 0) warnings.push(`${counts.suspicious} suspicious VM(s) (an instance-ID name without all ownership tags, or the reverse) are left alone`);
+
+  return {
+    formatVersion: PLAN_FORMAT_VERSION,
+    createdAt,
+    clusterId: desired.clusterId,
+    shardId: desired.shardId,
+    state: { lineage: state?.lineage ?? "", serial: state?.serial ?? 0 },
+    configDigest: desired.source.digest,
+    mode,
+    changes,
+    actions,
+    vmDigests,
+    drift,
+    capacity: capacity.nodes(),
+    summary: summarise(changes),
+    counts,
+    warnings,
+  };
+}
+
+/** Terraform's rule: a replacement counts once in add and once in destroy. */
+export function summarise(changes: InstanceChange[]): Plan["summary"] {
+  const s = { add: 0, change: 0, destroy: 0 };
+  for (const c of changes) {
+    if (c.kind === "create" || c.kind === "replace") s.add++;
+    if (c.kind === "update" || c.kind === "start" || c.kind === "adopt") s.change++;
+    if (c.kind === "delete" || c.kind === "replace") s.destroy++;
+  }
+  return s;
+}
+
+function changeOrder(a: InstanceChange, b: InstanceChange): number {
+  return cmp(groupKey(a.group), groupKey(b.group)) || cmp(a.instanceId, b.instanceId);
+}
+
+function countOwnership(facts: Facts, orphans: number): Plan["counts"] {
+  const counts = { ours: 0, suspicious: 0, unmanaged: 0, orphans };
+  for (const vm of facts.live.vms) {
+    if (vm.template) continue;
+    counts[vm.ownership]++;
+  }
+  return counts;
+}

@@ -1,0 +1,382 @@
+/**
+ * The reconcile: desired × state × live → one intent per instance (what to do, not yet how). No
+ * placement and no VMIDs here, so `vmsNeedingDetails` can run it cheaply to learn which existing
+ * VMs a plan touches.
+ */
+import type { DesiredGroup } from "../config/model.js";
+import { UserError } from "../errors.js";
+import type { CreateStep, InstanceRecord } from "../state/types.js";
+import type { InstanceChange, NotesBlockFields } from "./types.js";
+import { diffMember, hasInPlaceChange, type MemberDiff } from "./diff.js";
+import { cmp, CREATE_STEPS, groupKey, isoVolumeOf, vmOf, type Facts, type LiveVmX } from "./facts.js";
+
+export interface CreateIntent {
+  instanceId: string; // a placeholder `new:<group>:<n>` until the plan assigns a real ID
+  group: DesiredGroup;
+  createdAt?: string; // resumed creates keep theirs
+  /** Resumed: where the interrupted create went, and the steps already done. */
+  node?: string;
+  vmid?: number;
+  existingVm?: LiveVmX;
+  stepsDone: CreateStep[];
+}
+
+export interface RemoveIntent {
+  vm?: LiveVmX;
+  node: string;
+  vmid: number;
+  isoVolume: string;
+  /** Drop the state record at the end (false for orphans, which have none). */
+  forget: boolean;
+  /** Delete the VM too (false for a forget after an out-of-band delete). */
+  deleteIso: boolean;
+}
+
+export interface Intent {
+  change: InstanceChange;
+  record?: InstanceRecord;
+  vm?: LiveVmX;
+  group?: DesiredGroup;
+  create?: CreateIntent;
+  diff?: MemberDiff;
+  remove?: RemoveIntent;
+  /** Fields written to the state record with no call to Proxmox (record, adopt, phase fixes). */
+  recordFields?: Partial<InstanceRecord>;
+  /** Adopt: write the record before touching the VM. */
+  recordFirst?: boolean;
+}
+
+export interface Reconciled {
+  intents: Intent[];
+  orphans: LiveVmX[];
+  warnings: string[];
+  /** Groups that lost instances out of band, for the create reasons. */
+  lostByGroup: Map<string, string[]>;
+}
+
+const PLACEHOLDER = "new:";
+
+export function isPlaceholder(instanceId: string): boolean {
+  return instanceId.startsWith(PLACEHOLDER);
+}
+
+export function reconcile(facts: Facts): Reconciled {
+  const mode = facts.options.mode ?? "normal";
+  const popts = facts.desired.provider.options;
+  const intents: Intent[] = [];
+  const warnings: string[] = [];
+  const lostByGroup = new Map<string, string[]>();
+  const members = new Map<string, { record: InstanceRecord; vm?: LiveVmX }[]>();
+  const claimed = new Set<LiveVmX>();
+
+  checkSelectors(facts);
+
+  for (const record of facts.records) {
+    const vm = vmOf(facts, record);
+    if (vm) claimed.add(vm);
+    const key = groupKey(record);
+    const group = facts.groups.get(key);
+    const ref = { tenant: record.tenant, group: record.group };
+
+    if (record.phase === "deleting") {
+      if (mode === "refresh-only" && !vm) intents.push(forgetIntent(facts, record, "deleted (an interrupted delete finished out of band)", false));
+      else if (mode !== "refresh-only") intents.push(removeIntent(facts, record, vm, ["an interrupted delete resumes"]));
+      continue;
+    }
+    if (record.phase === "ready" && !vm) {
+      intents.push(forgetIntent(facts, record, "deleted out of band", mode !== "refresh-only"));
+      if (group && mode === "normal") lostByGroup.set(key, [...(lostByGroup.get(key) ?? []), record.instanceId]);
+      continue;
+    }
+    if (mode === "refresh-only") {
+      if (vm && (vm.node !== record.node || vm.vmid !== record.vmid)) {
+        const fields: Partial<InstanceRecord> = { node: vm.node, vmid: vm.vmid };
+        intents.push({
+          change: baseChange(record.instanceId, ref, "record", movedReasons(record, vm), vm),
+          record, vm, recordFields: fields,
+        });
+      }
+      continue;
+    }
+    if (mode === "destroy" || !group) {
+      intents.push(removeIntent(facts, record, vm, [mode === "destroy" ? "destroy requested" : `group ${key} is not in the shard file`]));
+      continue;
+    }
+    const list = members.get(key) ?? [];
+    list.push({ record, vm });
+    members.set(key, list);
+  }
+
+  const orphans: LiveVmX[] = [];
+  for (const [name, list] of facts.byName) {
+    for (const vm of list) {
+      if (claimed.has(vm)) continue;
+      if (vm.ownership === "ours" || (facts.state?.instances[name] && vm.ownership !== "unmanaged")) orphans.push(vm);
+    }
+  }
+  orphans.sort((a, b) => cmp(a.name, b.name) || a.vmid - b.vmid);
+  const adopted = new Set<LiveVmX>();
+
+  if (mode === "normal") {
+    for (const group of facts.desired.groups) {
+      const key = groupKey(group.ref);
+      reconcileGroup(facts, group, members.get(key) ?? [], orphans, adopted, lostByGroup.get(key) ?? [], intents, warnings);
+    }
+  }
+
+  for (const vm of orphans) {
+    if (adopted.has(vm)) continue;
+    if (facts.options.gc && mode !== "refresh-only") {
+      intents.push({
+        change: baseChange(vm.name, notesGroup(facts, vm) ?? { tenant: "", group: "" }, "delete", ["orphan: not in the state (--gc)"], vm),
+        vm,
+        remove: { vm, node: vm.node, vmid: vm.vmid, isoVolume: isoVolumeOf(facts.isoStorage, vm.name), forget: false, deleteIso: true },
+      });
+    }
+  }
+
+  const kept = filterTargets(facts, intents);
+  if (popts.maxSurge < 0) warnings.push("max_surge below 0 is treated as 0");
+  return { intents: kept, orphans: orphans.filter((vm) => !adopted.has(vm)), warnings, lostByGroup };
+}
+
+function reconcileGroup(
+  facts: Facts,
+  group: DesiredGroup,
+  list: { record: InstanceRecord; vm?: LiveVmX }[],
+  orphans: LiveVmX[],
+  adopted: Set<LiveVmX>,
+  lost: string[],
+  intents: Intent[],
+  warnings: string[],
+): void {
+  const key = groupKey(group.ref);
+  const popts = facts.desired.provider.options;
+  const order = facts.options.scaleDownOrder ?? popts.scaleDownOrder;
+  const maxSurge = Math.max(0, facts.options.maxSurge ?? popts.maxSurge);
+
+  // Oldest first: createdAt, then the instance ID (which sorts by creation time too).
+  list.sort((a, b) => cmp(a.record.createdAt, b.record.createdAt) || cmp(a.record.instanceId, b.record.instanceId));
+  let keep = list;
+  if (list.length > group.size) {
+    const excess = list.length - group.size;
+    const victims = order === "oldest" ? list.slice(0, excess) : list.slice(list.length - excess);
+    keep = order === "oldest" ? list.slice(excess) : list.slice(0, list.length - excess);
+    for (const { record, vm } of victims) {
+      intents.push(removeIntent(facts, record, vm, [`size ${list.length} > ${group.size} (${order} first)`]));
+    }
+  }
+
+  let surge = maxSurge;
+  for (const { record, vm } of keep) {
+    if (record.phase === "creating") {
+      const resumed = resumeIntent(facts, group, record, vm);
+      if (resumed) {
+        intents.push(resumed);
+        continue;
+      }
+    }
+    const d = diffMember(facts, record, vm!, group);
+    if (record.phase === "creating") d.record = { ...d.record, phase: "ready", stepsDone: [...CREATE_STEPS] };
+    if (d.replaceReasons.length > 0) {
+      if (surge > 0) {
+        surge--;
+        intents.push({
+          change: {
+            ...baseChange(record.instanceId, group.ref, "replace", d.replaceReasons, vm),
+            attributes: d.attributes.filter((a) => a.forcesReplacement),
+            after: group.spec,
+          },
+          record, vm, group, diff: d,
+          create: { instanceId: `${PLACEHOLDER}${key}:r:${record.instanceId}`, group, stepsDone: [] },
+          remove: removeOf(facts, record, vm, true),
+        });
+        continue;
+      }
+      warnings.push(`${key}/${record.instanceId}: replacement deferred to a later run (max_surge ${maxSurge} reached)`);
+      d.attributes = d.attributes.filter((a) => !a.forcesReplacement);
+    }
+    const intent = memberIntent(record, vm!, group, d);
+    if (intent) intents.push(intent);
+  }
+
+  let deficit = group.size - keep.length;
+  if (deficit > 0 && facts.options.adopt) {
+    for (const vm of orphans) {
+      if (deficit === 0) break;
+      if (adopted.has(vm) || vm.ownership !== "ours") continue;
+      const notes = notesOf(facts, vm);
+      if (!notes || notes.group !== key) continue;
+      adopted.add(vm);
+      deficit--;
+      intents.push(adoptIntent(facts, group, vm, notes));
+    }
+  }
+  for (let n = 0; n < deficit; n++) {
+    const replaces = lost[n];
+    const reasons = [`size ${keep.length} < ${group.size}`];
+    if (replaces) reasons.push(`replaces ${replaces} (deleted out of band)`);
+    const change = baseChange(`${PLACEHOLDER}${key}:${n}`, group.ref, "create", reasons);
+    change.after = group.spec;
+    if (replaces) change.replaces = replaces;
+    intents.push({ change, group, create: { instanceId: change.instanceId, group, stepsDone: [] } });
+  }
+}
+
+function memberIntent(record: InstanceRecord, vm: LiveVmX, group: DesiredGroup, d: MemberDiff): Intent | undefined {
+  const inPlace = hasInPlaceChange(d);
+  const reasons = [...d.reasons];
+  if (d.start) reasons.push("stopped out of band");
+  const recordOnly = Object.keys(d.record).length > 0;
+  if (!inPlace && !d.start && !recordOnly) return undefined;
+  const kind = inPlace ? "update" : d.start ? "start" : "record";
+  const change = baseChange(record.instanceId, group.ref, kind, reasons, vm);
+  change.attributes = d.attributes;
+  if (inPlace) change.after = group.spec;
+  return { change, record, vm, group, diff: d, recordFields: recordOnly ? d.record : undefined };
+}
+
+/**
+ * A create interrupted anywhere resumes from its first unfinished step. The VM is looked up by
+ * name among all VMs: a clone that finished before its tags were written is untagged but named.
+ * Returns undefined when every step is done (the record then only needs its phase fixed).
+ */
+function resumeIntent(facts: Facts, group: DesiredGroup, record: InstanceRecord, vm: LiveVmX | undefined): Intent | undefined {
+  let done: CreateStep[];
+  if (vm) done = [...new Set<CreateStep>([...record.stepsDone, "clone"])];
+  // The VM is gone, so only the ISO upload (which does not need it) can still count as done.
+  else done = record.stepsDone.filter((s) => s === "upload-iso");
+  const next = CREATE_STEPS.find((s) => !done.includes(s));
+  if (next === undefined && vm) return undefined;
+  const change = baseChange(record.instanceId, group.ref, "create", [`resuming an interrupted create at ${next}`], vm);
+  change.after = group.spec;
+  change.resumeFrom = next;
+  return {
+    change, record, vm, group,
+    create: {
+      instanceId: record.instanceId,
+      group,
+      createdAt: record.createdAt,
+      node: vm?.node ?? record.node,
+      vmid: vm?.vmid ?? record.vmid,
+      existingVm: vm,
+      stepsDone: done,
+    },
+  };
+}
+
+function adoptIntent(facts: Facts, group: DesiredGroup, vm: LiveVmX, notes: NotesBlockFields): Intent {
+  const createdAt = notes.created ?? now(facts);
+  const record: InstanceRecord = {
+    instanceId: vm.name,
+    tenant: group.ref.tenant,
+    group: group.ref.group,
+    template: group.templateName,
+    kind: group.spec.kind,
+    vmid: vm.vmid,
+    node: vm.node,
+    replaceHash: group.replaceHash,
+    updateHash: group.updateHash,
+    isoVolume: isoVolumeOf(facts.isoStorage, vm.name),
+    phase: "ready",
+    stepsDone: [...CREATE_STEPS],
+    createdAt,
+    updatedAt: createdAt,
+  };
+  const d = diffMember(facts, record, vm, group);
+  const change = baseChange(vm.name, group.ref, "adopt", ["orphan named this group in its notes (--adopt)", ...d.reasons], vm);
+  change.attributes = d.attributes.filter((a) => !a.forcesReplacement);
+  change.after = group.spec;
+  if (d.start) change.reasons.push("stopped out of band");
+  d.replaceReasons = [];
+  return { change, record, vm, group, diff: d, recordFields: record, recordFirst: true };
+}
+
+function removeIntent(facts: Facts, record: InstanceRecord, vm: LiveVmX | undefined, reasons: string[]): Intent {
+  const kind = vm ? "delete" : "forget";
+  return {
+    change: baseChange(record.instanceId, { tenant: record.tenant, group: record.group }, kind, vm ? reasons : [...reasons, "VM already gone"], vm),
+    record, vm,
+    remove: removeOf(facts, record, vm, true),
+  };
+}
+
+function forgetIntent(facts: Facts, record: InstanceRecord, reason: string, deleteIso: boolean): Intent {
+  return {
+    change: baseChange(record.instanceId, { tenant: record.tenant, group: record.group }, "forget", [reason]),
+    record,
+    remove: { ...removeOf(facts, record, undefined, true), deleteIso },
+  };
+}
+
+function removeOf(facts: Facts, record: InstanceRecord, vm: LiveVmX | undefined, forget: boolean): RemoveIntent {
+  return {
+    vm,
+    node: vm?.node ?? record.node,
+    vmid: vm?.vmid ?? record.vmid,
+    isoVolume: record.isoVolume ?? isoVolumeOf(facts.isoStorage, record.instanceId),
+    forget,
+    deleteIso: true,
+  };
+}
+
+export function baseChange(
+  instanceId: string,
+  group: { tenant: string; group: string },
+  kind: InstanceChange["kind"],
+  reasons: string[],
+  vm?: LiveVmX,
+): InstanceChange {
+  const change: InstanceChange = { instanceId, group: { tenant: group.tenant, group: group.group }, kind, reasons, attributes: [] };
+  if (vm) change.before = stripOwnership(vm);
+  return change;
+}
+
+function stripOwnership(vm: LiveVmX): InstanceChange["before"] {
+  const { ownership: _ownership, ...rest } = vm;
+  return rest;
+}
+
+function movedReasons(record: InstanceRecord, vm: LiveVmX): string[] {
+  const out: string[] = [];
+  if (vm.node !== record.node) out.push(`moved ${record.node} → ${vm.node}`);
+  if (vm.vmid !== record.vmid) out.push(`VMID ${record.vmid} → ${vm.vmid}`);
+  return out;
+}
+
+function notesOf(facts: Facts, vm: LiveVmX): NotesBlockFields | undefined {
+  const detail = facts.details.get(vm.vmid);
+  if (!detail || !facts.options.notes) return undefined;
+  return facts.options.notes.parse(detail.description);
+}
+
+function notesGroup(facts: Facts, vm: LiveVmX): { tenant: string; group: string } | undefined {
+  const g = notesOf(facts, vm)?.group;
+  const dot = g?.indexOf(".") ?? -1;
+  return g && dot > 0 ? { tenant: g.slice(0, dot), group: g.slice(dot + 1) } : undefined;
+}
+
+export function now(facts: Facts): string {
+  return (facts.options.now?.() ?? new Date(facts.live.fetchedAt)).toISOString();
+}
+
+/** `--target` and `--replace` must name something, or the user has a typo. */
+function checkSelectors(facts: Facts): void {
+  const known = (t: string) => facts.groups.has(t) || facts.state?.instances[t] !== undefined || facts.byName.has(t);
+  for (const t of facts.options.targets ?? []) {
+    if (!known(t)) throw new UserError("E_TARGET", `--target ${t}: no group (tenant.group) or instance of this shard has that name`);
+  }
+  for (const id of facts.options.replace ?? []) {
+    if (facts.state?.instances[id] === undefined) throw new UserError("E_TARGET", `--replace ${id}: no instance with that ID in the state`);
+  }
+}
+
+function filterTargets(facts: Facts, intents: Intent[]): Intent[] {
+  const targets = facts.options.targets ?? [];
+  if (targets.length === 0) return intents;
+  const set = new Set(targets);
+  return intents.filter((i) => {
+    const c = i.change;
+    return set.has(c.instanceId) || (c.replaces !== undefined && set.has(c.replaces)) || set.has(groupKey(c.group));
+  });
+}
