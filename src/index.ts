@@ -6,5 +6,6 @@ export { UserError, UserErrors } from "./errors.js";
 export type * from "./config/model.js";
 export type * from "./state/types.js";
 export type * from "./providers/proxmox/types.js";
+export { createProxmoxProvider, ProxmoxError, isProxmoxError, privilegesFor, ALL_PRIVILEGES, type ProxmoxProvider, type ProxmoxProviderOptions } from "./providers/proxmox/index.js";
 export type * from "./planner/types.js";
 export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";

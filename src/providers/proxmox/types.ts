@@ -96,6 +96,8 @@ export interface ConfigureRequest {
   net?: { bridge: string; vlan?: number };
   /** The VM's current net0 (from details): when bridge/VLAN/model are unchanged net0 is not rewritten, so the MAC stays. */
   currentNet0?: string;
+  /** The VM's current `boot` (from details): devices after the disk and ide2 (e.g. net0) are kept. */
+  currentBoot?: string;
   onboot?: boolean;
   /** The full description to write (operator text + managed block), already composed. */
   description?: string;

@@ -1,0 +1,424 @@
+/**
+ * The operations the applier calls. Each is idempotent: after a crash at any point, calling it
+ * again converges without doing anything twice. How each one gets there is said where it matters;
+ * the README has the table (retry safety, calls per operation).
+ */
+import { apiPath, type ProxmoxClient } from "./client.js";
+import { ProxmoxError, isProxmoxError } from "./errors.js";
+import { TaskWaiter } from "./tasks.js";
+import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidRange } from "./vmid.js";
+import { INSTANCE_ID_RE, readDetails, refreshShard } from "./refresh.js";
+import { checkPermissions } from "./permissions.js";
+import { formatTags } from "./tags.js";
+import { MAX_DESCRIPTION_CHARS } from "./notes-block.js";
+import { formatNet0, sameNetwork } from "./net0.js";
+import { EMPTY_CDROM, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, parseDrive } from "./drives.js";
+import type { CloneRequest, ConfigureRequest, LiveShard, ProxmoxOps, VmDetail } from "./types.js";
+
+/** Storage types whose volumes are files (uploads allowed; pve-api.md §6 "path-based"). */
+const PATH_BASED_STORAGE = new Set(["dir", "nfs", "cifs", "cephfs", "glusterfs", "btrfs"]);
+
+export interface OperationsOptions {
+  clusterId: string;
+  shardId: string;
+  vmidRange?: VmidRange;
+  /** Graceful-shutdown timeout used when deleteVm finds the VM running (default 60 s). */
+  shutdownTimeoutSec?: number;
+  /** Told when a delete was skipped because the VMID now holds another VM, and similar non-errors. */
+  onNotice?: (message: string) => void;
+}
+
+interface ResourceVm {
+  type: string;
+  vmid: number | string;
+  node: string;
+  name?: string;
+  lock?: string;
+  status?: string;
+  template?: number;
+}
+
+interface NodeStorage {
+  storage: string;
+  type: string;
+  content?: string;
+  enabled?: number;
+  active?: number;
+  shared?: number;
+}
+
+export class ProxmoxOperations implements ProxmoxOps {
+  private readonly tasks: TaskWaiter;
+  private readonly range: VmidRange;
+  /** `<node>:<template name>` → VMID, per run (templates do not come and go during an apply). */
+  private readonly templateCache = new Map<string, Promise<number>>();
+  private readonly storageCache = new Map<string, Promise<NodeStorage | undefined>>();
+  /** VMs seen by the last refresh of this run: name → placement (finds clones that already happened). */
+  private lastSnapshot?: LiveShard;
+  private allocator?: VmidAllocator;
+
+  constructor(
+    private readonly client: ProxmoxClient,
+    tasks: TaskWaiter,
+    private readonly options: OperationsOptions,
+  ) {
+    this.tasks = tasks;
+    this.range = options.vmidRange ?? DEFAULT_VMID_RANGE;
+  }
+
+  async refresh(options: { storages?: boolean } = {}): Promise<LiveShard> {
+    const shard = await refreshShard(this.client, this.options, options);
+    this.lastSnapshot = shard;
+    this.allocator = new VmidAllocator(shard.usedVmids ?? shard.vms.map((v) => v.vmid), this.range);
+    return shard;
+  }
+
+  /** VMIDs for new VMs, from the refresh snapshot: parallel creates in one run never collide. */
+  nextVmid(): number {
+    if (!this.allocator) throw new ProxmoxError("VALIDATION", "nextVmid() needs a refresh() first");
+    return this.allocator.next();
+  }
+
+  details(vms: { node: string; vmid: number }[], options: { status?: boolean } = {}): Promise<VmDetail[]> {
+    return readDetails(this.client, vms, options);
+  }
+
+  checkPermissions(needed: string[]): Promise<void> {
+    return checkPermissions(this.client, needed);
+  }
+
+  // ---- clone ------------------------------------------------------------------------------
+
+  /**
+   * Clone is not idempotent in PVE, so it is made so here: before cloning, the instance name is
+   * looked up (the run's refresh snapshot, then the holder of a taken VMID); a VM already named
+   * after the instance is the clone of an earlier attempt and is adopted, never cloned again.
+   * A VMID taken meanwhile (nextid pre-check, or the clone itself refused) moves to the next
+   * free VMID after checking the holder is not this instance. An ambiguous failure (connection
+   * lost after sending, lock timeout in the task) is retried only after the same check.
+   */
+  async clone(req: CloneRequest): Promise<{ vmid: number; node: string }> {
+    if (!INSTANCE_ID_RE.test(req.instanceId)) throw new ProxmoxError("VALIDATION", `"${req.instanceId}" is not an instance ID`);
+    const known = this.lastSnapshot?.vms.find((v) => v.name === req.instanceId);
+    if (known) return this.adopt(known.node, known.vmid);
+
+    const source = await this.resolveTemplate(req);
+    let vmid = req.vmid;
+    let listing: ResourceVm[] | undefined;
+    for (let round = 1; ; round++) {
+      if (await isVmidFree(this.client, vmid)) {
+        try {
+          await this.cloneOnce(req, source, vmid);
+          this.allocator?.reserve(vmid);
+          return { vmid, node: req.node };
+        } catch (e) {
+          if (!isProxmoxError(e)) throw e;
+          const ambiguous = e.code === "NETWORK" || e.code === "LOCK_TIMEOUT" || e.code === "SERVER" || e.code === "TASK_TIMEOUT";
+          if (e.code !== "VMID_TAKEN" && !ambiguous) throw e;
+          if (round >= this.client.retry.attempts) throw e;
+          listing = await this.listVms();
+          const mine = listing.find((v) => v.name === req.instanceId);
+          if (mine) return this.adopt(mine.node, Number(mine.vmid));
+          if (ambiguous) {
+            // Nothing happened (no VM with our name): safe to clone again, after a pause.
+            await new Promise((r) => setTimeout(r, this.client.retry.baseDelayMs * round));
+            continue;
+          }
+        }
+      } else {
+        listing = await this.listVms();
+        const mine = listing.find((v) => v.name === req.instanceId);
+        if (mine) return this.adopt(mine.node, Number(mine.vmid));
+        if (round > this.client.retry.attempts) throw new ProxmoxError("VMID_TAKEN", `VMID ${vmid} is taken and no free VMID stayed free for ${req.instanceId}`);
+      }
+      // The VMID belongs to something else: move on, above everything the fresh listing shows.
+      const allocator = new VmidAllocator([...(listing ?? []).map((v) => Number(v.vmid)), vmid], this.range);
+      vmid = await findFreeVmid(this.client, allocator);
+      this.allocator?.reserve(vmid);
+    }
+  }
+
+  private async cloneOnce(req: CloneRequest, source: { node: string; vmid: number }, newid: number): Promise<void> {
+    const upid = await this.client.post<string>(
+      apiPath`/nodes/${source.node}/qemu/${source.vmid}/clone`,
+      {
+        newid,
+        name: req.instanceId,
+        full: req.full,
+        // Linked clones refuse `storage` (pve-api.md rule 10): they stay on the template's storage.
+        storage: req.full ? req.storage : undefined,
+        // PVE ignores a target equal to the source node; sending it only when it differs keeps the
+        // request valid for storages that are not shared.
+        target: source.node !== req.node ? req.node : undefined,
+        pool: req.pool || undefined,
+      },
+      "unsafe",
+    );
+    await this.tasks.settle(upid);
+  }
+
+  /** A VM already named after the instance: wait until PVE's clone lock is gone, then it is ours. */
+  private async adopt(node: string, vmid: number): Promise<{ vmid: number; node: string }> {
+    const timing = this.tasks.timingFor("qmclone");
+    const deadline = Date.now() + timing.timeoutMs;
+    for (let delay = Math.min(timing.intervalMs, 50); ; delay = Math.min(timing.intervalMs, delay * 2)) {
+      const st = await this.client.get<{ lock?: string }>(apiPath`/nodes/${node}/qemu/${vmid}/status/current`);
+      if (st.lock !== "clone" && st.lock !== "create") break;
+      if (Date.now() > deadline) throw new ProxmoxError("VM_LOCKED", `VM ${vmid} is still locked (${st.lock}) after the clone wait`, { lock: st.lock });
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    this.allocator?.reserve(vmid);
+    return { vmid, node };
+  }
+
+  private async listVms(): Promise<ResourceVm[]> {
+    return (await this.client.get<ResourceVm[]>("/cluster/resources", { type: "vm" })) ?? [];
+  }
+
+  private async resolveTemplate(req: CloneRequest): Promise<{ node: string; vmid: number }> {
+    if ("name" in req.template) {
+      const name = req.template.name;
+      const key = `${req.node}:${name}`;
+      let pending = this.templateCache.get(key);
+      if (!pending) {
+        pending = this.findTemplateByName(req.node, name);
+        this.templateCache.set(key, pending);
+        pending.catch(() => this.templateCache.delete(key));
+      }
+      return { node: req.node, vmid: await pending };
+    }
+    const vmid = req.template.vmid;
+    let node = req.template.node ?? this.lastSnapshot?.vms.find((v) => v.vmid === vmid)?.node;
+    if (!node) node = (await this.listVms()).find((v) => Number(v.vmid) === vmid)?.node;
+    if (!node) throw new ProxmoxError("NOT_FOUND", `TemplateVMID ${vmid} does not exist in the cluster`);
+    if (node !== req.node) {
+      // Cloning to another node needs the target storage on both nodes (pve-api.md rule 10).
+      const storage = await this.storageInfo(node, req.storage);
+      if (!storage?.shared) {
+        throw new ProxmoxError(
+          "VALIDATION",
+          `TemplateVMID ${vmid} lives on node "${node}" and storage "${req.storage}" is not shared, so it cannot be cloned to node "${req.node}"; use TemplateName with a template on every node, or shared storage`,
+        );
+      }
+    }
+    return { node, vmid };
+  }
+
+  private async findTemplateByName(node: string, name: string): Promise<number> {
+    const list = (await this.client.get<{ vmid: number | string; name?: string; template?: number | string }[]>(apiPath`/nodes/${node}/qemu`)) ?? [];
+    const matches = list.filter((v) => v.name === name && v.template !== undefined && v.template !== "" && Number(v.template) !== 0);
+    // Nstance's messages (nstance.md §4.2 step 4).
+    if (matches.length === 0) throw new ProxmoxError("NOT_FOUND", `no template named "${name}" found on node "${node}"`);
+    if (matches.length > 1) throw new ProxmoxError("VALIDATION", `multiple templates named "${name}" found on node "${node}" (found ${matches.length})`);
+    return Number(matches[0]!.vmid);
+  }
+
+  // ---- configure / resize ------------------------------------------------------------------
+
+  /**
+   * One `POST …/config` with every field given. Absolute values make it idempotent, so without a
+   * digest an ambiguous failure is sent again; with a digest a repeat after a success would be
+   * refused as CONFLICT, so it is sent once and the caller re-reads.
+   */
+  async configure(req: ConfigureRequest): Promise<void> {
+    const params: Record<string, string | number | undefined> = {};
+    if (req.cores !== undefined) params.cores = req.cores;
+    if (req.memoryMiB !== undefined) params.memory = req.memoryMiB;
+    if (req.onboot !== undefined) params.onboot = req.onboot ? 1 : 0;
+    if (req.description !== undefined) {
+      // PVE refuses longer descriptions (pve-api.md §2.2); say so before any change.
+      if (req.description.length > MAX_DESCRIPTION_CHARS) {
+        throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: description is ${req.description.length} characters; Proxmox allows ${MAX_DESCRIPTION_CHARS}`);
+      }
+      params.description = req.description;
+    }
+    if (req.tags !== undefined) params.tags = formatTags(req.tags);
+    try {
+      if (req.net !== undefined) {
+        const wanted = formatNet0({ bridge: req.net.bridge, vlan: req.net.vlan });
+        // Unchanged network: leave net0 alone so the MAC (and the guest's DHCP lease) stays.
+        const same = req.currentNet0 !== undefined && sameNetwork(req.currentNet0, wanted);
+        if (!same) params.net0 = wanted;
+      }
+      if (req.isoVolume !== undefined) {
+        // The disk stays first so the VM boots its disk; the ISO is only the cloud-init seed.
+        params.ide2 = req.isoVolume === null ? EMPTY_CDROM : formatIde2Iso(req.isoVolume);
+        params.boot = req.isoVolume === null ? bootOrderWithoutIso(req.currentBoot) : bootOrderWithIso(req.currentBoot);
+      }
+    } catch (e) {
+      if (e instanceof ProxmoxError) throw e;
+      throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: ${(e as Error).message}`);
+    }
+    if (Object.keys(params).length === 0) return; // PVE answers "no options specified"
+    if (req.digest) params.digest = req.digest;
+    const answer = await this.client.post<string | null>(
+      apiPath`/nodes/${req.node}/qemu/${req.vmid}/config`,
+      params,
+      req.digest ? "unsafe" : "idempotent",
+    );
+    await this.tasks.settle(answer);
+  }
+
+  /**
+   * Grow only, to an absolute size: a repeat after success finds the size equal and does nothing.
+   * A shrink is refused here, before PVE's task would fail.
+   */
+  async resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void> {
+    let current = req.currentBytes;
+    if (current === undefined) {
+      const config = await this.client.get<Record<string, string>>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/config`);
+      const drive = config?.[req.disk];
+      if (drive === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} has no disk ${req.disk}`);
+      current = parseDrive(drive).sizeBytes;
+    }
+    if (current !== undefined && req.bytes < current) {
+      throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: ${req.disk} is ${current} bytes; shrinking to ${req.bytes} bytes is not supported`);
+    }
+    if (current !== undefined && req.bytes === current) return;
+    const answer = await this.client.put<string | null>(
+      apiPath`/nodes/${req.node}/qemu/${req.vmid}/resize`,
+      { disk: req.disk, size: String(req.bytes) },
+      "idempotent",
+    );
+    await this.tasks.settle(answer);
+  }
+
+  // ---- cloud-init ISO ------------------------------------------------------------------------
+
+  /**
+   * Checks the storage (path-based, `iso` allowed, enabled on that node; cached per run), then
+   * lists its ISOs: a volume of that name and size is the same upload done before — the name
+   * comes from the instance ID and the image is deterministic, and PVE only creates the volume
+   * once the whole body arrived and its checksum matched — so it is kept. Otherwise the upload
+   * overwrites it (PVE overwrites silently, pve-api.md rule 18), which is also why sending it
+   * again after an ambiguous failure is safe.
+   */
+  async uploadIso(req: { node: string; storage: string; filename: string; bytes: Uint8Array }): Promise<{ volume: string }> {
+    if (!/^[a-zA-Z0-9_.-]+\.iso$/i.test(req.filename)) {
+      throw new ProxmoxError("VALIDATION", `ISO file name "${req.filename}" must use [a-zA-Z0-9_.-] and end in .iso`);
+    }
+    const storage = await this.storageInfo(req.node, req.storage);
+    if (!storage) throw new ProxmoxError("NOT_FOUND", `storage "${req.storage}" does not exist on node "${req.node}"`);
+    if (!PATH_BASED_STORAGE.has(storage.type)) {
+      throw new ProxmoxError("VALIDATION", `storage "${req.storage}" (type ${storage.type}) cannot hold ISO files; set cloud_init_iso_storage to a path-based storage (dir, nfs, cifs, cephfs)`);
+    }
+    if (!(storage.content ?? "").split(",").includes("iso")) {
+      throw new ProxmoxError("VALIDATION", `storage "${req.storage}" does not allow iso content on node "${req.node}"`);
+    }
+    if (storage.enabled === 0 || storage.active === 0) {
+      throw new ProxmoxError("VALIDATION", `storage "${req.storage}" is not enabled and active on node "${req.node}"`);
+    }
+    const volume = `${req.storage}:iso/${req.filename}`;
+    const existing = await this.client.get<{ volid: string; size?: number }[]>(apiPath`/nodes/${req.node}/storage/${req.storage}/content`, { content: "iso" });
+    if ((existing ?? []).some((v) => v.volid === volume && Number(v.size) === req.bytes.length)) return { volume };
+    const upid = await this.client.upload<string>(apiPath`/nodes/${req.node}/storage/${req.storage}/upload`, {
+      content: "iso",
+      filename: req.filename,
+      bytes: req.bytes,
+    });
+    await this.tasks.settle(upid);
+    return { volume };
+  }
+
+  private storageInfo(node: string, storage: string): Promise<NodeStorage | undefined> {
+    const key = `${node}:${storage}`;
+    let pending = this.storageCache.get(key);
+    if (!pending) {
+      pending = this.client
+        .get<NodeStorage[]>(apiPath`/nodes/${node}/storage`, { storage })
+        .then((list) => (list ?? []).find((s) => s.storage === storage));
+      this.storageCache.set(key, pending);
+      pending.catch(() => this.storageCache.delete(key));
+    }
+    return pending;
+  }
+
+  // ---- power ---------------------------------------------------------------------------------
+
+  /** A second start fails the task with `VM <id> already running`: that is success. */
+  async start(req: { node: string; vmid: number }): Promise<void> {
+    try {
+      const upid = await this.client.post<string>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/start`, {}, "idempotent");
+      await this.tasks.settle(upid);
+    } catch (e) {
+      if (isProxmoxError(e) && /already running/.test(e.exitstatus ?? e.message)) return;
+      throw e;
+    }
+  }
+
+  /**
+   * Graceful shutdown with a timeout, then a hard stop when the guest did not power off (or is
+   * paused, which refuses a shutdown). Both are no-ops on a stopped VM, so repeats are safe.
+   */
+  async stop(req: { node: string; vmid: number; timeoutSec: number }): Promise<void> {
+    try {
+      const upid = await this.client.post<string>(
+        apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/shutdown`,
+        { timeout: req.timeoutSec },
+        "idempotent",
+      );
+      // The task itself gives up after timeoutSec; allow it some slack to report.
+      await this.tasks.settle(upid, { timeoutMs: req.timeoutSec * 1000 + 30_000 });
+      return;
+    } catch (e) {
+      if (!isProxmoxError(e)) throw e;
+      const text = e.exitstatus ?? e.message;
+      const hardStopHelps = e.code === "TASK_TIMEOUT" || /got timeout|VM is paused|cannot shutdown|powerdown failed/.test(text);
+      if (!hardStopHelps) throw e;
+    }
+    const upid = await this.client.post<string>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/stop`, {}, "idempotent");
+    await this.tasks.settle(upid);
+  }
+
+  // ---- delete --------------------------------------------------------------------------------
+
+  /** A volume that is already gone is success; an unclear failure is checked against the listing. */
+  async deleteVolume(req: { node: string; volume: string }): Promise<void> {
+    const storage = req.volume.split(":")[0] ?? "";
+    try {
+      const upid = await this.client.del<string | null>(apiPath`/nodes/${req.node}/storage/${storage}/content/${req.volume}`);
+      await this.tasks.settle(upid);
+    } catch (e) {
+      if (!isProxmoxError(e)) throw e;
+      if (e.code === "NOT_FOUND") return;
+      if (e.code === "PERMISSION" || e.code === "AUTH" || e.code === "VALIDATION") throw e;
+      const list = await this.client.get<{ volid: string }[]>(apiPath`/nodes/${req.node}/storage/${storage}/content`);
+      if (!(list ?? []).some((v) => v.volid === req.volume)) return;
+      throw e;
+    }
+  }
+
+  /**
+   * Deletes only the VM that is still named `instanceId` (the VMID may have been reused: then
+   * nothing is touched). Missing → success. A running VM is stopped first (PVE refuses to
+   * destroy it). `purge=1` removes it from backup jobs/HA/replication; `destroy-unreferenced-disks=1`
+   * also frees disks left unreferenced, so nothing leaks.
+   */
+  async deleteVm(req: { node: string; vmid: number; instanceId: string }): Promise<void> {
+    const where = (await this.listVms()).find((v) => v.type === "qemu" && Number(v.vmid) === req.vmid);
+    if (!where) return;
+    let current: { name?: string; status?: string; lock?: string };
+    try {
+      current = await this.client.get(apiPath`/nodes/${where.node}/qemu/${req.vmid}/status/current`);
+    } catch (e) {
+      if (isProxmoxError(e, "NOT_FOUND")) return;
+      throw e;
+    }
+    if (current.name !== req.instanceId) {
+      this.options.onNotice?.(`VMID ${req.vmid} now holds "${current.name ?? ""}", not ${req.instanceId}: VMID reused, nothing deleted`);
+      return;
+    }
+    if (current.status === "running") await this.stop({ node: where.node, vmid: req.vmid, timeoutSec: this.options.shutdownTimeoutSec ?? 60 });
+    try {
+      const upid = await this.client.del<string>(apiPath`/nodes/${where.node}/qemu/${req.vmid}`, { purge: 1, "destroy-unreferenced-disks": 1 });
+      await this.tasks.settle(upid);
+    } catch (e) {
+      if (isProxmoxError(e, "NOT_FOUND")) return;
+      if (isProxmoxError(e) && (e.code === "NETWORK" || e.code === "SERVER" || e.code === "TASK_TIMEOUT")) {
+        const still = (await this.listVms()).some((v) => Number(v.vmid) === req.vmid && v.name === req.instanceId);
+        if (!still) return;
+      }
+      throw e;
+    }
+  }
+}
