@@ -1,0 +1,101 @@
+/**
+ * `pvefleet apply [PLANFILE]`: without a plan file, take the lock, plan inside it, show the plan,
+ * ask (only `yes` proceeds) unless `--auto-approve`, then apply with a progress UI. With a plan
+ * file: the stale checks (lineage, serial, VM digests) and apply exactly that plan. Exit 0 when
+ * everything applied, 1 otherwise. `destroy` is this flow with a destroy-mode plan.
+ */
+import type { Opts } from "../main.js";
+import type { Plan } from "../../planner/types.js";
+import type { LeaseLock } from "../../state/types.js";
+import { UserError } from "../../errors.js";
+import {
+  canPrompt, confirm, err, globals, makePlan, openShard, out, parseDuration, parsePositiveInt, planOptions,
+  readPlanFile, checkSavedPlanAgainst, runApplier, type ShardContext,
+} from "../context.js";
+import { renderPlanText } from "../render/text.js";
+import { palette } from "../render/ansi.js";
+import { createReporter } from "../ui/index.js";
+import { noChangesSentence } from "../render/vocabulary.js";
+
+export async function run(opts: Opts, planfile?: unknown): Promise<number> {
+  return applyFlow(opts, typeof planfile === "string" ? planfile : undefined, undefined);
+}
+
+export async function applyFlow(opts: Opts, planfile: string | undefined, forcedMode: Plan["mode"] | undefined): Promise<number> {
+  const g = globals(opts);
+  const json = opts.json === true;
+  const auto = opts.autoApprove === true;
+  const parallelism = parsePositiveInt(opts.parallelism ?? "10", "--parallelism");
+  const lockTimeoutMs = parseDuration(opts.lockTimeout as string | undefined);
+  const destroyMode = forcedMode === "destroy";
+  const verb = destroyMode ? "destroy" : "apply";
+
+  // Decide before any network work: a run that cannot ask must say so, not hang on stdin.
+  if (!planfile && !auto) {
+    if (json) throw new UserError("E_APPROVE", `${verb} --json needs --auto-approve (or a saved plan file): there is no one to ask`);
+    if (!canPrompt()) {
+      throw new UserError("E_APPROVE", `${verb} needs confirmation but there is no terminal to ask on: pass --auto-approve, or save a plan with "pvefleet plan --out FILE" and run "pvefleet apply FILE"`);
+    }
+  }
+
+  const ctx = await openShard(g);
+  try {
+    return await applyWith(ctx, opts, planfile, forcedMode, { json, auto, parallelism, lockTimeoutMs, destroyMode, verb });
+  } finally {
+    await ctx.close().catch(() => undefined);
+  }
+}
+
+interface ApplySettings { json: boolean; auto: boolean; parallelism: number; lockTimeoutMs: number; destroyMode: boolean; verb: string }
+
+async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undefined, forcedMode: Plan["mode"] | undefined, s: ApplySettings): Promise<number> {
+  const g = globals(opts);
+  const { json, auto, parallelism, lockTimeoutMs, destroyMode, verb } = s;
+  let plan: Plan;
+  let lock: LeaseLock | undefined;
+  const p = palette(g.color && !json);
+  try {
+    if (planfile) {
+      plan = await readPlanFile(planfile);
+      await checkSavedPlanAgainst(ctx, plan);
+      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true }));
+    } else {
+      lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
+      const current = await ctx.store.read();
+      plan = await makePlan(ctx, current?.doc, { ...planOptions(opts, forcedMode), detailPolicy: "touched" });
+      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true }));
+      if (plan.changes.length > 0 && !auto) {
+        const ok = destroyMode
+          ? await confirm("Do you really want to destroy all VMs of this shard?", "pvefleet will destroy every VM this shard owns.\nThere is no undo. Only 'yes' will be accepted to confirm.")
+          : await confirm("Do you want to perform these actions?", "pvefleet will perform the actions described above.\nOnly 'yes' will be accepted to approve.");
+        if (!ok) {
+          err(`\nError: ${destroyMode ? "Destroy" : "Apply"} cancelled.\n`);
+          return 1;
+        }
+      }
+    }
+
+    if (plan.changes.length === 0 && plan.actions.length === 0) {
+      if (json) out(`${JSON.stringify({ "@level": "info", "@message": noChangesSentence(plan.mode), "@module": "pvefleet.ui", "@timestamp": new Date().toISOString(), type: "change_summary", changes: { add: 0, change: 0, import: 0, remove: 0, operation: verb } })}\n`);
+      else out(`\n${p.green(p.bold(destroyMode ? "Destroy complete! Resources: 0 destroyed." : "Apply complete! Resources: 0 added, 0 changed, 0 destroyed."))}\n`);
+      return 0;
+    }
+
+    if (!json) out("\n");
+    const reporter = await createReporter(plan, { json, color: g.color, destroyMode });
+    const result = await runApplier(ctx, plan, { lock, lockTimeoutMs, parallelism, onEvent: (e) => reporter.onEvent(e) });
+    const ok = result.status === "applied";
+    const why = ok ? undefined
+      : result.status === "interrupted" ? "the run was interrupted; what finished is recorded in the state, run plan to see the rest"
+      : `${result.failed.length} action${result.failed.length === 1 ? "" : "s"} failed${result.skipped.length ? `, ${result.skipped.length} skipped` : ""}`;
+    await reporter.finish(ok, why);
+    if (!ok && !json) {
+      for (const f of result.failed) err(`Error: ${f.instanceId}: ${f.type}: ${f.error.code}: ${f.error.message}\n`);
+      err(`Error: ${why}.\n`);
+    }
+    return ok ? 0 : 1;
+  } finally {
+    if (lock) await lock.release().catch(() => undefined);
+  }
+}
+

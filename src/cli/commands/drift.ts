@@ -1,0 +1,51 @@
+/**
+ * `pvefleet drift`: compare the cluster with the state and the shard file, take no lock, change
+ * nothing. Exit 0 in sync, 2 drift found, 1 error (Terraform's detailed-exitcode convention).
+ * Every finding carries a stable fingerprint so a scheduled job can update one issue.
+ */
+import type { Opts } from "../main.js";
+import { isUserError } from "../../errors.js";
+import { err, globals, makeDrift, out, withShard, shardIds, type GlobalOptions } from "../context.js";
+import { renderDriftText, type DriftReport } from "../render/text.js";
+import { renderDriftMarkdown } from "../render/markdown.js";
+import { driftToJson, renderDriftJson } from "../render/json.js";
+
+async function driftShard(g: GlobalOptions, shard: string | undefined): Promise<DriftReport> {
+  return withShard(g, shard, async (ctx) => makeDrift(ctx, (await ctx.store.read())?.doc));
+}
+
+function print(r: DriftReport, g: GlobalOptions): void {
+  if (g.format === "json") out(renderDriftJson(r));
+  else if (g.format === "markdown") out(renderDriftMarkdown(r));
+  else out(renderDriftText(r, { color: g.color }));
+}
+
+export async function run(opts: Opts): Promise<number> {
+  const g = globals(opts);
+  if (!opts.allShards) {
+    const r = await driftShard(g, g.shard);
+    print(r, g);
+    return r.findings.length ? 2 : 0;
+  }
+  const reports: { shard: string; report?: DriftReport; error?: string }[] = [];
+  for (const id of await shardIds(g)) {
+    try {
+      const r = await driftShard(g, id);
+      reports.push({ shard: id, report: r });
+      if (g.format !== "json") print(r, g);
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      reports.push({ shard: id, error: e.line() });
+      err(`Error: shard ${id}: ${e.line()}\n`);
+    }
+  }
+  if (g.format === "json") {
+    out(`${JSON.stringify({ format_version: "1.0", shards: reports.map((r) => ({ shard: r.shard, error: r.error, drift: r.report ? driftToJson(r.report) : undefined })) }, null, 2)}\n`);
+  } else {
+    const drifted = reports.filter((r) => r.report?.findings.length).length;
+    const failed = reports.filter((r) => r.error).length;
+    out(`\n${reports.length} shard${reports.length === 1 ? "" : "s"}: ${drifted} with drift, ${reports.length - drifted - failed} in sync, ${failed} failed.\n`);
+  }
+  if (reports.some((r) => r.error)) return 1;
+  return reports.some((r) => r.report?.findings.length) ? 2 : 0;
+}

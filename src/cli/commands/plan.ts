@@ -1,0 +1,74 @@
+/**
+ * `pvefleet plan`: refresh, read the state (no lock: plans run in parallel for PR previews), plan,
+ * print in text/markdown/json, optionally save with `--out`. Exit 0; with `--detailed-exitcode`
+ * 0 no changes, 1 error, 2 changes. `--all-shards` plans each shard of the file in turn and ends
+ * with a summary across shards.
+ */
+import type { Opts } from "../main.js";
+import type { Plan } from "../../planner/types.js";
+import { isUserError } from "../../errors.js";
+import { err, globals, makePlan, out, planOptions, savePlanFile, shardIds, withShard, type GlobalOptions } from "../context.js";
+import { renderPlanText } from "../render/text.js";
+import { renderPlanMarkdown } from "../render/markdown.js";
+import { planToJson, renderPlanJson } from "../render/json.js";
+import { palette } from "../render/ansi.js";
+import { summarySentence } from "../render/vocabulary.js";
+
+async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined, outFile: string | undefined): Promise<Plan> {
+  return withShard(g, shard, async (ctx) => {
+    const current = await ctx.store.read();
+    // A saved plan records each touched VM's config digest, so apply can refuse a VM that moved.
+    const plan = await makePlan(ctx, current?.doc, { ...planOptions(opts), detailPolicy: outFile ? "touched" : "none" });
+    if (outFile) await savePlanFile(outFile, plan);
+    return plan;
+  });
+}
+
+function print(plan: Plan, g: GlobalOptions, savedTo: string | undefined): void {
+  if (g.format === "json") out(renderPlanJson(plan));
+  else if (g.format === "markdown") out(renderPlanMarkdown(plan));
+  else out(renderPlanText(plan, { color: g.color, savedTo }));
+}
+
+export async function run(opts: Opts): Promise<number> {
+  const g = globals(opts);
+  const detailed = opts.detailedExitcode === true;
+  const outFile = opts.out as string | undefined;
+
+  if (!opts.allShards) {
+    const plan = await planShard(g, opts, g.shard, outFile);
+    print(plan, g, outFile);
+    return detailed && plan.changes.length > 0 ? 2 : 0;
+  }
+
+  const ids = await shardIds(g);
+  const results: { shard: string; plan?: Plan; error?: string }[] = [];
+  for (const id of ids) {
+    const file = outFile ? outFile.replace(/(\.[^./]+)?$/, (ext) => `.${id}${ext || ".json"}`) : undefined;
+    try {
+      if (g.format === "text") out(palette(g.color).bold(`\n=== shard ${id} ===\n\n`));
+      const plan = await planShard(g, opts, id, file);
+      results.push({ shard: id, plan });
+      if (g.format !== "json") print(plan, g, file);
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      results.push({ shard: id, error: e.line() });
+      err(`Error: shard ${id}: ${e.line()}\n`);
+    }
+  }
+
+  if (g.format === "json") {
+    out(`${JSON.stringify({ format_version: "1.0", shards: results.map((r) => ({ shard: r.shard, error: r.error, plan: r.plan ? planToJson(r.plan) : undefined })) }, null, 2)}\n`);
+  } else {
+    const p = palette(g.color && g.format === "text");
+    const lines = g.format === "markdown"
+      ? ["### Plan summary across shards", "", "| shard | result |", "|---|---|", ...results.map((r) => `| ${r.shard} | ${r.error ? `❌ ${r.error.replace(/\|/g, "\\|")}` : r.plan!.changes.length ? summarySentence(r.plan!.summary) : "No changes."} |`)]
+      : [p.bold("Plan summary across shards:"), ...results.map((r) => `  ${r.shard.padEnd(Math.max(...ids.map((i) => i.length)))}  ${r.error ? p.red(`error: ${r.error}`) : r.plan!.changes.length ? summarySentence(r.plan!.summary) : "No changes."}`)];
+    const changed = results.filter((r) => r.plan && r.plan.changes.length).length;
+    const failed = results.filter((r) => r.error).length;
+    lines.push("", `${results.length} shard${results.length === 1 ? "" : "s"}, ${changed} with changes, ${results.length - changed - failed} with no changes, ${failed} failed.`, "");
+    out(`${lines.join("\n")}\n`);
+  }
+  if (results.some((r) => r.error)) return 1;
+  return detailed && results.some((r) => r.plan && r.plan.changes.length) ? 2 : 0;
+}

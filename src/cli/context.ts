@@ -1,0 +1,216 @@
+/**
+ * Shared plumbing of the plan/apply/drift/show/destroy commands: global options → a loaded shard,
+ * an opened state store and a Proxmox provider; the plan and drift procedures (refresh → details →
+ * pure planner); output helpers (colour, formats); the confirmation prompt. This file is the one
+ * seam between the CLI and the other areas' entry points, so a signature change there is a
+ * one-file change here.
+ */
+import { createInterface } from "node:readline";
+import { readFile, writeFile, rename } from "node:fs/promises";
+import { UserError } from "../errors.js";
+import type { DesiredShard } from "../config/model.js";
+import type { Plan, PlanOptions } from "../planner/types.js";
+import type { ProxmoxOps } from "../providers/proxmox/types.js";
+import type { StateDoc, StateStore } from "../state/types.js";
+import { colorWanted } from "./render/ansi.js";
+import type { DriftReport } from "./render/text.js";
+import type { Opts } from "./main.js";
+import type { ApplyEvent } from "../applier/events.js";
+import { apply, installSignalHandlers, type ApplyResult } from "../applier/index.js";
+import { checkSavedPlan, checkVmDigests, drift, parseSavedPlan, plan, serializePlan, vmsNeedingDetails, vmsToRecheck } from "../planner/index.js";
+import type { NotesCodec, PlanOptions as PlannerOptions } from "../planner/types.js";
+import { createProxmoxProvider, type ProxmoxProvider } from "../providers/proxmox/index.js";
+import { createPlacementLedger } from "../providers/proxmox/scheduler.js";
+import { composeDescription, parseNotesBlock, renderNotesBlock } from "../providers/proxmox/notes-block.js";
+import { openStateStore } from "../state/index.js";
+import { listShardIds, loadShardFile } from "../config/index.js";
+import type { LeaseLock } from "../state/types.js";
+
+export interface GlobalOptions {
+  config?: string;
+  shard?: string;
+  storage: "file" | "s3";
+  bucket?: string;
+  prefix: string;
+  stateDir: string;
+  format: "text" | "markdown" | "json";
+  color: boolean;
+}
+
+export function globals(opts: Opts): GlobalOptions {
+  return {
+    config: opts.config as string | undefined,
+    shard: opts.shard as string | undefined,
+    storage: ((opts.storage as string | undefined) ?? "file") as "file" | "s3",
+    bucket: opts.bucket as string | undefined,
+    prefix: (opts.prefix as string | undefined) ?? "",
+    stateDir: (opts.stateDir as string | undefined) ?? "./.pvefleet",
+    format: ((opts.format as string | undefined) ?? "text") as GlobalOptions["format"],
+    // commander turns --no-color into color:false; NO_COLOR and non-TTY turn it off too.
+    color: opts.color !== false && colorWanted(process.stdout),
+  };
+}
+
+export function out(s: string): void {
+  process.stdout.write(s);
+}
+
+export function err(s: string): void {
+  process.stderr.write(s);
+}
+
+/** Everything a command needs for one shard. */
+export interface ShardContext {
+  desired: DesiredShard;
+  store: StateStore;
+  ops: ProxmoxOps;
+  /** Closes the provider's keep-alive connections (or the process would not exit). */
+  close(): Promise<void>;
+}
+
+/** `-c` default: ./shard.jsonc, then ./shard.hcl (the loader decides; we pass what was given). */
+export async function loadDesired(g: GlobalOptions, shard = g.shard): Promise<DesiredShard> {
+  return loadShardFile(g.config, { shard, readRemote: g.config?.startsWith("s3://") ? readRemoteConfig : undefined });
+}
+
+async function readRemoteConfig(url: string): Promise<Uint8Array> {
+  const { readS3Object } = await import("../state/index.js");
+  return readS3Object(url);
+}
+
+/** The shard IDs a file declares (for `--all-shards`). */
+export async function shardIds(g: GlobalOptions): Promise<string[]> {
+  return listShardIds(g.config, { readRemote: g.config?.startsWith("s3://") ? readRemoteConfig : undefined });
+}
+
+export async function openStore(g: GlobalOptions, desired: Pick<DesiredShard, "clusterId" | "shardId">): Promise<StateStore> {
+  return openStateStore({ storage: g.storage, stateDir: g.stateDir, bucket: g.bucket, prefix: g.prefix, clusterId: desired.clusterId, shardId: desired.shardId });
+}
+
+export async function openShard(g: GlobalOptions, shard = g.shard): Promise<ShardContext> {
+  const desired = await loadDesired(g, shard);
+  const store = await openStore(g, desired);
+  const o = desired.provider.options;
+  const provider: ProxmoxProvider = createProxmoxProvider({
+    clusterId: desired.clusterId, shardId: desired.shardId, insecureTls: o.insecureTls, vmidRange: o.vmidRange, shutdownTimeoutSec: o.shutdownTimeoutSec,
+  });
+  return { desired, store, ops: provider, close: () => provider.close() };
+}
+
+/** Runs `fn` with an opened shard and always closes it. */
+export async function withShard<T>(g: GlobalOptions, shard: string | undefined, fn: (ctx: ShardContext) => Promise<T>): Promise<T> {
+  const ctx = await openShard(g, shard);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close().catch(() => undefined);
+  }
+}
+
+const NOTES: NotesCodec = {
+  parse: (description) => {
+    const n = parseNotesBlock(description);
+    return n ? { group: n.group, kind: n.kind, template: n.template, created: n.created } : undefined;
+  },
+  compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? new Date(0).toISOString() })),
+};
+
+/** refresh → per-VM details where the planner needs them → the pure planner. */
+export async function makePlan(ctx: ShardContext, doc: StateDoc | undefined, options: PlanOptions): Promise<Plan> {
+  const live = await ctx.ops.refresh();
+  const full: PlannerOptions = { ...options, createPlacementLedger, notes: NOTES };
+  const want = vmsNeedingDetails(ctx.desired, doc, live, full);
+  const details = want.length ? await ctx.ops.details(want) : undefined;
+  return plan(ctx.desired, doc, live, full, details);
+}
+
+export async function makeDrift(ctx: ShardContext, doc: StateDoc | undefined): Promise<DriftReport> {
+  const live = await ctx.ops.refresh();
+  const want = vmsNeedingDetails(ctx.desired, doc, live, { detailPolicy: "ours", notes: NOTES });
+  const details = want.length ? await ctx.ops.details(want) : undefined;
+  const findings = drift(ctx.desired, doc, live, details, { notes: NOTES });
+  return { clusterId: ctx.desired.clusterId, shardId: ctx.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
+}
+
+/** A saved plan against now: state lineage/serial, the shard file, and each touched VM's digest. */
+export async function checkSavedPlanAgainst(ctx: ShardContext, saved: Plan): Promise<void> {
+  const current = await ctx.store.read();
+  checkSavedPlan(saved, current?.doc, ctx.desired.source.digest);
+  const recheck = vmsToRecheck(saved);
+  if (recheck.length) checkVmDigests(saved, await ctx.ops.details(recheck));
+}
+
+/** apply() with SIGINT/SIGTERM handled the Terraform way (first: graceful stop; second: exit). */
+export async function runApplier(ctx: ShardContext, p: Plan, o: { lock?: LeaseLock; lockTimeoutMs: number; parallelism: number; onEvent: (e: ApplyEvent) => void }): Promise<ApplyResult> {
+  const signals = installSignalHandlers({ onInterrupt: (count, message) => { if (count === 2) err(`\n${message}\n`); } });
+  try {
+    return await apply(p, { ops: ctx.ops, store: ctx.store, desired: ctx.desired, lock: o.lock, lockTimeoutMs: o.lockTimeoutMs, parallelism: o.parallelism, onEvent: o.onEvent, signal: signals.signal });
+  } finally {
+    signals.dispose();
+  }
+}
+
+/** Plan options from the command line's selectors. */
+export function planOptions(opts: Opts, mode?: Plan["mode"]): PlanOptions {
+  const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === "string" ? [v] : []);
+  return {
+    mode: mode ?? (opts.destroy ? "destroy" : opts.refreshOnly ? "refresh-only" : "normal"),
+    targets: list(opts.target),
+    replace: list(opts.replace),
+    adopt: opts.adopt === true,
+    gc: opts.gc === true,
+    ignoreCapacity: opts.ignoreCapacity === true,
+    detailPolicy: "none",
+  };
+}
+
+/** Writes a saved plan atomically (temp file + rename) so a crash never leaves half a plan. */
+export async function savePlanFile(file: string, plan: Plan): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, serializePlan(plan));
+  await rename(tmp, file);
+}
+
+export async function readPlanFile(file: string): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new UserError("E_PLAN_FILE", `cannot read plan file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseSavedPlan(text, file);
+}
+
+/** "30s", "5m", "1h", "250ms", or a bare number of seconds. */
+export function parseDuration(text: string | undefined, flag = "--lock-timeout"): number {
+  if (text === undefined || text === "") return 0;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UserError("E_DURATION", `${flag} "${text}" is not a duration (e.g. 30s, 5m, 1h)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!);
+}
+
+export function parsePositiveInt(text: unknown, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UserError("E_FLAG", `${flag} must be a positive whole number, not "${String(text)}"`);
+  return n;
+}
+
+/** Whether we may ask a question: a person at a terminal on both ends. */
+export function canPrompt(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+/** Terraform's confirmation: only the exact answer `yes` proceeds. */
+export async function confirm(question: string, description: string): Promise<boolean> {
+  out(`\n${question}\n  ${description.replace(/\n/g, "\n  ")}\n\n  Enter a value: `);
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once("line", resolve);
+    rl.once("close", () => resolve(""));
+  });
+  rl.close();
+  out("\n");
+  return answer.trim() === "yes";
+}
