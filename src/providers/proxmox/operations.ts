@@ -51,11 +51,13 @@ export class ProxmoxOperations implements ProxmoxOps {
   private readonly tasks: TaskWaiter;
   private readonly range: VmidRange;
   /** `<node>:<template name>` → VMID, per run (templates do not come and go during an apply). */
-  private readonly templateCache = new Map<string, Promise<number>>();
+  private readonly templateCache = new Map<string, Promise<{ vmid: number; diskBytes?: number }>>();
   private readonly storageCache = new Map<string, Promise<NodeStorage | undefined>>();
   /** VMs seen by the last refresh of this run: name → placement (finds clones that already happened). */
   private lastSnapshot?: LiveShard;
   private allocator?: VmidAllocator;
+  /** Disk size of VMs this run cloned (the template's maxdisk), so resize needs no config read. */
+  private readonly clonedDiskBytes = new Map<number, number>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -110,6 +112,7 @@ export class ProxmoxOperations implements ProxmoxOps {
         try {
           await this.cloneOnce(req, source, vmid);
           this.allocator?.reserve(vmid);
+          if (source.diskBytes) this.clonedDiskBytes.set(vmid, source.diskBytes);
           return { vmid, node: req.node };
         } catch (e) {
           if (!isProxmoxError(e)) throw e;
@@ -175,7 +178,7 @@ export class ProxmoxOperations implements ProxmoxOps {
     return (await this.client.get<ResourceVm[]>("/cluster/resources", { type: "vm" })) ?? [];
   }
 
-  private async resolveTemplate(req: CloneRequest): Promise<{ node: string; vmid: number }> {
+  private async resolveTemplate(req: CloneRequest): Promise<{ node: string; vmid: number; diskBytes?: number }> {
     if ("name" in req.template) {
       const name = req.template.name;
       const key = `${req.node}:${name}`;
@@ -185,10 +188,11 @@ export class ProxmoxOperations implements ProxmoxOps {
         this.templateCache.set(key, pending);
         pending.catch(() => this.templateCache.delete(key));
       }
-      return { node: req.node, vmid: await pending };
+      return { node: req.node, ...(await pending) };
     }
     const vmid = req.template.vmid;
-    let node = req.template.node ?? this.lastSnapshot?.vms.find((v) => v.vmid === vmid)?.node;
+    const seen = this.lastSnapshot?.vms.find((v) => v.vmid === vmid);
+    let node = req.template.node ?? seen?.node;
     if (!node) node = (await this.listVms()).find((v) => Number(v.vmid) === vmid)?.node;
     if (!node) throw new ProxmoxError("NOT_FOUND", `TemplateVMID ${vmid} does not exist in the cluster`);
     if (node !== req.node) {
@@ -201,16 +205,16 @@ export class ProxmoxOperations implements ProxmoxOps {
         );
       }
     }
-    return { node, vmid };
+    return { node, vmid, diskBytes: seen?.diskBytes };
   }
 
-  private async findTemplateByName(node: string, name: string): Promise<number> {
-    const list = (await this.client.get<{ vmid: number | string; name?: string; template?: number | string }[]>(apiPath`/nodes/${node}/qemu`)) ?? [];
+  private async findTemplateByName(node: string, name: string): Promise<{ vmid: number; diskBytes?: number }> {
+    const list = (await this.client.get<{ vmid: number | string; name?: string; template?: number | string; maxdisk?: number }[]>(apiPath`/nodes/${node}/qemu`)) ?? [];
     const matches = list.filter((v) => v.name === name && v.template !== undefined && v.template !== "" && Number(v.template) !== 0);
     // Nstance's messages (nstance.md §4.2 step 4).
     if (matches.length === 0) throw new ProxmoxError("NOT_FOUND", `no template named "${name}" found on node "${node}"`);
     if (matches.length > 1) throw new ProxmoxError("VALIDATION", `multiple templates named "${name}" found on node "${node}" (found ${matches.length})`);
-    return Number(matches[0]!.vmid);
+    return { vmid: Number(matches[0]!.vmid), diskBytes: matches[0]!.maxdisk };
   }
 
   // ---- configure / resize ------------------------------------------------------------------
@@ -264,7 +268,18 @@ export class ProxmoxOperations implements ProxmoxOps {
    * A shrink is refused here, before PVE's task would fail.
    */
   async resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void> {
-    let current = req.currentBytes;
+    const told = req.currentBytes ?? this.clonedDiskBytes.get(req.vmid);
+    try {
+      await this.resizeFrom(req, told);
+    } catch (e) {
+      // A size we were told (not read) can be stale: re-check against the config before failing.
+      if (told === undefined || !isProxmoxError(e) || !/shrinking/.test(e.exitstatus ?? "")) throw e;
+      await this.resizeFrom(req, undefined);
+    }
+  }
+
+  private async resizeFrom(req: { node: string; vmid: number; disk: "scsi0"; bytes: number }, known: number | undefined): Promise<void> {
+    let current = known;
     if (current === undefined) {
       const config = await this.client.get<Record<string, string>>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/config`);
       const drive = config?.[req.disk];
