@@ -9,3 +9,4 @@ export type * from "./providers/proxmox/types.js";
 export { createProxmoxProvider, ProxmoxError, isProxmoxError, privilegesFor, ALL_PRIVILEGES, type ProxmoxProvider, type ProxmoxProviderOptions } from "./providers/proxmox/index.js";
 export type * from "./planner/types.js";
 export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";
+export { openStateStore, readS3Object, newStateDoc, ShardStateStore, StoreConflictError, formatLockInfo, type OpenStateStoreOptions, type LockOptions } from "./state/index.js";

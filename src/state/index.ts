@@ -46,6 +46,7 @@ export async function openStateStore(opts: OpenStateStoreOptions): Promise<Shard
 }
 
 export { ShardStateStore, stateKeys } from "./store.js";
+export { resolveShardIds, openShardStore, type ShardIds, type ShardStoreOptions } from "./shard-ids.js";
 export { FileBackend } from "./file-backend.js";
 export { S3Backend, readS3Object, normalizePrefix } from "./s3-backend.js";
 export { StoreConflictError, isStoreConflict } from "./store-conflict.js";

@@ -1,0 +1,36 @@
+/** `pvefleet state show INSTANCE_ID`: one instance record. */
+import type { Opts } from "../main.js";
+import { UserError } from "../../errors.js";
+import { openShardStore } from "../../state/shard-ids.js";
+
+export async function run(opts: Opts, instanceId: unknown): Promise<number> {
+  const store = await openShardStore(opts);
+  const got = await store.read();
+  const id = String(instanceId);
+  const record = got?.doc.instances[id];
+  if (!record) {
+    const near = Object.keys(got?.doc.instances ?? {}).filter((k) => k.startsWith(id.slice(0, 5)));
+    throw new UserError("STATE_NO_INSTANCE", `instance ${id} is not in the state ${store.location}${near.length ? ` (did you mean ${near.slice(0, 3).join(", ")}?)` : ""}`);
+  }
+  if (opts.format === "json") {
+    process.stdout.write(JSON.stringify(record, null, 2) + "\n");
+    return 0;
+  }
+  const fields: [string, string | undefined][] = [
+    ["instance", record.instanceId],
+    ["group", `${record.tenant}.${record.group}`],
+    ["template", record.template],
+    ["kind", record.kind],
+    ["vmid", String(record.vmid)],
+    ["node", record.node],
+    ["phase", record.phase],
+    ["steps done", record.stepsDone.join(", ") || "-"],
+    ["iso volume", record.isoVolume],
+    ["replace hash", record.replaceHash],
+    ["update hash", record.updateHash],
+    ["created", record.createdAt],
+    ["updated", record.updatedAt],
+  ];
+  for (const [k, v] of fields) if (v !== undefined) process.stdout.write(`${(k + ":").padEnd(14)}${v}\n`);
+  return 0;
+}
