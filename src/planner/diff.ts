@@ -5,6 +5,7 @@
  */
 import type { DesiredGroup } from "../config/model.js";
 import type { InstanceRecord } from "../state/types.js";
+import { withOwnershipTags } from "../providers/proxmox/tags.js";
 import type { AttributeChange } from "./types.js";
 import { expectedNotes, MIB, notesMatch, type Facts, type LiveVmX } from "./facts.js";
 
@@ -67,7 +68,7 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
   const liveTags = detail?.tags ?? vm.tags;
   const missing = facts.ownershipTags.filter((t) => !liveTags.includes(t));
   if (missing.length > 0) {
-    const tags = [...new Set([...liveTags, ...facts.ownershipTags])].sort();
+    const tags = withOwnershipTags(liveTags, facts.desired.clusterId, facts.desired.shardId);
     change("tags", liveTags, tags);
     out.reasons.push(`ownership tags missing: ${missing.join(", ")}`);
     out.configure.tags = tags;

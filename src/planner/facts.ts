@@ -6,7 +6,16 @@
 import type { DesiredGroup, DesiredShard, GroupRef } from "../config/model.js";
 import type { LiveShard, LiveVm, Ownership, VmDetail } from "../providers/proxmox/types.js";
 import type { CreateStep, InstanceRecord, StateDoc } from "../state/types.js";
-import type { NotesBlockFields, PlanOptions } from "./types.js";
+import { composeDescription, parseNotesBlock, renderNotesBlock } from "../providers/proxmox/notes-block.js";
+import { createPlacementLedger } from "../providers/proxmox/scheduler.js";
+import { normaliseTags, OWNERSHIP_TAGS } from "../providers/proxmox/tags.js";
+import type { NotesBlockFields, NotesCodec, PlanOptions } from "./types.js";
+
+/** The provider's notes codec (src/providers/proxmox/notes-block.ts), the default of PlanOptions.notes. */
+export const PROVIDER_NOTES: NotesCodec = {
+  parse: (description) => parseNotesBlock(description),
+  compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? "" })),
+};
 
 export type LiveVmX = LiveVm & { ownership: Ownership };
 
@@ -54,7 +63,11 @@ export function indexFacts(
     desired,
     state,
     live,
-    options,
+    options: {
+      ...options,
+      notes: options.notes ?? PROVIDER_NOTES,
+      createPlacementLedger: options.createPlacementLedger ?? createPlacementLedger,
+    },
     details: new Map(details.map((d) => [d.vmid, d])),
     groups,
     byName,
@@ -64,9 +77,9 @@ export function indexFacts(
   };
 }
 
-/** The three tags that make a VM ours (rule 2), as PVE stores them: lower-case. */
+/** The three tags that make a VM ours (rule 2), normalised as PVE stores them. */
 export function ownershipTags(clusterId: string, shardId: string): string[] {
-  return [...new Set(["nstance", clusterId.toLowerCase(), shardId.toLowerCase()])].sort();
+  return normaliseTags(OWNERSHIP_TAGS(clusterId, shardId));
 }
 
 /** The VM a record stands for: found by name among all VMs, the recorded VMID preferred. */

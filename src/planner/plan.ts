@@ -49,8 +49,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
       else capacity.shift(c.node, spec.cores, memoryBytes);
       return { instanceId: c.instanceId, node: c.node, vmid, scores: {}, createdAt: c.createdAt ?? createdAt };
     }
-    if (!options.createPlacementLedger) throw new Error("plan: options.createPlacementLedger is required to place new VMs");
-    ledger ??= options.createPlacementLedger(live.nodes, popts.scheduler);
+    ledger ??= facts.options.createPlacementLedger!(live.nodes, popts.scheduler);
     const placed = ledger.place({ cores: spec.cores, memoryBytes });
     if ("error" in placed) throw new UserError("E_PLACEMENT", `cannot place a new VM of ${groupKey(c.group.ref)}: ${placed.error}`);
     capacity.shift(placed.node, spec.cores, memoryBytes);

@@ -139,9 +139,9 @@ export interface PlanOptions {
   now?: () => Date;
   /** Default: newInstanceId of src/config/instance-id.ts. */
   newInstanceId?: (kind: string) => string;
-  /** Required to place new VMs (the provider's scheduler). */
+  /** Default: createPlacementLedger of src/providers/proxmox/scheduler.ts. */
   createPlacementLedger?: CreatePlacementLedger;
-  /** Required to compare and repair notes (only used when details are given). */
+  /** Default: the provider's notes-block codec; used only when details are given. */
   notes?: NotesCodec;
   /** Overrides of the shard's provider options. */
   scaleDownOrder?: "newest" | "oldest";
