@@ -1,0 +1,170 @@
+/**
+ * Exit codes of plan, apply, drift, show and destroy: the real CLI (`node bin/pvefleet.js`, built
+ * into dist/) against the simulator over HTTPS on loopback, with a temp file state store.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Agent } from "undici";
+import { startSimulator } from "../../src/sim/index.js";
+import { apiUrl, cli, workspace, type Sim, type Workspace } from "./helpers.js";
+
+let sim: Sim;
+let ws: Workspace;
+
+beforeAll(async () => {
+  sim = (await startSimulator({ port: 0, latency: "instant" })) as Sim;
+  ws = await workspace(sim);
+});
+
+afterAll(async () => {
+  await sim?.stop();
+  if (ws) await rm(ws.dir, { recursive: true, force: true });
+});
+
+async function pveApi(method: string, path: string, body?: Record<string, string>): Promise<unknown> {
+  const dispatcher = new Agent({ connect: sim.caCertificate ? { ca: sim.caCertificate } : {} });
+  try {
+    const res = await fetch(`${apiUrl(sim)}${path}`, {
+      method,
+      // @ts-expect-error undici's dispatcher option on Node's fetch
+      dispatcher,
+      headers: { Authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`, ...(body ? { "Content-Type": "application/x-www-form-urlencoded" } : {}) },
+      body: body ? new URLSearchParams(body).toString() : undefined,
+    });
+    expect(res.ok, `${method} ${path}: ${res.status}`).toBe(true);
+    return ((await res.json()) as { data: unknown }).data;
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+describe("the CLI against the simulator (exit codes)", () => {
+  it("plan exits 0 and shows what apply would create", async () => {
+    const r = await cli(ws, ["plan"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Plan: 2 to add, 0 to change, 0 to destroy.");
+  });
+
+  it("plan --detailed-exitcode exits 2 when there are changes", async () => {
+    expect((await cli(ws, ["plan", "--detailed-exitcode"])).code).toBe(2);
+  });
+
+  it("plan --format json prints the versioned schema", async () => {
+    const r = await cli(ws, ["plan", "--format", "json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { format_version: string; resource_changes: { change: { actions: string[] } }[] };
+    expect(j.format_version).toBe("1.0");
+    expect(j.resource_changes.map((c) => c.change.actions)).toEqual([["create"], ["create"]]);
+  });
+
+  it("plan exits 1 with one error line for a missing shard file", async () => {
+    const r = await cli(ws, ["plan", "-c", join(ws.dir, "nope.jsonc")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^Error: /);
+  });
+
+  it("apply without a terminal and without --auto-approve refuses at once with exit 1", async () => {
+    const r = await cli(ws, ["apply"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("there is no terminal to ask on");
+  });
+
+  it("destroy without a terminal and without --auto-approve refuses with exit 1", async () => {
+    expect((await cli(ws, ["destroy"])).code).toBe(1);
+  });
+
+  it("show of a saved plan prints it in every format and exits 0", async () => {
+    const file = join(ws.dir, "saved.plan.json");
+    expect((await cli(ws, ["plan", "--out", file])).code).toBe(0);
+    const text = await cli(ws, ["show", file]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("Plan: 2 to add");
+    const md = await cli(ws, ["show", file, "--format", "markdown"]);
+    expect(md.stdout.split("\n")[0]).toBe("<!-- pvefleet:plan test-cluster/dev -->");
+    expect(JSON.parse((await cli(ws, ["show", file, "--format", "json"])).stdout)).toMatchObject({ shard_id: "dev" });
+  });
+
+  it("show of a file that is not a plan exits 1", async () => {
+    const bad = join(ws.dir, "bad.json");
+    await writeFile(bad, "{\"hello\": 1}");
+    const r = await cli(ws, ["show", bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("not a pvefleet plan");
+  });
+
+  it("apply --auto-approve creates the VMs, prints plain progress lines off a TTY and exits 0", async () => {
+    const r = await cli(ws, ["apply", "--auto-approve"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ acme\.web\/tst\w+: clone started/m);
+    expect(r.stdout).toContain("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.");
+  });
+
+  it("a plan saved before that apply is refused as stale with exit 1", async () => {
+    const r = await cli(ws, ["apply", join(ws.dir, "saved.plan.json")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Saved plan is stale");
+  });
+
+  it("plan --detailed-exitcode exits 0 when the cluster matches", async () => {
+    const r = await cli(ws, ["plan", "--detailed-exitcode"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("No changes.");
+  });
+
+  it("show without a plan summarises the state", async () => {
+    const r = await cli(ws, ["show", "--format", "json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { serial: number; instances: unknown[] };
+    expect(j.instances).toHaveLength(2);
+    expect(j.serial).toBeGreaterThan(0);
+  });
+
+  it("drift exits 0 when in sync", async () => {
+    const r = await cli(ws, ["drift"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("no drift");
+  });
+
+  it("drift exits 2 after an out-of-band stop and lists it with a fingerprint", async () => {
+    const state = JSON.parse(await readFile(join(ws.dir, "state", "shard", "dev", "state.json"), "utf8")) as { instances: Record<string, { vmid: number; node: string }> };
+    const vm = Object.values(state.instances)[0]!;
+    await pveApi("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`);
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await cli(ws, ["drift", "--format", "json"]);
+    expect(r.code).toBe(2);
+    const j = JSON.parse(r.stdout) as { in_sync: boolean; findings: { kind: string; fingerprint: string; vmid: number }[] };
+    expect(j.in_sync).toBe(false);
+    const stopped = j.findings.find((f) => f.kind === "stopped");
+    expect(stopped?.vmid).toBe(vm.vmid);
+    expect(stopped?.fingerprint).toMatch(/^[0-9a-f]{16,}|^sha256:/);
+    const again = JSON.parse((await cli(ws, ["drift", "--format", "json"])).stdout) as typeof j;
+    expect(again.findings.map((f) => f.fingerprint)).toEqual(j.findings.map((f) => f.fingerprint));
+  });
+
+  it("drift exits 1 when the API cannot be reached", async () => {
+    const r = await cli(ws, ["drift"], { PROXMOX_TOKEN_SECRET: "" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("PROXMOX_TOKEN_SECRET");
+  });
+
+  it("apply --json streams Terraform-shaped events and repairs the drift", async () => {
+    const r = await cli(ws, ["apply", "--auto-approve", "--json"]);
+    expect(r.code).toBe(0);
+    const types = r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(types[0]).toBe("version");
+    expect(types).toContain("apply_complete");
+    expect(types.at(-1)).toBe("change_summary");
+    expect((await cli(ws, ["drift"])).code).toBe(0);
+  });
+
+  it("destroy --auto-approve removes everything and exits 0", async () => {
+    const r = await cli(ws, ["destroy", "--auto-approve"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Destroy complete! Resources: 2 destroyed.");
+    expect((await cli(ws, ["plan", "--destroy", "--detailed-exitcode"])).code).toBe(0);
+  });
+});
