@@ -74,6 +74,12 @@ describe("managed notes block", () => {
     expect(() => renderNotesBlock({ group: "a\nb", created: "2026-01-20T12:00:00Z" })).toThrow(/one line/);
   });
 
+  it("writes other string fields as lines and omits an empty created", () => {
+    expect(renderNotesBlock({ group: "t.g", created: "", instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3g" }))
+      .toBe([NOTES_START, "group: t.g", "instanceId: tst06dx9xy919t3v9kzd2xdsyzb3g", NOTES_END].join("\n"));
+    expect(() => renderNotesBlock({ created: "2026-01-20T12:00:00Z", shard: { id: "x" } })).toThrow(/must be a string/);
+  });
+
   it("appends the block after operator text", () => {
     expect(composeDescription("Owned by team A.\n", block)).toBe(`Owned by team A.\n\n${block}`);
     expect(composeDescription("", block)).toBe(block);

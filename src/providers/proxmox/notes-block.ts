@@ -20,6 +20,8 @@ const MARKERS: readonly [string, string][] = [
   [NSTANCE_NOTES_START, NSTANCE_NOTES_END],
 ];
 
+const KNOWN_KEYS = ["group", "kind", "template", "created"];
+
 /** PVE's `description` maxLength (characters). */
 export const MAX_DESCRIPTION_CHARS = 8192;
 
@@ -27,10 +29,12 @@ export interface NotesFields {
   group?: string;
   kind?: string;
   template?: string;
-  /** RFC 3339; written in UTC with seconds precision (`2026-01-20T12:00:00Z`). */
-  created: Date | string;
+  /** RFC 3339; written in UTC with seconds precision (`2026-01-20T12:00:00Z`); "" or absent omits the line. */
+  created?: Date | string;
   /** Further `key: value` lines, written after the known ones in key order. */
   extra?: Record<string, string>;
+  /** Any other string field is a further line too (e.g. `instanceId`); non-string values are refused. */
+  [key: string]: string | Date | Record<string, string> | undefined;
 }
 
 export interface ParsedNotes {
@@ -54,12 +58,18 @@ export function renderNotesBlock(fields: NotesFields): string {
   add("group", fields.group);
   add("kind", fields.kind);
   add("template", fields.template);
-  add("created", rfc3339Seconds(fields.created));
-  for (const key of Object.keys(fields.extra ?? {}).sort()) {
-    if (!/^[a-z][a-z0-9_-]*$/.test(key) || ["group", "kind", "template", "created"].includes(key)) {
+  add("created", fields.created === undefined || fields.created === "" ? undefined : rfc3339Seconds(fields.created));
+  const extra: Record<string, string> = { ...fields.extra };
+  for (const [key, value] of Object.entries(fields)) {
+    if (KNOWN_KEYS.includes(key) || key === "extra" || value === undefined) continue;
+    if (typeof value !== "string") throw new Error(`notes field ${JSON.stringify(key)} must be a string`);
+    extra[key] = value;
+  }
+  for (const key of Object.keys(extra).sort()) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || KNOWN_KEYS.includes(key)) {
       throw new Error(`notes key ${JSON.stringify(key)} is not allowed`);
     }
-    add(key, fields.extra![key]);
+    add(key, extra[key]);
   }
   lines.push(NOTES_END);
   return lines.join("\n");
