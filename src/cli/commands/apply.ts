@@ -67,7 +67,9 @@ async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undef
       if (plan.changes.length > 0 && !auto) {
         const ok = destroyMode
           ? await confirm("Do you really want to destroy all VMs of this shard?", "pvefleet will destroy every VM this shard owns.\nThere is no undo. Only 'yes' will be accepted to confirm.")
-          : await confirm("Do you want to perform these actions?", "pvefleet will perform the actions described above.\nOnly 'yes' will be accepted to approve.");
+          : plan.mode === "refresh-only"
+            ? await confirm("Would you like to update the state to reflect these detected changes?", "pvefleet will write these changes to the state without changing any VM.\nOnly 'yes' will be accepted to approve.")
+            : await confirm("Do you want to perform these actions?", "pvefleet will perform the actions described above.\nOnly 'yes' will be accepted to approve.");
         if (!ok) {
           err(`\nError: ${destroyMode ? "Destroy" : "Apply"} cancelled.\n`);
           return 1;
