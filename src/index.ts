@@ -4,6 +4,7 @@
 export { VERSION } from "./version.js";
 export { UserError, UserErrors } from "./errors.js";
 export type * from "./config/model.js";
+export * from "./config/index.js";
 export type * from "./state/types.js";
 export type * from "./providers/proxmox/types.js";
 export { createProxmoxProvider, ProxmoxError, isProxmoxError, privilegesFor, ALL_PRIVILEGES, type ProxmoxProvider, type ProxmoxProviderOptions } from "./providers/proxmox/index.js";
