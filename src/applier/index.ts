@@ -9,12 +9,13 @@
  * Entry points: apply(), installSignalHandlers(), ApplyEvent (events.ts).
  */
 import { UserError } from "../errors.js";
-import type { DesiredGroup, DesiredShard } from "../config/model.js";
+import type { DesiredGroup, DesiredShard, TemplateData, UserdataSpec, VmSpec } from "../config/model.js";
 import type { Action, InstanceChange, Plan } from "../planner/types.js";
 import type { ConfigureRequest, ProxmoxOps } from "../providers/proxmox/types.js";
 import type { CreateStep, InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/types.js";
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
 import { cloudInitIso, describe, isoFileName, normaliseTags, ownershipTags } from "./glue.js";
+import { checkSavedPlan, checkVmDigests, vmsToRecheck } from "../planner/index.js";
 import { DEFAULT_RETRY, backoffMs, errorCode, maxAttempts, retryClass, sleep, type RetryPolicy } from "./retry.js";
 import { runGraph } from "./scheduler.js";
 import { StateWriter } from "./state-writer.js";
@@ -45,6 +46,11 @@ export interface ApplyDeps {
   retry?: Partial<RetryPolicy>;
   /** How often a running action emits `progress` (default 10 s, like Terraform). */
   progressIntervalMs?: number;
+  /**
+   * Refuse a plan whose state serial/lineage or VM config digests moved (default true). The CLI may
+   * pass false for a plan it just made inside the same lock, to save the digest reads.
+   */
+  checkFreshness?: boolean;
 }
 
 export interface ActionFailure {
@@ -67,28 +73,22 @@ export interface ApplyResult {
 }
 
 const CREATE_STEPS: readonly CreateStep[] = ["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"];
-const DELETE_TYPES = new Set<Action["type"]>(["stop", "delete-iso", "delete-vm"]);
 
 function isCreateStep(type: string): type is CreateStep {
   return (CREATE_STEPS as readonly string[]).includes(type);
 }
 
-/** Terraform's stale-plan check (anchors.md §1.3) against the state as it is now. */
-export function checkPlanFreshness(plan: Plan, current: StateDoc | undefined, desired: DesiredShard): void {
+/**
+ * Terraform's stale-plan check (anchors.md §1.3) against the state as it is now, then PVE's config
+ * digest of every VM the plan modifies: a saved plan is refused before the first change.
+ */
+export async function checkPlanFreshness(plan: Plan, current: StateDoc | undefined, desired: DesiredShard, ops: ProxmoxOps): Promise<void> {
   if (plan.clusterId !== desired.clusterId || plan.shardId !== desired.shardId) {
-    throw new UserError("PLAN_MISMATCH", `Saved plan is for shard ${plan.clusterId}/${plan.shardId}, not ${desired.clusterId}/${desired.shardId}`);
+    throw new UserError("E_PLAN_MISMATCH", `Saved plan is for shard ${plan.clusterId}/${plan.shardId}, not ${desired.clusterId}/${desired.shardId}`);
   }
-  const lineage = current?.lineage ?? "";
-  const serial = current?.serial ?? 0;
-  if (plan.state.lineage !== "" && plan.state.lineage !== lineage) {
-    throw new UserError("PLAN_LINEAGE", "Saved plan does not match the given state: the plan was created from a different state lineage");
-  }
-  if (plan.state.serial !== serial) {
-    throw new UserError(
-      "PLAN_STALE",
-      `Saved plan is stale: the state was changed by another operation after the plan was created (serial ${plan.state.serial} → ${serial}); run plan again`,
-    );
-  }
+  checkSavedPlan(plan, current);
+  const vms = vmsToRecheck(plan);
+  if (vms.length > 0) checkVmDigests(plan, await ops.details(vms));
 }
 
 function oneLineError(err: unknown): { code: string; message: string } {
@@ -145,7 +145,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   try {
     lock.assertHeld();
     const current = await store.read();
-    checkPlanFreshness(plan, current?.doc, desired);
+    if (deps.checkFreshness !== false) await checkPlanFreshness(plan, current?.doc, desired, ops);
     if (plan.actions.length === 0) return emptyResult("applied", current?.doc.serial ?? 0);
 
     writer = new StateWriter(
@@ -228,15 +228,17 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   }
 }
 
-/** Builds provider requests from actions and keeps the state document in step with them. */
+/**
+ * Builds provider requests from actions and keeps the state document in step with them, following
+ * the planner's conventions (src/planner/actions.ts): `params.recordBefore` is persisted before the
+ * action starts (write-ahead), `params.steps` join `stepsDone` after it succeeds, `params.record` is
+ * merged after it succeeds, and every action after a clone uses the VMID the clone actually got.
+ */
 class ApplyContext {
   private readonly changes = new Map<string, InstanceChange>();
   private readonly groups = new Map<string, DesiredGroup>();
-  /** Where a VM is now when this run moved it (a clone may land on another VMID). */
+  /** Where a VM is now when this run's clone put it somewhere other than planned. */
   private readonly placed = new Map<string, { node: string; vmid: number }>();
-  /** Create-chain and delete-chain actions not finished yet, per instance. */
-  private readonly createLeft = new Map<string, number>();
-  private readonly deleteLeft = new Map<string, number>();
   private readonly shard: DesiredShard;
 
   constructor(
@@ -248,23 +250,9 @@ class ApplyContext {
     this.shard = deps.desired;
     for (const c of plan.changes) this.changes.set(c.instanceId, c);
     for (const g of deps.desired.groups) this.groups.set(`${g.ref.tenant}.${g.ref.group}`, g);
-    for (const a of plan.actions) {
-      const map = isCreateStep(a.type) && this.isCreate(a.instanceId) ? this.createLeft : DELETE_TYPES.has(a.type) && this.hasDeleteVm(a.instanceId) ? this.deleteLeft : undefined;
-      if (map) map.set(a.instanceId, (map.get(a.instanceId) ?? 0) + 1);
-    }
   }
 
-  private hasDeleteVm(instanceId: string): boolean {
-    return this.plan.actions.some((a) => a.instanceId === instanceId && a.type === "delete-vm");
-  }
-
-  private isCreate(instanceId: string): boolean {
-    if (this.plan.actions.some((a) => a.instanceId === instanceId && a.type === "clone")) return true;
-    const kind = this.changes.get(instanceId)?.kind;
-    return kind === "create" || (kind === "replace" && !this.hasDeleteVm(instanceId)) || this.writer.current.instances[instanceId]?.phase === "creating";
-  }
-
-  /** Limit keys of a clone: its target storage (per node for a node-local storage) and node. */
+  /** Limit keys of a clone: its target storage (per node unless the plan says it is shared) and node. */
   cloneKeys(a: Action): string[] {
     const storage = (a.params.storage as string | undefined) ?? this.spec(a)?.storage ?? "?";
     const shared = a.params.storageShared === true;
@@ -278,277 +266,178 @@ class ApplyContext {
     return key ? this.groups.get(key) : undefined;
   }
 
-  private spec(a: Action) {
+  private spec(a: Action): VmSpec | undefined {
     return this.changes.get(a.instanceId)?.after ?? this.group(a.instanceId)?.spec;
   }
 
-  private needGroup(a: Action): DesiredGroup {
-    const g = this.group(a.instanceId);
-    if (!g) throw new UserError("PLAN_INVALID", `action ${a.id}: no group in the shard file for instance ${a.instanceId}`);
-    return g;
-  }
-
   private where(a: Action): { node: string; vmid: number } {
-    return this.placed.get(a.instanceId) ?? { node: a.node, vmid: a.vmid };
+    const placed = this.placed.get(a.instanceId);
+    if (placed) return placed;
+    // A resumed create whose clone ran in an earlier (crashed) run: the record knows the VMID used.
+    const rec = this.writer.current.instances[a.instanceId];
+    if (rec?.phase === "creating" && rec.stepsDone.includes("clone")) return { node: rec.node, vmid: rec.vmid };
+    return { node: a.node, vmid: a.vmid };
   }
 
-  private record(instanceId: string): InstanceRecord | undefined {
-    return this.writer.current.instances[instanceId];
-  }
-
-  private stepsOf(a: Action): CreateStep[] {
-    const merged = Array.isArray(a.params.steps) ? (a.params.steps as string[]).filter(isCreateStep) : [];
-    return isCreateStep(a.type) ? [...new Set<CreateStep>([a.type, ...merged])] : merged;
+  private steps(a: Action): CreateStep[] {
+    return Array.isArray(a.params.steps) ? (a.params.steps as string[]).filter(isCreateStep) : [];
   }
 
   async run(a: Action): Promise<void> {
-    switch (a.type) {
-      case "clone":
-        return this.clone(a);
-      case "configure":
-        return this.isCreate(a.instanceId) ? this.configureNew(a) : this.configureExisting(a);
-      case "resize": {
-        const bytes = (a.params.bytes as number | undefined) ?? (a.params.diskBytes as number | undefined) ?? this.spec(a)?.diskBytes;
-        if (bytes !== undefined) await this.deps.ops.resize({ ...this.where(a), disk: "scsi0", bytes });
-        return this.stepDone(a);
-      }
-      case "upload-iso":
-        return this.uploadIso(a);
-      case "attach-iso":
-        await this.deps.ops.configure({ ...this.where(a), isoVolume: this.isoVolume(a) });
-        return this.stepDone(a);
-      case "tag":
-        return this.isCreate(a.instanceId) ? this.tagNew(a) : this.configureExisting(a);
-      case "start":
-        await this.deps.ops.start(this.where(a));
-        return this.stepDone(a);
-      case "stop":
-        await this.markDeleting(a);
-        await this.deps.ops.stop({ ...this.where(a), timeoutSec: (a.params.timeoutSec as number | undefined) ?? this.shutdownTimeoutSec });
-        return this.deleteStepDone(a);
-      case "delete-iso":
-        await this.markDeleting(a);
-        await this.deps.ops.deleteVolume({ node: this.where(a).node, volume: this.isoVolume(a) });
-        await this.writer.update((doc) => {
-          const rec = doc.instances[a.instanceId];
-          if (rec) delete rec.isoVolume;
-        });
-        return this.deleteStepDone(a);
-      case "delete-vm":
-        await this.markDeleting(a);
-        await this.deps.ops.deleteVm({ ...this.where(a), instanceId: a.instanceId });
-        return this.deleteStepDone(a);
-      case "record-state":
-        return this.recordState(a);
-      case "forget-state":
-        return this.writer.update((doc) => {
-          delete doc.instances[a.instanceId];
-        });
-    }
+    await this.recordBefore(a);
+    const after = await this.execute(a);
+    await this.recordAfter(a, after);
   }
 
-  private async clone(a: Action): Promise<void> {
-    const group = this.needGroup(a);
-    const spec = this.spec(a)!;
-    // Write-ahead: the instance ID is in the state before the VM can exist, so a crash at any
-    // moment leaves a record the next plan resumes from instead of an unknown VM.
+  /** Write-ahead: a create is in the state as `creating` before its VM or ISO can exist, a delete as `deleting` before its stop. */
+  private async recordBefore(a: Action): Promise<void> {
+    const before = a.params.recordBefore as Partial<InstanceRecord> | undefined;
+    if (!before || typeof before !== "object") return;
     await this.writer.update((doc) => {
-      const now = new Date().toISOString();
       const rec = doc.instances[a.instanceId];
-      doc.instances[a.instanceId] = {
-        instanceId: a.instanceId,
-        tenant: group.ref.tenant,
-        group: group.ref.group,
-        template: group.templateName,
-        kind: spec.kind,
-        vmid: a.vmid,
-        node: a.node,
-        replaceHash: group.replaceHash,
-        updateHash: group.updateHash,
-        phase: "creating",
-        stepsDone: rec?.phase === "creating" ? rec.stepsDone.filter((s) => s !== "clone") : [],
-        createdAt: rec?.createdAt ?? now,
-        updatedAt: now,
-        ...(rec?.isoVolume ? { isoVolume: rec.isoVolume } : {}),
-      };
-    });
-    const got = await this.deps.ops.clone({
-      instanceId: a.instanceId,
-      node: a.node,
-      vmid: a.vmid,
-      template: spec.template,
-      storage: spec.storage,
-      ...(spec.pool ? { pool: spec.pool } : {}),
-      full: (a.params.full as boolean | undefined) ?? this.shard.provider.options.fullClone,
-    });
-    this.placed.set(a.instanceId, got);
-    await this.stepDone(a, (rec) => {
-      rec.vmid = got.vmid;
-      rec.node = got.node;
+      if (typeof before.instanceId === "string") {
+        // A full record (a create). When it is already there (the other first step of this create
+        // ran, or an earlier run got this far) what it learnt wins: the VMID the clone used, the steps done.
+        const merged = { ...(before as InstanceRecord), ...rec } as InstanceRecord;
+        merged.stepsDone = CREATE_STEPS.filter((s) => rec?.stepsDone.includes(s) || before.stepsDone?.includes(s));
+        if (!rec) merged.phase = before.phase ?? "creating";
+        doc.instances[a.instanceId] = merged;
+      } else if (rec) {
+        Object.assign(rec, before);
+      }
     });
   }
 
-  private async configureNew(a: Action): Promise<void> {
-    const group = this.needGroup(a);
-    const spec = this.spec(a)!;
-    const steps = this.stepsOf(a);
-    const req: ConfigureRequest = {
-      ...this.where(a),
-      cores: spec.cores,
-      memoryMiB: spec.memoryMiB,
-      onboot: spec.onboot,
-      // A fresh clone carries the template's description; the notes block replaces it (as Nstance does).
-      description: describe("", this.shard, group, a.instanceId, this.record(a.instanceId)?.createdAt ?? new Date().toISOString()),
-      ...(spec.bridge ? { net: { bridge: spec.bridge, ...(spec.vlan !== undefined ? { vlan: spec.vlan } : {}) } } : {}),
-    };
-    if (steps.includes("tag")) req.tags = this.newTags(a);
-    if (steps.includes("attach-iso")) req.isoVolume = this.isoVolume(a);
-    await this.deps.ops.configure(req);
-    await this.stepDone(a);
+  private async recordAfter(a: Action, learnt: Partial<InstanceRecord>): Promise<void> {
+    const steps = this.steps(a);
+    const record = a.params.record as Partial<InstanceRecord> | undefined;
+    if (a.type === "forget-state") {
+      await this.writer.update((doc) => {
+        delete doc.instances[a.instanceId];
+      });
+      return;
+    }
+    if (steps.length === 0 && !record && Object.keys(learnt).length === 0) return;
+    await this.writer.update((doc) => {
+      let rec = doc.instances[a.instanceId];
+      if (!rec) {
+        // Adoption (or a record lost meanwhile): only a full record can create one.
+        if (!record || typeof record.instanceId !== "string") return;
+        rec = doc.instances[a.instanceId] = { ...(record as InstanceRecord) };
+      }
+      Object.assign(rec, learnt);
+      if (steps.length > 0) rec.stepsDone = CREATE_STEPS.filter((s) => rec!.stepsDone.includes(s) || steps.includes(s));
+      if (record) Object.assign(rec, record);
+    });
   }
 
-  private async tagNew(a: Action): Promise<void> {
-    await this.deps.ops.configure({ ...this.where(a), tags: this.newTags(a) });
-    await this.stepDone(a);
-  }
-
-  private newTags(a: Action): string[] {
-    const extra = Array.isArray(a.params.tags) ? (a.params.tags as string[]) : [];
-    return normaliseTags([...ownershipTags(this.shard), ...extra]);
+  /** Runs the action; returns what the state should learn from it. */
+  private async execute(a: Action): Promise<Partial<InstanceRecord>> {
+    const { ops } = this.deps;
+    const p = a.params;
+    switch (a.type) {
+      case "clone": {
+        const spec = this.spec(a);
+        const template = (p.template as VmSpec["template"] | undefined) ?? spec?.template;
+        const storage = (p.storage as string | undefined) ?? spec?.storage;
+        if (!template || !storage) throw new UserError("PLAN_INVALID", `action ${a.id}: no template or storage for the clone`);
+        const pool = (p.pool as string | undefined) ?? spec?.pool;
+        const got = await ops.clone({
+          instanceId: a.instanceId,
+          node: a.node,
+          vmid: a.vmid,
+          template: "vmid" in template && typeof p.templateNode === "string" ? { ...template, node: p.templateNode } : template,
+          storage,
+          ...(pool ? { pool } : {}),
+          full: (p.full as boolean | undefined) ?? this.shard.provider.options.fullClone,
+        });
+        this.placed.set(a.instanceId, got);
+        return { vmid: got.vmid, node: got.node };
+      }
+      case "upload-iso": {
+        const data = (p.templateData as TemplateData | undefined) ?? this.templateData(a);
+        const userdata = p.userdata === undefined ? this.spec(a)?.userdata : ((p.userdata as UserdataSpec | null) ?? undefined);
+        const bytes = await cloudInitIso(userdata, data, a.instanceId);
+        const storage = (p.storage as string | undefined) ?? this.shard.provider.options.cloudInitIsoStorage;
+        const filename = (p.filename as string | undefined) ?? isoFileName(a.instanceId);
+        const { volume } = await ops.uploadIso({ node: this.where(a).node, storage, filename, bytes });
+        return { isoVolume: volume };
+      }
+      case "configure":
+      case "tag":
+      case "attach-iso":
+        await this.configure(a);
+        return {};
+      case "resize": {
+        const bytes = (p.bytes as number | undefined) ?? this.spec(a)?.diskBytes;
+        const currentBytes = typeof p.currentBytes === "number" ? p.currentBytes : undefined;
+        if (bytes !== undefined) await ops.resize({ ...this.where(a), disk: "scsi0", bytes, ...(currentBytes !== undefined ? { currentBytes } : {}) });
+        return {};
+      }
+      case "start":
+        await ops.start(this.where(a));
+        return {};
+      case "stop":
+        await ops.stop({ ...this.where(a), timeoutSec: (p.timeoutSec as number | undefined) ?? this.shutdownTimeoutSec });
+        return {};
+      case "delete-vm":
+        await ops.deleteVm({ ...this.where(a), instanceId: a.instanceId });
+        return {};
+      case "delete-iso": {
+        const volume = (p.volume as string | undefined) ?? this.writer.current.instances[a.instanceId]?.isoVolume ?? `${this.shard.provider.options.cloudInitIsoStorage}:iso/${isoFileName(a.instanceId)}`;
+        await ops.deleteVolume({ node: this.where(a).node, volume });
+        return {};
+      }
+      case "record-state":
+      case "forget-state":
+        return {};
+    }
   }
 
   /**
-   * An in-place update of a VM that exists: read its config once, send only what differs (a value
-   * re-sent to a running VM can land in PVE's pending section), compose the notes block over the
-   * operator's description, keep operator tags, and send the plan's `digest` so PVE refuses the
-   * write if the VM changed since the plan.
+   * One config write. A new VM's call carries sizes, network, onboot, the notes block, tags and
+   * the ISO together (the planner merged those steps); an existing VM's carries only what the
+   * plan found different, with the plan's `digest` so PVE refuses it if the VM changed since.
    */
-  private async configureExisting(a: Action): Promise<void> {
-    const group = this.needGroup(a);
-    const spec = this.spec(a)!;
-    const at = this.where(a);
-    const [detail] = await this.deps.ops.details([at]);
-    if (!detail) throw new UserError("NOT_FOUND", `VM ${at.vmid} (${a.instanceId}) is gone from node ${at.node}; run plan again`);
-    const planned = this.plan.vmDigests[String(at.vmid)] ?? (a.params.digest as string | undefined);
-    if (planned !== undefined && planned !== detail.digest) {
-      throw new UserError(
-        "VM_CHANGED",
-        `VM ${at.vmid} (${a.instanceId}) changed since the plan was made (config digest ${planned.slice(0, 12)} → ${detail.digest.slice(0, 12)}); run plan again`,
-      );
-    }
-    const req: ConfigureRequest = { ...at, digest: detail.digest };
-    const cores = (a.params.cores as number | undefined) ?? spec.cores;
-    const memoryMiB = (a.params.memoryMiB as number | undefined) ?? spec.memoryMiB;
-    const onboot = (a.params.onboot as boolean | undefined) ?? spec.onboot;
-    if (detail.cores !== cores) req.cores = cores;
-    if (detail.memoryMiB !== memoryMiB) req.memoryMiB = memoryMiB;
-    if (detail.onboot !== onboot) req.onboot = onboot;
-    const createdAt = this.record(a.instanceId)?.createdAt ?? new Date().toISOString();
-    const description = describe(detail.description, this.shard, group, a.instanceId, createdAt);
-    if (description !== detail.description) req.description = description;
-    const tags = normaliseTags([...detail.tags, ...this.newTags(a)]);
-    if (tags.join(";") !== normaliseTags(detail.tags).join(";")) req.tags = tags;
-    if (Object.keys(req).length > 3) {
-      try {
-        await this.deps.ops.configure(req);
-      } catch (err) {
-        if (errorCode(err) === "CONFLICT") {
-          throw new UserError("VM_CHANGED", `VM ${at.vmid} (${a.instanceId}) changed while pvefleet was writing its config (digest mismatch); run plan again`, undefined, { cause: err });
-        }
-        throw err;
-      }
-    }
-    await this.writer.update((doc) => {
-      const rec = doc.instances[a.instanceId];
-      if (rec) rec.updateHash = group.updateHash;
-    });
-  }
-
-  private isoVolume(a: Action): string {
-    return (
-      (a.params.volume as string | undefined) ??
-      (a.params.isoVolume as string | undefined) ??
-      this.record(a.instanceId)?.isoVolume ??
-      `${this.shard.provider.options.cloudInitIsoStorage}:iso/${isoFileName(a.instanceId)}`
-    );
-  }
-
-  private async uploadIso(a: Action): Promise<void> {
-    const group = this.needGroup(a);
-    const { filename, bytes } = await cloudInitIso(this.shard, group, a.instanceId);
-    const storage = (a.params.storage as string | undefined) ?? this.shard.provider.options.cloudInitIsoStorage;
-    const { volume } = await this.deps.ops.uploadIso({ node: this.where(a).node, storage, filename, bytes });
-    await this.stepDone(a, (rec) => {
-      rec.isoVolume = volume;
-    });
-  }
-
-  /** Records a finished create step (and the steps the planner merged into it); the last one makes the record `ready`. */
-  private async stepDone(a: Action, also?: (rec: InstanceRecord) => void): Promise<void> {
-    const steps = this.stepsOf(a);
-    const left = (this.createLeft.get(a.instanceId) ?? 1) - 1;
-    this.createLeft.set(a.instanceId, left);
-    await this.writer.update((doc) => {
-      const rec = doc.instances[a.instanceId];
-      if (!rec) return;
-      also?.(rec);
-      if (rec.phase === "creating") {
-        rec.stepsDone = CREATE_STEPS.filter((s) => rec.stepsDone.includes(s) || steps.includes(s));
-        if (left <= 0) rec.phase = "ready";
-      }
-    });
-  }
-
-  private async markDeleting(a: Action): Promise<void> {
-    if (!this.deleteLeft.has(a.instanceId)) return;
-    if (this.record(a.instanceId)?.phase === "deleting" || !this.record(a.instanceId)) return;
-    await this.writer.update((doc) => {
-      const rec = doc.instances[a.instanceId];
-      if (rec) rec.phase = "deleting";
-    });
-  }
-
-  /** The record goes only after the VM and its ISO are both gone. */
-  private async deleteStepDone(a: Action): Promise<void> {
-    const left = this.deleteLeft.get(a.instanceId);
-    if (left === undefined) return;
-    this.deleteLeft.set(a.instanceId, left - 1);
-    if (left - 1 > 0) return;
-    await this.writer.update((doc) => {
-      delete doc.instances[a.instanceId];
-    });
-  }
-
-  /** Observations the plan records without changing the cluster: a moved node, a new VMID, an adoption. */
-  private async recordState(a: Action): Promise<void> {
-    const change = this.changes.get(a.instanceId);
-    const group = this.group(a.instanceId);
+  private async configure(a: Action): Promise<void> {
     const p = a.params;
-    await this.writer.update((doc) => {
-      const now = new Date().toISOString();
-      let rec = doc.instances[a.instanceId];
-      if (!rec) {
-        if (!group) throw new UserError("PLAN_INVALID", `action ${a.id}: no group in the shard file for instance ${a.instanceId}`);
-        rec = doc.instances[a.instanceId] = {
-          instanceId: a.instanceId,
-          tenant: group.ref.tenant,
-          group: group.ref.group,
-          template: group.templateName,
-          kind: change?.after?.kind ?? group.spec.kind,
-          vmid: a.vmid,
-          node: a.node,
-          replaceHash: group.replaceHash,
-          updateHash: group.updateHash,
-          phase: "ready",
-          stepsDone: [...CREATE_STEPS],
-          createdAt: now,
-          updatedAt: now,
-        };
+    const req: ConfigureRequest = { ...this.where(a) };
+    if (typeof p.cores === "number") req.cores = p.cores;
+    if (typeof p.memoryMiB === "number") req.memoryMiB = p.memoryMiB;
+    if (typeof p.onboot === "boolean") req.onboot = p.onboot;
+    if (p.net && typeof p.net === "object") req.net = p.net as ConfigureRequest["net"];
+    if (Array.isArray(p.tags)) req.tags = normaliseTags(p.tags as string[]);
+    if (typeof p.description === "string") req.description = p.description;
+    // A fresh clone carries the template's description; the block replaces it (as Nstance does).
+    else if (p.notes && typeof p.notes === "object") req.description = describe(undefined, p.notes as Record<string, string>);
+    if (typeof p.isoVolume === "string" || p.isoVolume === null) req.isoVolume = p.isoVolume as string | null;
+    else if (a.type === "attach-iso") req.isoVolume = this.writer.current.instances[a.instanceId]?.isoVolume ?? null;
+    if (a.type === "tag" && !req.tags) req.tags = ownershipTags(this.shard);
+    if (typeof p.digest === "string") req.digest = p.digest;
+    try {
+      await this.deps.ops.configure(req);
+    } catch (err) {
+      if (errorCode(err) === "CONFLICT") {
+        throw new UserError(
+          "VM_CHANGED",
+          `VM ${req.vmid} (${a.instanceId}) changed since the plan was made (PVE config digest differs); nothing was written to it — run plan again`,
+          undefined,
+          { cause: err },
+        );
       }
-      rec.node = typeof p.node === "string" ? p.node : a.node;
-      rec.vmid = typeof p.vmid === "number" ? p.vmid : a.vmid;
-      if (typeof p.isoVolume === "string") rec.isoVolume = p.isoVolume;
-      if (p.phase === "ready" || p.phase === "creating" || p.phase === "deleting") rec.phase = p.phase;
-    });
+      throw err;
+    }
+  }
+
+  private templateData(a: Action): TemplateData {
+    const spec = this.spec(a);
+    const s = this.shard;
+    return {
+      Instance: { ID: a.instanceId, Kind: spec?.kind ?? "", Arch: spec?.arch ?? "amd64", Type: spec?.instanceType ?? "", Hostname: a.instanceId },
+      Vars: { ...(spec?.vars ?? {}) },
+      Cluster: { ID: s.clusterId },
+      Server: { Shard: s.shardId },
+      Provider: { Kind: s.provider.kind, Region: s.provider.region, Zone: s.provider.zone },
+    };
   }
 }
