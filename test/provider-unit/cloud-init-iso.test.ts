@@ -76,8 +76,10 @@ function expectReadsBack(seed: CloudInitSeed): void {
   expect(listing.text).toContain("ISO offers   : Rock_Ridge Joliet");
   for (const name of names) expect(listing.text).toMatch(new RegExp(`\\s${expected[name].length} .*'/${name}'`));
 
-  const joliet = xorriso(["-rockridge", "off", "-indev", iso, "-find", "/", "-exec", "lsdl"]);
+  // `-read_fs norock` makes xorriso load the Joliet tree instead of Rock Ridge.
+  const joliet = xorriso(["-read_fs", "norock", "-indev", iso, "-toc", "-find", "/", "-exec", "lsdl"]);
   expect(joliet.status, joliet.text).toBe(0);
+  expect(joliet.text).toContain("ISO loaded   : Joliet");
   for (const name of names) expect(joliet.text).toContain(`'/${name}'`);
 
   const out = join(dir, `out-${counter}`);
@@ -90,6 +92,12 @@ function expectReadsBack(seed: CloudInitSeed): void {
 describe("cloud-init ISO", () => {
   it("holds user-data and meta-data under their real names with label cidata", () => {
     expectReadsBack(cloudInitFiles("tst06dx9xy919t3v9kzd2xdsyzb3g", "#cloud-config\npackages: [curl]\n"));
+  });
+
+  it("falls back to plain ISO 9660 names for readers without Rock Ridge or Joliet", () => {
+    const iso = writeIso(buildCloudInitIso({ userData: "u", metaData: "m", networkConfig: "n" }));
+    expect(isoinfo(["-f", "-i", iso]).toString().trim().split("\n").sort()).toEqual(["/META_DAT.;1", "/NETWORK_.;1", "/USER_DAT.;1"]);
+    expect(isoinfo(["-x", "/USER_DAT.;1", "-i", iso]).toString()).toBe("u");
   });
 
   it("adds network-config when given, even an empty one", () => {
@@ -142,6 +150,30 @@ describe("cloud-init ISO", () => {
     const plain = isoinfo(["-f", "-i", iso]).toString().trim().split("\n").sort();
     expect(new Set(plain).size).toBe(2);
     expect(isoinfo(["-R", "-x", "/user-data-two", "-i", iso])).toEqual(Buffer.from([2]));
+  });
+
+  it("carries non-ASCII file names in Rock Ridge and Joliet", () => {
+    const iso = writeIso(buildIso9660({ volumeId: "cidata", files: [{ name: "résumé-日本.txt", data: new TextEncoder().encode("ok") }] }));
+    expect(isoinfo(["-R", "-f", "-i", iso]).toString()).toBe("/résumé-日本.txt\n");
+    expect(isoinfo(["-R", "-x", "/résumé-日本.txt", "-i", iso]).toString()).toBe("ok");
+    // isoinfo prints Joliet names in ISO 8859-1 (CJK becomes "_"); xorriso reads them as UTF-8.
+    expect(isoinfo(["-J", "-f", "-i", iso])).toEqual(Buffer.from("/r\u00e9sum\u00e9-__.txt\n", "latin1"));
+    const joliet = xorriso(["-read_fs", "norock", "-indev", iso, "-toc", "-find", "/"]);
+    expect(joliet.text).toContain("ISO loaded   : Joliet");
+    expect(joliet.text).toContain("'/résumé-日本.txt'");
+    const plain = xorriso(["-read_fs", "ecma119", "-indev", iso, "-find", "/"]);
+    expect(plain.text).toContain("'/R_SUM___.TXT'");
+  });
+
+  it("spreads a directory with many files over several sectors", () => {
+    const files = Array.from({ length: 80 }, (_, i) => ({ name: `file-number-${String(i).padStart(3, "0")}`, data: Uint8Array.of(i) }));
+    const iso = writeIso(buildIso9660({ volumeId: "cidata", files }));
+    const names = isoinfo(["-R", "-f", "-i", iso]).toString().trim().split("\n").sort();
+    expect(names).toEqual(files.map((f) => `/${f.name}`));
+    expect(isoinfo(["-R", "-x", "/file-number-079", "-i", iso])).toEqual(Buffer.from([79]));
+    const listing = xorriso(["-indev", iso, "-find", "/", "-exec", "lsdl"]);
+    expect(listing.status, listing.text).toBe(0);
+    expect(listing.text.match(/'\/file-number-\d{3}'/g)).toHaveLength(80);
   });
 
   it("refuses a file name with a slash", () => {
