@@ -65,7 +65,8 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
     out.reasons.push("disk grows");
     out.resizeBytes = spec.diskBytes;
   }
-  const liveTags = detail?.tags ?? vm.tags;
+  // The listing, not the details: the same answer whether or not details were fetched.
+  const liveTags = vm.tags;
   const missing = facts.ownershipTags.filter((t) => !liveTags.includes(t));
   if (missing.length > 0) {
     const tags = withOwnershipTags(liveTags, facts.desired.clusterId, facts.desired.shardId);

@@ -150,7 +150,8 @@ export function applyPlan(plan: Plan, world: World, d: DesiredShard): World {
         isos.add(p.volume);
         break;
       case "configure": {
-        const det = details.get(v!.vmid)!;
+        const det = details.get(v!.vmid) ?? { vmid: v!.vmid, node: v!.node, digest: "d0", description: "", onboot: false, cores: v!.cores, memoryMiB: v!.memoryBytes / MIB, tags: v!.tags };
+        details.set(v!.vmid, det);
         if (p.cores !== undefined) { v!.cores = p.cores; det.cores = p.cores; }
         if (p.memoryMiB !== undefined) { v!.memoryBytes = p.memoryMiB * MIB; det.memoryMiB = p.memoryMiB; }
         if (p.onboot !== undefined) det.onboot = p.onboot;
