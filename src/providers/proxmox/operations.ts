@@ -366,6 +366,7 @@ export class ProxmoxOperations implements ProxmoxOps {
    * paused, which refuses a shutdown). Both are no-ops on a stopped VM, so repeats are safe.
    */
   async stop(req: { node: string; vmid: number; timeoutSec: number }): Promise<void> {
+    let shutdownStillRunning = false;
     try {
       const upid = await this.client.post<string>(
         apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/shutdown`,
@@ -378,10 +379,16 @@ export class ProxmoxOperations implements ProxmoxOps {
     } catch (e) {
       if (!isProxmoxError(e)) throw e;
       const text = e.exitstatus ?? e.message;
-      const hardStopHelps = e.code === "TASK_TIMEOUT" || /got timeout|VM is paused|cannot shutdown|powerdown failed/.test(text);
+      shutdownStillRunning = e.code === "TASK_TIMEOUT";
+      const hardStopHelps = shutdownStillRunning || /got timeout|VM is paused|cannot shutdown|powerdown failed/.test(text);
       if (!hardStopHelps) throw e;
     }
-    const upid = await this.client.post<string>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/stop`, {}, "idempotent");
+    // A shutdown task we gave up on still holds the VM lock: `overrule-shutdown` aborts it.
+    const upid = await this.client.post<string>(
+      apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/stop`,
+      shutdownStillRunning ? { "overrule-shutdown": 1 } : {},
+      "idempotent",
+    );
     await this.tasks.settle(upid);
   }
 
