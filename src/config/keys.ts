@@ -67,6 +67,9 @@ function check(value: unknown, rulesName: string, path: Path, report: KeyReport)
   for (const key of Object.keys(value)) {
     if (rules.known.includes(key) || rules.ignored?.includes(key)) continue;
     const notice = rules.notices?.[key];
+    const v = value[key];
+    const empty = v === null || v === false || v === "" || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0);
+    if (notice && empty) continue; // an empty setting changes nothing, so there is nothing to warn about
     if (notice) report([...path, key], notice, "notice");
     else report([...path, key], `unknown key ${JSON.stringify(key)}${didYouMean(key, [...rules.known, ...(rules.ignored ?? [])])}`, "error");
   }
