@@ -1,0 +1,357 @@
+/**
+ * The simulated cluster: nodes, storages, volumes and VMs with their configs as PVE stores them
+ * (strings, like the config file), plus the derived views every listing needs. Every mutation goes
+ * through `touch()`, which bumps the version that invalidates the serialised listings and schedules
+ * persistence.
+ */
+import { createHash } from "node:crypto";
+import type { ResolvedTopology, StorageSpec } from "./topology.js";
+import { Rng } from "./rng.js";
+import { parseDrive, parseNet, printDrive, printNet, parseSizeBytes, driveOpt, formatSize } from "./property-string.js";
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+export interface SimNode {
+  name: string;
+  nodeid: number;
+  ip: string;
+  cpus: number;
+  memBytes: number;
+  baseCpu: number;
+  baseMemBytes: number;
+  online: boolean;
+}
+
+export interface SimStorage {
+  id: string;
+  type: StorageSpec["type"];
+  content: string[];
+  shared: boolean;
+  totalBytes: number;
+  nodes?: string[];
+  path?: string;
+}
+
+export interface Volume {
+  volid: string;
+  storage: string;
+  /** Node holding a local volume; "" for volumes on shared storage. */
+  node: string;
+  content: string;
+  format: string;
+  sizeBytes: number;
+  vmid?: number;
+  ctime: number;
+}
+
+export interface SimVm {
+  vmid: number;
+  node: string;
+  config: Record<string, string>;
+  pending: Record<string, string>;
+  pendingDelete: string[];
+  status: "running" | "stopped";
+  paused: boolean;
+  startedAtMs?: number;
+  pid?: number;
+  /** Stats as pvestatd last broadcast them (rule 20); undefined until the first broadcast. */
+  published?: PublishedStats;
+}
+
+export interface PublishedStats {
+  status: "running" | "stopped";
+  name: string;
+  template: 0 | 1;
+  maxcpu: number;
+  maxmem: number;
+  maxdisk: number;
+  startedAtMs?: number;
+}
+
+export const DISK_KEY = /^(ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$/;
+const FAST_PLUG = new Set(["description", "hookscript", "lock", "name", "onboot", "protection", "shares", "startup", "tags", "vmstatestorage",
+  "cicustom", "cipassword", "citype", "ciupgrade", "ciuser", "nameserver", "searchdomain", "sshkeys"]);
+
+export function isFastPlug(key: string): boolean {
+  return FAST_PLUG.has(key) || /^migrate_/.test(key) || /^ipconfig\d+$/.test(key);
+}
+
+/** Hot-pluggable with PVE's default `hotplug: network,disk,usb`. */
+export function isHotPlug(key: string): boolean {
+  return /^net\d+$/.test(key) || /^(ide|sata|scsi|virtio)\d+$/.test(key) || /^usb\d+$/.test(key);
+}
+
+export class Cluster {
+  readonly name: string;
+  readonly nodes = new Map<string, SimNode>();
+  readonly storages = new Map<string, SimStorage>();
+  readonly bridges: string[];
+  readonly vms = new Map<number, SimVm>();
+  /** Keyed by `${node or ""}|${volid}`. */
+  readonly volumes = new Map<string, Volume>();
+  readonly privileges: Set<string>;
+  readonly cloneLimitPerStorage: number;
+  readonly rng: Rng;
+  version = 0;
+  private digests = new Map<number, string>();
+  private listeners: Array<() => void> = [];
+  private sortedVmids: number[] | undefined;
+
+  constructor(topo: ResolvedTopology, seed: number, allPrivileges: string[]) {
+    this.name = topo.clusterName;
+    this.rng = new Rng(seed);
+    this.bridges = topo.bridges;
+    this.cloneLimitPerStorage = topo.cloneLimitPerStorage;
+    this.privileges = new Set(allPrivileges.filter((p) => !topo.dropPrivileges.includes(p)));
+    topo.nodes.forEach((n, i) => this.nodes.set(n.name, {
+      name: n.name, nodeid: i + 1, ip: `10.10.0.${i + 11}`, cpus: n.cpus, memBytes: Math.round(n.memoryGiB * GiB),
+      baseCpu: n.cpuUsage, baseMemBytes: Math.round(n.memUsedGiB * GiB), online: n.online,
+    }));
+    for (const s of topo.storages) {
+      this.storages.set(s.id, { id: s.id, type: s.type, content: s.content, shared: s.shared, totalBytes: s.sizeGiB * GiB, nodes: s.nodes, path: s.path });
+    }
+  }
+
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Marks the model changed: listings are re-serialised and the state file rewritten. */
+  touch(vmid?: number): void {
+    this.version++;
+    if (vmid !== undefined) this.digests.delete(vmid);
+    else this.digests.clear();
+    for (const fn of this.listeners) fn();
+  }
+
+  /** Call when the set of VMIDs changes. */
+  vmidsChanged(): void {
+    this.sortedVmids = undefined;
+  }
+
+  /** VMIDs in PVE's listing order: lexicographic on the decimal string (rule 20). */
+  vmidsInListingOrder(): number[] {
+    this.sortedVmids ??= [...this.vms.keys()].map(String).sort().map(Number);
+    return this.sortedVmids;
+  }
+
+  // ---- storages and volumes ----
+
+  storageOnNode(id: string, node: string): SimStorage | undefined {
+    const s = this.storages.get(id);
+    if (!s) return undefined;
+    if (s.nodes && !s.nodes.includes(node)) return undefined;
+    return s;
+  }
+
+  isPathBased(s: SimStorage): boolean {
+    return s.type === "dir" || s.type === "nfs" || s.type === "cifs";
+  }
+
+  supportsLinkedClone(s: SimStorage): boolean {
+    return s.type !== "lvm";
+  }
+
+  volumeKey(storage: SimStorage, node: string, volid: string): string {
+    return `${storage.shared ? "" : node}|${volid}`;
+  }
+
+  findVolume(volid: string, node: string): Volume | undefined {
+    const storageId = volid.split(":")[0]!;
+    const s = this.storages.get(storageId);
+    if (!s) return undefined;
+    return this.volumes.get(this.volumeKey(s, node, volid));
+  }
+
+  addVolume(v: Omit<Volume, "node">, node: string): Volume {
+    const s = this.storages.get(v.storage)!;
+    const vol: Volume = { ...v, node: s.shared ? "" : node };
+    this.volumes.set(this.volumeKey(s, node, v.volid), vol);
+    return vol;
+  }
+
+  removeVolume(volid: string, node: string): boolean {
+    const s = this.storages.get(volid.split(":")[0]!);
+    return s ? this.volumes.delete(this.volumeKey(s, node, volid)) : false;
+  }
+
+  storageUsedBytes(s: SimStorage, node: string): number {
+    let used = 0;
+    for (const v of this.volumes.values()) {
+      if (v.storage === s.id && (s.shared || v.node === node)) used += v.sizeBytes;
+    }
+    return used;
+  }
+
+  /** A fresh volume name for a VM disk: `vm-<vmid>-disk-<n>` (qcow2 files on path storages). */
+  newDiskVolid(s: SimStorage, vmid: number, node: string, prefix = "vm"): string {
+    for (let n = 0; ; n++) {
+      const name = `${prefix}-${vmid}-disk-${n}`;
+      const volid = this.isPathBased(s) ? `${s.id}:${vmid}/${name}.qcow2` : `${s.id}:${name}`;
+      const taken = [...this.vms.get(vmid) ? this.diskVolids(this.vms.get(vmid)!) : []].includes(volid) || this.findVolume(volid, node);
+      if (!taken) return volid;
+    }
+  }
+
+  // ---- VMs ----
+
+  /** The config as GET …/config shows it (pending applied unless `current`). */
+  effectiveConfig(vm: SimVm, current = false): Record<string, string> {
+    if (current) return vm.config;
+    const out = { ...vm.config, ...vm.pending };
+    for (const k of vm.pendingDelete) delete out[k];
+    return out;
+  }
+
+  digest(vm: SimVm): string {
+    let d = this.digests.get(vm.vmid);
+    if (!d) {
+      const text = JSON.stringify([vm.config, vm.pending, vm.pendingDelete]);
+      d = createHash("sha1").update(text).digest("hex");
+      this.digests.set(vm.vmid, d);
+    }
+    return d;
+  }
+
+  diskVolids(vm: SimVm): string[] {
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(vm.config)) {
+      if (!DISK_KEY.test(k) && !/^unused\d+$/.test(k)) continue;
+      const d = parseDrive(v);
+      if (driveOpt(d, "media") === "cdrom" || d.file === "none" || d.file === "cdrom") continue;
+      out.push(d.file);
+    }
+    return out;
+  }
+
+  cpus(config: Record<string, string>): number {
+    if (config.vcpus) return Number(config.vcpus);
+    return Number(config.sockets ?? 1) * Number(config.cores ?? 1);
+  }
+
+  maxmemBytes(config: Record<string, string>): number {
+    const m = /(?:^|current=)(\d+)/.exec(config.memory ?? "512");
+    return Number(m?.[1] ?? 512) * MiB;
+  }
+
+  /** Size of the boot disk (first disk of the boot order, else the first disk). */
+  maxdiskBytes(config: Record<string, string>): number {
+    const order = /order=([^,]+)/.exec(config.boot ?? "")?.[1]?.split(";") ?? [];
+    const disks = Object.keys(config).filter((k) => DISK_KEY.test(k) && !/media=cdrom/.test(config[k]!));
+    const key = order.find((d) => disks.includes(d)) ?? disks.sort()[0];
+    if (!key) return 0;
+    const size = driveOpt(parseDrive(config[key]!), "size");
+    return size ? parseSizeBytes(size) : 0;
+  }
+
+  vmName(vm: SimVm): string {
+    return vm.config.name ?? `VM ${vm.vmid}`;
+  }
+
+  /** What a running VM uses: all its memory, a tenth of each vCPU (documented in README). */
+  vmUsage(vm: SimVm): { cpu: number; mem: number } {
+    if (vm.status !== "running") return { cpu: 0, mem: 0 };
+    return { cpu: 0.1, mem: Math.round(this.maxmemBytes(vm.config) * 0.9) };
+  }
+
+  nodeUsage(node: SimNode): { cpu: number; mem: number } {
+    let cpuCores = node.baseCpu * node.cpus;
+    let mem = node.baseMemBytes;
+    for (const vm of this.vms.values()) {
+      if (vm.node !== node.name || vm.status !== "running") continue;
+      const u = this.vmUsage(vm);
+      cpuCores += u.cpu * this.cpus(vm.config);
+      mem += this.maxmemBytes(vm.config);
+    }
+    return { cpu: Math.min(1, cpuCores / node.cpus), mem: Math.min(node.memBytes, mem) };
+  }
+
+  publish(vm: SimVm): void {
+    vm.published = {
+      status: vm.status, name: this.vmName(vm), template: vm.config.template === "1" ? 1 : 0,
+      maxcpu: this.cpus(vm.config), maxmem: this.maxmemBytes(vm.config), maxdisk: this.maxdiskBytes(vm.config), startedAtMs: vm.startedAtMs,
+    };
+  }
+
+  macAddress(): string {
+    const h = this.rng.hex(3).toUpperCase();
+    return `BC:24:11:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
+  }
+
+  /** Re-prints a netN value as PVE stores it, generating a MAC when none was given. */
+  canonicalNet(value: string, keepMac = true): string {
+    const dev = parseNet(value);
+    if (!keepMac || !dev.macaddr) dev.macaddr = this.macAddress();
+    else dev.macaddr = dev.macaddr.toUpperCase();
+    return printNet(dev);
+  }
+
+  newSmbios(): string {
+    return `uuid=${this.rng.uuid()}`;
+  }
+
+  /** Free VMID check across the whole cluster (qemu and lxc share the space). */
+  isVmidFree(vmid: number): boolean {
+    return !this.vms.has(vmid);
+  }
+
+  nextFreeVmid(lower = 100, upper = 1_000_000): number | undefined {
+    for (let id = lower; id < upper; id++) if (!this.vms.has(id)) return id;
+    return undefined;
+  }
+
+  // ---- building ----
+
+  addTemplate(t: { vmid: number; node: string; name: string; storage: string; diskGiB: number; cores: number; memoryMiB: number }): void {
+    const s = this.storages.get(t.storage)!;
+    const volid = this.isPathBased(s) ? `${s.id}:${t.vmid}/base-${t.vmid}-disk-0.qcow2` : `${s.id}:base-${t.vmid}-disk-0`;
+    this.addVolume({ volid, storage: s.id, content: "images", format: this.isPathBased(s) ? "qcow2" : "raw", sizeBytes: t.diskGiB * GiB, vmid: t.vmid, ctime: nowSeconds() }, t.node);
+    const vm: SimVm = {
+      vmid: t.vmid, node: t.node, status: "stopped", paused: false, pending: {}, pendingDelete: [],
+      config: {
+        name: t.name, template: "1", cores: String(t.cores), memory: String(t.memoryMiB), ostype: "l26",
+        scsihw: "virtio-scsi-single", scsi0: printDrive({ file: volid, opts: [["size", formatSize(t.diskGiB * GiB)]] }),
+        net0: this.canonicalNet("virtio,bridge=vmbr0"), boot: "order=scsi0", agent: "1", serial0: "socket", vga: "serial0",
+        smbios1: this.newSmbios(), vmgenid: this.rng.uuid(), meta: `creation-qemu=9.2.0,ctime=${nowSeconds()}`,
+      },
+    };
+    this.vms.set(vm.vmid, vm);
+    this.publish(vm);
+  }
+
+  /** Pre-populates plain VMs quickly (benchmarks); they are ordinary VMs afterwards. */
+  addBulkVms(spec: { count: number; firstVmid: number; namePrefix: string; tags?: string; runningFraction: number }): void {
+    const nodes = [...this.nodes.keys()];
+    const s = this.storages.get("local-lvm") ?? [...this.storages.values()].find((x) => x.content.includes("images"));
+    const start = Date.now();
+    for (let i = 0; i < spec.count; i++) {
+      const vmid = spec.firstVmid + i;
+      if (this.vms.has(vmid)) continue;
+      const node = nodes[i % nodes.length]!;
+      const config: Record<string, string> = {
+        name: `${spec.namePrefix}${vmid}`, cores: String(1 + (i % 4)), memory: String(1024 * (1 + (i % 4))), ostype: "l26",
+        scsihw: "virtio-scsi-single", net0: this.canonicalNet("virtio,bridge=vmbr0"), boot: "order=scsi0", smbios1: this.newSmbios(),
+      };
+      if (s) {
+        const volid = this.isPathBased(s) ? `${s.id}:${vmid}/vm-${vmid}-disk-0.qcow2` : `${s.id}:vm-${vmid}-disk-0`;
+        config.scsi0 = `${volid},size=8G`;
+        this.addVolume({ volid, storage: s.id, content: "images", format: "raw", sizeBytes: 8 * GiB, vmid, ctime: nowSeconds() }, node);
+      }
+      if (spec.tags) config.tags = spec.tags;
+      const running = (i % 100) < spec.runningFraction * 100;
+      const vm: SimVm = { vmid, node, config, pending: {}, pendingDelete: [], status: running ? "running" : "stopped", paused: false };
+      if (running) {
+        vm.startedAtMs = start;
+        vm.pid = 100000 + i;
+      }
+      this.vms.set(vmid, vm);
+      this.publish(vm);
+    }
+    this.vmidsChanged();
+  }
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,88 @@
+/**
+ * Fault injection, reproducible with a seed. Grammar (comma-separated, `paths` last because its
+ * regex may itself contain commas):
+ *
+ *   rate=<0..1>[,kinds=<kind>[+<kind>…]][,slow=<ms>][,methods=GET+POST…][,paths=<regex>]
+ *   kind ∈ 5xx | reset | slow | taskfail          (default kinds: all four)
+ *
+ * Each matching request draws once: with probability `rate` one kind is picked uniformly.
+ * - `5xx` answers before the handler runs, so the cluster did not change (a proxy/daemon error).
+ * - `reset` runs the handler, then drops the connection without an answer: the change happened but
+ *   the client never heard (the case a client must not retry blindly).
+ * - `slow` delays the answer by `slow` ms (default: the profile's slowFaultMs).
+ * - `taskfail` makes the worker of an async call end with an error before it changes anything;
+ *   on synchronous calls it does nothing.
+ */
+import { UserError } from "../errors.js";
+import { Rng } from "./rng.js";
+
+export type FaultKind = "5xx" | "reset" | "slow" | "taskfail";
+const KINDS: FaultKind[] = ["5xx", "reset", "slow", "taskfail"];
+
+export interface FaultSpec {
+  rate: number;
+  kinds: FaultKind[];
+  slowMs?: number;
+  methods?: string[];
+  paths?: RegExp;
+}
+
+export function parseFaults(spec: string): FaultSpec {
+  const bad = (msg: string) => new UserError("E_FAULTS", `--faults '${spec}': ${msg}`);
+  const out: FaultSpec = { rate: 0, kinds: [...KINDS] };
+  let rest = spec.trim();
+  const pathsAt = rest.search(/(^|,)paths=/);
+  if (pathsAt >= 0) {
+    const src = rest.slice(rest.indexOf("paths=", pathsAt) + "paths=".length);
+    try {
+      out.paths = new RegExp(src);
+    } catch (e) {
+      throw bad(`paths is not a valid regular expression: ${(e as Error).message}`);
+    }
+    rest = rest.slice(0, pathsAt);
+  }
+  let sawRate = false;
+  for (const part of rest.split(",").filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq < 0) throw bad(`'${part}' is not key=value`);
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === "rate") {
+      const n = Number(value);
+      if (!(n >= 0 && n <= 1) || value === "") throw bad("rate must be a number between 0 and 1");
+      out.rate = n;
+      sawRate = true;
+    } else if (key === "kinds") {
+      const kinds = value.split("+").map((k) => k.trim());
+      for (const k of kinds) if (!KINDS.includes(k as FaultKind)) throw bad(`unknown kind '${k}' (expected ${KINDS.join(", ")})`);
+      out.kinds = kinds as FaultKind[];
+    } else if (key === "slow") {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw bad("slow must be a whole number of milliseconds");
+      out.slowMs = n;
+    } else if (key === "methods") {
+      out.methods = value.split("+").map((m) => m.trim().toUpperCase());
+    } else {
+      throw bad(`unknown key '${key}' (expected rate, kinds, slow, methods, paths)`);
+    }
+  }
+  if (!sawRate) throw bad("rate is required, e.g. rate=0.1");
+  return out;
+}
+
+export class FaultInjector {
+  private readonly rng: Rng;
+  constructor(readonly spec: FaultSpec | undefined, seed: number) {
+    this.rng = new Rng(seed ^ 0x5eed);
+  }
+
+  /** Draws the fault for one request (undefined: none). Deterministic for a seed and request order. */
+  draw(method: string, relPath: string): FaultKind | undefined {
+    const s = this.spec;
+    if (!s || s.rate <= 0) return undefined;
+    if (s.methods && !s.methods.includes(method)) return undefined;
+    if (s.paths && !s.paths.test(relPath)) return undefined;
+    if (this.rng.next() >= s.rate) return undefined;
+    return s.kinds[this.rng.int(s.kinds.length)];
+  }
+}

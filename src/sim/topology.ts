@@ -1,0 +1,114 @@
+/**
+ * The simulated cluster's shape: nodes, storages, bridges, templates, pre-populated VMs and the
+ * token's privileges. Read from `--nodes N` or a JSON topology file (validated here, at the edge).
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+
+export const NodeSpec = z.object({
+  name: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/),
+  cpus: z.number().int().positive().default(16),
+  memoryGiB: z.number().positive().default(64),
+  /** Host CPU load without any VM, as a fraction of all cores. */
+  cpuUsage: z.number().min(0).max(1).default(0.05),
+  /** Host memory in use without any VM. */
+  memUsedGiB: z.number().min(0).default(4),
+  online: z.boolean().default(true),
+});
+export type NodeSpec = z.infer<typeof NodeSpec>;
+
+export const StorageSpec = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i),
+  type: z.enum(["dir", "lvmthin", "lvm", "nfs", "cifs", "zfspool", "rbd"]),
+  content: z.array(z.enum(["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"])),
+  shared: z.boolean().default(false),
+  sizeGiB: z.number().positive().default(500),
+  /** Nodes the storage is available on; all nodes when omitted. */
+  nodes: z.array(z.string()).optional(),
+  path: z.string().optional(),
+});
+export type StorageSpec = z.infer<typeof StorageSpec>;
+
+export const TemplateSpec = z.object({
+  vmid: z.number().int().min(100).max(999999999),
+  node: z.string(),
+  name: z.string().default("debian-13-template"),
+  storage: z.string().default("local-lvm"),
+  diskGiB: z.number().positive().default(2),
+  cores: z.number().int().positive().default(2),
+  memoryMiB: z.number().int().positive().default(2048),
+});
+export type TemplateSpec = z.infer<typeof TemplateSpec>;
+
+export const Topology = z.object({
+  clusterName: z.string().default("pvefleet-sim"),
+  nodes: z.array(NodeSpec).min(1),
+  storages: z.array(StorageSpec),
+  bridges: z.array(z.string()).default(["vmbr0", "vmbr1"]),
+  templates: z.array(TemplateSpec).default([]),
+  /** Pre-populated plain VMs (for benchmarks): `count` stopped/running VMs spread over the nodes. */
+  vms: z.object({
+    count: z.number().int().min(0).max(1_000_000),
+    firstVmid: z.number().int().min(100).default(1000),
+    namePrefix: z.string().default("vm"),
+    tags: z.string().optional(),
+    runningFraction: z.number().min(0).max(1).default(0.5),
+  }).optional(),
+  /** Privileges removed from the token (to test a client's permission preflight). */
+  dropPrivileges: z.array(z.string()).default([]),
+  /** Full clones allowed at once onto one storage before the storage lock times out. */
+  cloneLimitPerStorage: z.number().int().positive().default(2),
+});
+export type Topology = z.input<typeof Topology>;
+export type ResolvedTopology = z.infer<typeof Topology>;
+
+/** The default cluster: N nodes pve1..pveN with differing usage, local + local-lvm, templates 9000+i. */
+export function defaultTopology(nodeCount = 3, opts: { sharedStorage?: boolean } = {}): ResolvedTopology {
+  const nodes = Array.from({ length: nodeCount }, (_, i) => ({
+    name: `pve${i + 1}`,
+    cpus: 16,
+    memoryGiB: 64,
+    cpuUsage: [0.06, 0.22, 0.12][i % 3]!,
+    memUsedGiB: [6, 24, 12][i % 3]!,
+    online: true,
+  }));
+  const storages: StorageSpec[] = [
+    { id: "local", type: "dir", content: ["iso", "vztmpl", "backup", "snippets"], shared: false, sizeGiB: 100, path: "/var/lib/vz" },
+    { id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"], shared: false, sizeGiB: 800 },
+  ];
+  const templates: TemplateSpec[] = nodes.map((n, i) => ({
+    vmid: 9000 + i, node: n.name, name: "debian-13-template", storage: "local-lvm", diskGiB: 2, cores: 2, memoryMiB: 2048,
+  }));
+  if (opts.sharedStorage) {
+    storages.push({ id: "shared", type: "nfs", content: ["images", "iso"], shared: true, sizeGiB: 4000, path: "/mnt/pve/shared" });
+    templates.push({ vmid: 9100, node: nodes[0]!.name, name: "debian-13-shared", storage: "shared", diskGiB: 2, cores: 2, memoryMiB: 2048 });
+  }
+  return Topology.parse({ nodes, storages, templates });
+}
+
+/** Reads a topology file; bad files are a UserError naming the first problem. */
+export function readTopologyFile(file: string): ResolvedTopology {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UserError("E_TOPOLOGY", `${file}: cannot read topology: ${(e as Error).message}`);
+  }
+  return resolveTopology(raw, file);
+}
+
+export function resolveTopology(raw: unknown, where = "topology"): ResolvedTopology {
+  const parsed = Topology.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserError("E_TOPOLOGY", `${where}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  const topo = parsed.data;
+  const nodeNames = new Set(topo.nodes.map((n) => n.name));
+  for (const t of topo.templates) {
+    if (!nodeNames.has(t.node)) throw new UserError("E_TOPOLOGY", `${where}: template ${t.vmid}: unknown node '${t.node}'`);
+    if (!topo.storages.some((s) => s.id === t.storage)) throw new UserError("E_TOPOLOGY", `${where}: template ${t.vmid}: unknown storage '${t.storage}'`);
+  }
+  return topo;
+}
