@@ -84,7 +84,7 @@ export function createChain(list: ActionList, facts: Facts, c: PlacedCreate): st
       storage: isoStorage,
       filename: isoFilename(id),
       volume,
-      userdata: spec.userdata ?? null,
+      // The userdata itself is the change's `after.userdata` (not copied here: it can be large).
       templateData: templateData(desired, id, spec),
     });
   }

@@ -69,7 +69,8 @@ const PLAN_SCHEMA = z.object({
 
 /** The file format: the Plan itself as JSON (it holds no secrets: tokens and keys never enter it). */
 export function serializePlan(plan: Plan): string {
-  return `${JSON.stringify(plan, null, 1)}\n`;
+  // Compact: a 10,000-VM plan is tens of MB indented; `show FILE` is how people read it.
+  return `${JSON.stringify(plan)}\n`;
 }
 
 /** Reads a saved plan; any problem is one UserError line (E_PLAN_FILE). */
