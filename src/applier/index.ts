@@ -41,6 +41,11 @@ export interface ApplyDeps {
   perStorageCloneLimit?: number;
   /** Clones running at once on one node (default: no limit beyond parallelism). */
   perNodeLimit?: number;
+  /**
+   * Storages shared between nodes (NFS, Ceph…): their clone limit is cluster-wide. Any other storage
+   * is node-local and limited per node, as PVE locks it (`pve-storage-<id>` on each node).
+   */
+  sharedStorages?: string[];
   /** Aborting it stops new actions; in-flight ones finish, state is persisted, the lock released. */
   signal?: AbortSignal;
   retry?: Partial<RetryPolicy>;
@@ -255,7 +260,7 @@ class ApplyContext {
   /** Limit keys of a clone: its target storage (per node unless the plan says it is shared) and node. */
   cloneKeys(a: Action): string[] {
     const storage = (a.params.storage as string | undefined) ?? this.spec(a)?.storage ?? "?";
-    const shared = a.params.storageShared === true;
+    const shared = a.params.storageShared === true || (this.deps.sharedStorages ?? []).includes(storage);
     return [`storage:${shared ? storage : `${storage}@${a.node}`}`, `node:${a.node}`];
   }
 

@@ -1,0 +1,187 @@
+/**
+ * Shared plumbing of the applier's end-to-end tests and of bench/apply.ts: a simulator on a random
+ * loopback port (HTTPS), a shard file in a temp dir, the file state store, and one
+ * refresh → plan → apply round exactly as the CLI does it (no mocks of our own modules).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { loadShardFile } from "../../src/config/index.js";
+import type { DesiredShard } from "../../src/config/model.js";
+import { apply, type ApplyDeps, type ApplyEvent, type ApplyResult } from "../../src/applier/index.js";
+import { plan, vmsNeedingDetails } from "../../src/planner/index.js";
+import type { NotesCodec, Plan, PlanOptions } from "../../src/planner/types.js";
+import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
+import { composeDescription, parseNotesBlock, renderNotesBlock } from "../../src/providers/proxmox/notes-block.js";
+import { createPlacementLedger } from "../../src/providers/proxmox/scheduler.js";
+import { startSimulator } from "../../src/sim/index.js";
+import { openStateStore } from "../../src/state/index.js";
+import type { StateDoc, StateStore } from "../../src/state/types.js";
+
+export type Sim = Awaited<ReturnType<typeof startSimulator>>;
+
+export interface ShardParams {
+  webSize: number;
+  dbSize?: number;
+  webCores?: number;
+  webUserdata?: string;
+}
+
+export function shardText(p: ShardParams): string {
+  const userdata = (text: string) => ({ content: text });
+  return JSON.stringify(
+    {
+      cluster: { id: "apptest" },
+      shard: {
+        id: "e2e",
+        infra: { provider: "proxmox", region: "dev", zone: "deva", options: { cloud_init_iso_storage: "local", shutdown_timeout: "1s" } },
+        subnet_pools: { default: ["vmbr0"] },
+      },
+      defaults: {
+        args: { TemplateName: "debian-13-template", StoragePool: "local-lvm", Bridge: "vmbr0", Cores: 1, Memory: 512, DiskSize: "4G" },
+        vars: { Environment: "test" },
+      },
+      templates: {
+        web: {
+          kind: "web", arch: "amd64", subnet_pool: "default",
+          args: { Cores: p.webCores ?? 1 },
+          userdata: userdata(p.webUserdata ?? "#cloud-config\nhostname: {{ .Instance.ID }}\n"),
+        },
+        db: { kind: "dbs", arch: "amd64", subnet_pool: "default", userdata: userdata("#cloud-config\nhostname: {{ .Instance.ID }}\n") },
+      },
+      groups: { default: { web: { template: "web", size: p.webSize }, db: { template: "db", size: p.dbSize ?? 0 } } },
+    },
+    null,
+    2,
+  );
+}
+
+export const NOTES: NotesCodec = {
+  parse: (description) => {
+    const n = parseNotesBlock(description);
+    return n ? { group: n.group, kind: n.kind, template: n.template, created: n.created } : undefined;
+  },
+  compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? new Date(0).toISOString() })),
+};
+
+export interface Env {
+  sim: Sim;
+  dir: string;
+  shardPath: string;
+  stateDir: string;
+  providerEnv: NodeJS.ProcessEnv;
+  writeShard(p: ShardParams): void;
+  desired(): Promise<DesiredShard>;
+  provider(): ProxmoxProvider;
+  store(): Promise<StateStore>;
+  /** GET/POST/PUT/DELETE on the simulator's API with the test token (out-of-band edits). */
+  api(method: string, apiPath: string, body?: Record<string, unknown>): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startEnv(simOptions: { latency: "instant" | "fast" | "realistic"; faults?: string; seed?: number; nodes?: number }): Promise<Env> {
+  const sim = await startSimulator({ port: 0, latency: simOptions.latency, faults: simOptions.faults, seed: simOptions.seed ?? 1, ...(simOptions.nodes ? { nodes: simOptions.nodes } : {}) });
+  const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-applier-"));
+  const shardPath = path.join(dir, "shard.json");
+  const stateDir = path.join(dir, "state");
+  const apiUrl = sim.url.endsWith("/api2/json") ? sim.url : `${sim.url.replace(/\/+$/, "")}/api2/json`;
+  const providerEnv = { PROXMOX_API_URL: apiUrl, PROXMOX_TOKEN_ID: sim.tokenId, PROXMOX_TOKEN_SECRET: sim.tokenSecret };
+  const providers: ProxmoxProvider[] = [];
+  const { Agent, fetch: ufetch } = await import("undici");
+  const agent = new Agent({ connect: { ca: sim.caCertificate } });
+  return {
+    sim, dir, shardPath, stateDir, providerEnv,
+    writeShard: (p) => writeFileSync(shardPath, shardText(p)),
+    desired: () => loadShardFile(shardPath),
+    provider: () => {
+      const p = createProxmoxProvider({ clusterId: "apptest", shardId: "e2e", ca: sim.caCertificate, env: providerEnv, pollIntervalMs: 5 });
+      providers.push(p);
+      return p;
+    },
+    store: () => openStateStore({ storage: "file", stateDir, clusterId: "apptest", shardId: "e2e" }),
+    api: async (method, apiPath, body) => {
+      const res = await ufetch(`${apiUrl}${apiPath}`, {
+        method,
+        dispatcher: agent,
+        headers: { Authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = (await res.json().catch(() => ({}))) as { data?: unknown };
+      if (res.status >= 300) throw new Error(`${method} ${apiPath}: HTTP ${res.status} ${JSON.stringify(json)}`);
+      return json.data;
+    },
+    close: async () => {
+      for (const p of providers) await p.close().catch(() => undefined);
+      await agent.close();
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function makePlan(ops: ProxmoxProvider, desired: DesiredShard, doc: StateDoc | undefined, options: PlanOptions = {}): Promise<Plan> {
+  const live = await ops.refresh();
+  const full: PlanOptions = { detailPolicy: "touched", ...options, createPlacementLedger, notes: NOTES };
+  const want = vmsNeedingDetails(desired, doc, live, full);
+  const details = want.length ? await ops.details(want) : undefined;
+  return plan(desired, doc, live, full, details);
+}
+
+/** One `pvefleet apply --auto-approve`: lock, plan inside it, apply, release. */
+export async function planAndApply(
+  env: Env,
+  options: PlanOptions = {},
+  applyOptions: Partial<ApplyDeps> = {},
+): Promise<{ plan: Plan; result: ApplyResult; events: ApplyEvent[] }> {
+  const desired = await env.desired();
+  const store = await env.store();
+  const ops = env.provider();
+  const lock = await store.lock("apply");
+  try {
+    const current = await store.read();
+    const p = await makePlan(ops, desired, current?.doc, options);
+    const events: ApplyEvent[] = [];
+    const result = await apply(p, { ops, store, desired, lock, retry: { baseDelayMs: 20, maxDelayMs: 200 }, onEvent: (e) => events.push(e), ...applyOptions });
+    return { plan: p, result, events };
+  } finally {
+    await lock.release();
+    await ops.close();
+  }
+}
+
+/** The plan a fresh run would make now (no lock, writes nothing). */
+export async function planNow(env: Env, options: PlanOptions = {}): Promise<Plan> {
+  const desired = await env.desired();
+  const store = await env.store();
+  const ops = env.provider();
+  try {
+    return await makePlan(ops, desired, (await store.read())?.doc, options);
+  } finally {
+    await ops.close();
+  }
+}
+
+export interface ClusterView {
+  /** Our VMs (all three ownership tags or an instance-ID name), by name. */
+  vms: { name: string; vmid: number; node: string; status: string; tags: string; maxcpu: number }[];
+  isos: string[];
+}
+
+/** What the cluster holds now, read with plain API calls. */
+export async function clusterView(env: Env): Promise<ClusterView> {
+  const resources = (await env.api("GET", "/cluster/resources?type=vm")) as { name?: string; vmid: number; node: string; status: string; tags?: string; template?: number; maxcpu: number }[];
+  const vms = resources
+    .filter((r) => !r.template && /^(web|dbs)[0-9a-z]{20,}$/.test(r.name ?? ""))
+    .map((r) => ({ name: r.name!, vmid: r.vmid, node: r.node, status: r.status, tags: r.tags ?? "", maxcpu: r.maxcpu }));
+  const nodes = (await env.api("GET", "/nodes")) as { node: string }[];
+  const isos: string[] = [];
+  for (const n of nodes) {
+    const content = (await env.api("GET", `/nodes/${n.node}/storage/local/content?content=iso`)) as { volid: string }[];
+    for (const c of content) if (/-cidata\.iso$|cidata/.test(c.volid) || /(web|dbs)[0-9a-z]{20,}/.test(c.volid)) isos.push(`${n.node}/${c.volid}`);
+  }
+  return { vms, isos };
+}
+
+export function readJson(file: string): unknown {
+  return JSON.parse(readFileSync(file, "utf8"));
+}
