@@ -56,6 +56,8 @@ start() {
   done
   mkdir -p "$DIR"
   stop
+  # Readiness is judged by HTTP on PORT: a server already there would be mistaken for ours.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then fail "port $PORT on 127.0.0.1 is already in use"; fi
   # Only DIR's own Ceph subfolders are reset; DIR itself may hold the caller's logs.
   rm -rf "${DIR:?}"/{log,run,mon,osd,rgw} "$DIR/ceph.conf"
   mkdir -p "$DIR"/{log,run,mon,osd,rgw}
