@@ -14,3 +14,4 @@ export { createPlacementLedger, type PlacementLedger, type Placement, type Sched
 export type * from "./planner/types.js";
 export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";
 export { openStateStore, readS3Object, newStateDoc, ShardStateStore, StoreConflictError, formatLockInfo, type OpenStateStoreOptions, type LockOptions } from "./state/index.js";
+export { apply, installSignalHandlers, checkPlanFreshness, INTERRUPT_MESSAGE, SECOND_INTERRUPT_MESSAGE, type ApplyDeps, type ApplyResult, type ApplyEvent, type ApplyEventType, type ActionFailure } from "./applier/index.js";
