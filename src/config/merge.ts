@@ -34,3 +34,14 @@ export function deepMerge(lower: Record<string, unknown>, higher: Record<string,
 export function mergeLayers(...layers: (Record<string, unknown> | undefined)[]): Record<string, unknown> {
   return layers.reduce<Record<string, unknown>>((acc, l) => (l ? deepMerge(acc, l) : acc), {});
 }
+
+/** A copy with object keys in sorted order at every depth (so JSONC and HCL give identical output). */
+export function sortKeysDeep<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(sortKeysDeep) as T;
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeysDeep(v[k]);
+    return out as T;
+  }
+  return v;
+}

@@ -11,7 +11,7 @@ import { Problems } from "./problems.js";
 import type { Path, SourceMap } from "./source-map.js";
 import { identifierProblem } from "./identifiers.js";
 import { didYouMean, nearest } from "./did-you-mean.js";
-import { deepCopy, isPlainObject, mergeLayers } from "./merge.js";
+import { isPlainObject, mergeLayers, sortKeysDeep } from "./merge.js";
 import { parseInstanceType, parseSize, type InstanceType } from "./size.js";
 import { GoTemplateError, executeTemplate, fieldProblem, parseTemplate, walkFields, type TemplateNode } from "./go-template.js";
 import { NSTANCE_ONLY_FIELDS, TEMPLATE_SHAPE, decodeUserdata, userdataProblems } from "./userdata.js";
@@ -450,10 +450,10 @@ function resolveGroup(p: Problems, x: GroupInput): DesiredGroup | undefined {
     onboot: a.StartOnBoot ?? false,
     pool: a.Pool,
     userdata,
-    vars,
+    vars: sortKeysDeep(vars),
     instanceType,
     subnetPool,
-    args: deepCopy(args),
+    args: sortKeysDeep(args),
   };
   for (const k of Object.keys(spec) as (keyof VmSpec)[]) if (spec[k] === undefined) delete spec[k];
   return { ref: { tenant, group: name }, templateName: g.template, size: g.size ?? 0, spec, ...hashes(spec) };
