@@ -90,18 +90,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (!/^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/.test(tokenId)) {
     throw new UserError("E_SIM_TOKEN", `token id '${tokenId}' is not of the form user@realm!tokenid`);
   }
-  const tokenSecret = options.tokenSecret ?? randomUUID();
   cachedSchema ??= ApiSchema.load();
   const schema = cachedSchema;
 
   const cluster = new Cluster(topo, seed, ALL_PRIVILEGES);
-  const restored = options.stateFile ? loadState(cluster, options.stateFile) : false;
+  const restored = options.stateFile ? loadState(cluster, options.stateFile) : undefined;
   if (!restored) {
     for (const t of topo.templates) cluster.addTemplate(t);
     if (topo.vms) cluster.addBulkVms(topo.vms);
     cluster.vmidsChanged();
   }
-  const writer = options.stateFile ? new StateWriter(cluster, options.stateFile) : undefined;
+  const tokenSecret = options.tokenSecret ?? restored?.tokenSecret ?? randomUUID();
+  const writer = options.stateFile ? new StateWriter(cluster, options.stateFile, tokenSecret) : undefined;
   if (writer && !restored) writer.flush();
 
   // pvestatd: with a cycle, VM stats are republished on each tick; without, on every change.
@@ -113,7 +113,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }, timings.statsIntervalMs);
     statsTimer.unref();
   }
-  let lastVersion = cluster.version;
   cluster.onChange(() => writer?.changed());
 
   const tasks = new TaskManager(cluster.rng);
@@ -145,7 +144,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       origTouch(vmid);
     };
   }
-  void lastVersion;
 
   const pipeline = new Pipeline({
     schema, sim, faults, tokenId, tokenSecret,

@@ -13,11 +13,13 @@ interface StateFile {
   vms: SimVm[];
   volumes: Volume[];
   nodesOnline: Record<string, boolean>;
+  /** The simulator's own token secret, so the exported variables stay valid across restarts. */
+  tokenSecret?: string;
 }
 
-/** Loads a state file into the cluster; false when the file does not exist yet. */
-export function loadState(cluster: Cluster, file: string): boolean {
-  if (!existsSync(file)) return false;
+/** Loads a state file into the cluster; undefined when the file does not exist yet. */
+export function loadState(cluster: Cluster, file: string): { tokenSecret?: string } | undefined {
+  if (!existsSync(file)) return undefined;
   let doc: StateFile;
   try {
     doc = JSON.parse(readFileSync(file, "utf8")) as StateFile;
@@ -39,16 +41,17 @@ export function loadState(cluster: Cluster, file: string): boolean {
   }
   cluster.vmidsChanged();
   cluster.touch();
-  return true;
+  return { tokenSecret: doc.tokenSecret };
 }
 
-export function saveState(cluster: Cluster, file: string): void {
+export function saveState(cluster: Cluster, file: string, tokenSecret?: string): void {
   const doc: StateFile = {
     format: "pvefleet-sim-state",
     version: 1,
     vms: [...cluster.vms.values()].map((vm) => ({ ...vm, published: undefined })),
     volumes: [...cluster.volumes.values()],
     nodesOnline: Object.fromEntries([...cluster.nodes.values()].map((n) => [n.name, n.online])),
+    tokenSecret,
   };
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(doc));
@@ -58,19 +61,24 @@ export function saveState(cluster: Cluster, file: string): void {
 /** Debounces writes: at most one every `delayMs`, and a final one on flush(). */
 export class StateWriter {
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly cluster: Cluster, private readonly file: string, private readonly delayMs = 200) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly file: string,
+    private readonly tokenSecret: string,
+    private readonly delayMs = 200,
+  ) {}
 
   changed(): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      saveState(this.cluster, this.file);
+      saveState(this.cluster, this.file, this.tokenSecret);
     }, this.delayMs);
   }
 
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    saveState(this.cluster, this.file);
+    saveState(this.cluster, this.file, this.tokenSecret);
   }
 }
