@@ -12,6 +12,7 @@ export { buildCloudInitIso, cloudInitFiles, isoFileName, type CloudInitSeed } fr
 export { rankByTopsis, type TopsisRanking } from "./providers/proxmox/topsis.js";
 export { createPlacementLedger, type PlacementLedger, type Placement, type SchedulerName } from "./providers/proxmox/scheduler.js";
 export type * from "./planner/types.js";
+export { startSimulator, parseFaults, type Simulator, type SimulatorOptions, type SimStats, type Topology as SimTopology } from "./sim/index.js";
 export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";
 export { openStateStore, readS3Object, newStateDoc, ShardStateStore, StoreConflictError, formatLockInfo, type OpenStateStoreOptions, type LockOptions } from "./state/index.js";
 export { apply, installSignalHandlers, checkPlanFreshness, INTERRUPT_MESSAGE, SECOND_INTERRUPT_MESSAGE, type ApplyDeps, type ApplyResult, type ApplyEvent, type ApplyEventType, type ActionFailure } from "./applier/index.js";
