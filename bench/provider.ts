@@ -33,7 +33,7 @@ function instanceId(): string {
 }
 
 async function creates(count: number, parallel: number): Promise<void> {
-  const sim = await startSimulator({ profile: "instant", topology: defaultTopology(3) });
+  const sim = await startSimulator({ latency: "instant" });
   const p = providerFor(sim);
   try {
     await p.refresh();
@@ -70,7 +70,7 @@ async function creates(count: number, parallel: number): Promise<void> {
 
 async function refreshAt(vmCount: number): Promise<void> {
   const topology = { ...defaultTopology(3), vms: { count: vmCount, firstVmid: 1000, namePrefix: "vm", runningFraction: 0.5 } };
-  const sim = await startSimulator({ profile: "instant", topology });
+  const sim = await startSimulator({ latency: "instant", topology });
   const p = providerFor(sim);
   try {
     await p.refresh(); // warm the connection

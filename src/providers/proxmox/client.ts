@@ -118,6 +118,11 @@ export class ProxmoxClient {
     return this.counters.requests;
   }
 
+  /** Counts a retry an operation made at its own level (e.g. a clone after a lock timeout). */
+  countRetry(): void {
+    this.counters.retries++;
+  }
+
   /** Counts a request as a task poll (so figures can exclude polls). */
   markTaskPoll(): void {
     this.counters.taskPolls++;

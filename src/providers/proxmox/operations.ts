@@ -3,7 +3,7 @@
  * again converges without doing anything twice. How each one gets there is said where it matters;
  * the README has the table (retry safety, calls per operation).
  */
-import { apiPath, type ProxmoxClient } from "./client.js";
+import { apiPath, backoffMs, sleep, type ProxmoxClient } from "./client.js";
 import { ProxmoxError, isProxmoxError } from "./errors.js";
 import { TaskWaiter } from "./tasks.js";
 import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidRange } from "./vmid.js";
@@ -124,14 +124,21 @@ export class ProxmoxOperations implements ProxmoxOps {
           if (mine) return this.adopt(mine.node, Number(mine.vmid));
           if (ambiguous) {
             // Nothing happened (no VM with our name): safe to clone again, after a pause.
-            await new Promise((r) => setTimeout(r, this.client.retry.baseDelayMs * round));
+            const delayMs = backoffMs(this.client.retry, round);
+            this.client.countRetry();
+            this.options.onNotice?.(`clone of ${req.instanceId} to VMID ${vmid} failed (${e.message}); no VM has that name, cloning again in ${delayMs} ms`);
+            await sleep(delayMs);
             continue;
           }
+          const holder = await this.settledHolder(listing, vmid, req.instanceId);
+          if (holder) return holder;
         }
       } else {
         listing = await this.listVms();
         const mine = listing.find((v) => v.name === req.instanceId);
         if (mine) return this.adopt(mine.node, Number(mine.vmid));
+        const holder = await this.settledHolder(listing, vmid, req.instanceId);
+        if (holder) return holder;
         if (round > this.client.retry.attempts) throw new ProxmoxError("VMID_TAKEN", `VMID ${vmid} is taken and no free VMID stayed free for ${req.instanceId}`);
       }
       // The VMID belongs to something else: move on, above everything the fresh listing shows.
@@ -160,16 +167,38 @@ export class ProxmoxOperations implements ProxmoxOps {
     await this.tasks.settle(upid);
   }
 
-  /** A VM already named after the instance: wait until PVE's clone lock is gone, then it is ours. */
-  private async adopt(node: string, vmid: number): Promise<{ vmid: number; node: string }> {
+  /**
+   * The holder of a taken VMID may be a clone still running (lock `clone`, name not yet listed):
+   * possibly ours from an attempt we lost track of. Wait for its lock to clear, then read its name.
+   */
+  private async settledHolder(listing: ResourceVm[], vmid: number, instanceId: string): Promise<{ vmid: number; node: string } | undefined> {
+    const holder = listing.find((v) => Number(v.vmid) === vmid);
+    if (!holder || holder.type !== "qemu") return undefined;
+    if (!holder.lock && holder.name) return undefined; // settled, and not named after us (checked by the caller)
+    try {
+      const name = await this.waitUnlocked(holder.node, vmid);
+      return name === instanceId ? { vmid, node: holder.node } : undefined;
+    } catch (e) {
+      if (isProxmoxError(e, "NOT_FOUND")) return undefined; // the clone failed and was removed
+      throw e;
+    }
+  }
+
+  /** Polls status/current until no clone/create lock is left; returns the VM's name. */
+  private async waitUnlocked(node: string, vmid: number): Promise<string | undefined> {
     const timing = this.tasks.timingFor("qmclone");
     const deadline = Date.now() + timing.timeoutMs;
     for (let delay = Math.min(timing.intervalMs, 50); ; delay = Math.min(timing.intervalMs, delay * 2)) {
-      const st = await this.client.get<{ lock?: string }>(apiPath`/nodes/${node}/qemu/${vmid}/status/current`);
-      if (st.lock !== "clone" && st.lock !== "create") break;
+      const st = await this.client.get<{ lock?: string; name?: string }>(apiPath`/nodes/${node}/qemu/${vmid}/status/current`);
+      if (st.lock !== "clone" && st.lock !== "create") return st.name;
       if (Date.now() > deadline) throw new ProxmoxError("VM_LOCKED", `VM ${vmid} is still locked (${st.lock}) after the clone wait`, { lock: st.lock });
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
+  }
+
+  /** A VM already named after the instance: wait until PVE's clone lock is gone, then it is ours. */
+  private async adopt(node: string, vmid: number): Promise<{ vmid: number; node: string }> {
+    await this.waitUnlocked(node, vmid);
     this.allocator?.reserve(vmid);
     return { vmid, node };
   }
