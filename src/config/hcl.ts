@@ -147,7 +147,7 @@ function literal(v: unknown, path: Path, problems: SyntaxProblem[], map: SourceM
       const expr = v.slice(m.index, m.index + 40).split("\n")[0];
       problems.push({
         where: map.locate(path),
-        message: `${path.join(".")}: HCL expressions are not supported (found ${JSON.stringify(expr)}); write literal values, and $${"{"} for a literal \${`,
+        message: `${path.join(".")}: HCL expressions are not supported (found ${JSON.stringify(expr)})` + "; write literal values, and $${ for a literal ${",
       });
     }
     return v.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");

@@ -48,6 +48,7 @@ function formatOf(location: string): Format {
 }
 
 async function readSource(location: string, opts: LoadOptions): Promise<Uint8Array> {
+  formatOf(location);
   if (location.startsWith("s3://")) {
     if (!/^s3:\/\/[^/]+\/.+/.test(location)) throw new UserError("E_CONFIG_URL", `${location}: expected s3://bucket/key`);
     if (!opts.readRemote) throw new UserError("E_CONFIG_URL", `${location}: reading shard files from S3 is not available here`);

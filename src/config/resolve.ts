@@ -244,7 +244,8 @@ function selectShard(p: Problems, file: ShardFile, wanted: string | undefined): 
   if (wanted !== undefined && id !== undefined && wanted !== id) {
     p.error(["shard", "id"], `--shard ${wanted}: this file holds shard ${JSON.stringify(id)}`);
   }
-  p.throwIfAny();
+  // Without these nothing below can be resolved; other problems are collected with the rest.
+  if (id === undefined || infra?.region === undefined || infra.zone === undefined) p.throwIfAny();
   return { shardId: id!, provider: { region: infra!.region!, zone: infra!.zone! }, options: sharedOptions, optionsPath: ["shard", "infra", "options"] };
 }
 
