@@ -459,3 +459,52 @@ describe("provider failure paths outside the happy cluster", () => {
     expect(totalRequests(sim)).toBe(before);
   });
 });
+
+describe("template resolution on a node with duplicate template names", () => {
+  it("fails with Nstance's several-match message", async () => {
+    const topo = defaultTopology(1);
+    topo.templates.push({ ...topo.templates[0]!, vmid: 9050 });
+    const sim = await startSimulator({ latency: "fast", topology: topo });
+    const p = providerFor(sim);
+    try {
+      const e = await caught(p.clone({ instanceId: instanceId(), node: "pve1", vmid: 20000, template: { name: "debian-13-template" }, storage: "local-lvm", full: true }));
+      expect(e.message).toBe('multiple templates named "debian-13-template" found on node "pve1" (found 2)');
+    } finally {
+      await p.close();
+      await sim.stop();
+    }
+  });
+});
+
+describe("provider under injected faults", () => {
+  it("adopts a clone whose answer was lost (connection reset after PVE acted)", async () => {
+    const sim = await startSimulator({ latency: "fast", faults: "rate=1,kinds=reset,methods=POST,paths=/clone$", seed: 7 });
+    const p = providerFor(sim);
+    try {
+      await p.refresh();
+      const id = instanceId();
+      const vmid = p.nextVmid();
+      const got = await p.clone({ instanceId: id, node: "pve1", vmid, template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
+      expect(got).toEqual({ vmid, node: "pve1" });
+      const live = await p.refresh();
+      expect(live.vms.filter((v) => v.name === id)).toHaveLength(1);
+      expect(sim.stats().requests["POST /nodes/{node}/qemu/{vmid}/clone"]).toBe(1);
+    } finally {
+      await p.close();
+      await sim.stop();
+    }
+  });
+
+  it("rides out daemon errors on reads with bounded retries", async () => {
+    const sim = await startSimulator({ latency: "fast", faults: "rate=0.4,kinds=5xx,methods=GET", seed: 11 });
+    const p = providerFor(sim, { retry: { attempts: 8, baseDelayMs: 2, maxDelayMs: 10 } });
+    try {
+      for (let i = 0; i < 5; i++) expect((await p.refresh()).nodes).toHaveLength(3);
+      expect(p.stats().retries).toBeGreaterThan(0);
+      expect(sim.stats().rejected).toEqual([]);
+    } finally {
+      await p.close();
+      await sim.stop();
+    }
+  });
+});

@@ -33,8 +33,8 @@ export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 250, maxD
  * When a failed request may be sent again:
  * - `read`: GETs. Retried on network errors, 5xx without a known meaning, 59x and lock timeouts.
  * - `idempotent`: writes that set absolute values (config without digest, resize to an absolute
- *   size, shutdown/stop of a VM): sending twice ends in the same state. Retried like reads,
- *   except unknown 5xx (the server may have acted and failed later; the operation re-reads).
+ *   size, shutdown/stop of a VM, an upload under a fixed name): sending twice ends in the same
+ *   state, so they are retried like reads.
  * - `unsafe`: writes whose repetition could do something twice (clone, upload, delete, start).
  *   Retried only when PVE cannot have acted: the connection was refused/never made, or a lock
  *   timeout, which PVE raises before it changes anything (pve-api.md §2.11). The operation
@@ -277,7 +277,9 @@ function shouldRetry(e: ProxmoxError, retry: RetryClass): boolean {
     const code = cause.cause?.code ?? cause.code ?? "";
     return CONNECT_FAILURES.has(code);
   }
-  if (e.code === "SERVER") return retry === "read" && (e.status ?? 0) >= 500 && e.status !== 501;
+  // An unexplained 5xx may come after the server acted: harmless to repeat for reads and for
+  // writes of absolute values, not for the rest.
+  if (e.code === "SERVER") return (retry === "read" || retry === "idempotent") && (e.status ?? 0) >= 500 && e.status !== 501;
   return false;
 }
 
