@@ -86,7 +86,7 @@ function decode(location: string, bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes).replace(/^\uFEFF/, "");
   } catch {
-    throw new UserError("E_CONFIG_READ", `${location}:1:1: the file is not UTF-8 text`, { file: location, line: 1, column: 1 });
+    throw new UserError("E_CONFIG_READ", "the file is not UTF-8 text", { file: location, line: 1, column: 1 });
   }
 }
 

@@ -429,7 +429,7 @@ function resolveGroup(p: Problems, x: GroupInput): DesiredGroup | undefined {
     const parsed = x.userdataTemplates.get(userdataPath.join("\u0000"));
     if (parsed?.nodes) {
       try {
-        executeTemplate(parsed.nodes, { ...data, Instance: { ...data.Instance, ID: encodeInstanceId(template.kind, new Uint8Array(16)), Hostname: "" } });
+        executeTemplate(parsed.nodes, { ...data, Instance: { ...data.Instance, ID: encodeInstanceId(KIND_RE.test(template.kind) ? template.kind : "xxx", new Uint8Array(16)), Hostname: "" } });
       } catch (err) {
         if (!(err instanceof GoTemplateError)) throw err;
         p.error(parsed.path, `template: ${err.message} (for group ${tenant}.${name})`, { where: userdata.encoding === "plain" ? p.map.locateInString(parsed.path, err.offset, userdata.content) : undefined, code: "E_TEMPLATE" });

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { loadShardFileDetailed } from "../../src/config/load.js";
+import type { DesiredShard } from "../../src/config/model.js";
+
+const DIR = "examples";
+const pairs = readdirSync(DIR).filter((f) => f.endsWith(".jsonc") && readdirSync(DIR).includes(f.replace(/\.jsonc$/, ".hcl")));
+
+function withoutSource(s: DesiredShard): Omit<DesiredShard, "source"> {
+  const { source: _source, ...rest } = s;
+  return rest;
+}
+
+describe("examples", () => {
+  it("has every example in both formats", () => {
+    expect(pairs.sort()).toEqual(["multi-node.jsonc", "quickstart.jsonc", "tenants.jsonc"]);
+  });
+
+  it.each(pairs)("loads %s and its .hcl twin to the identical model", async (jsonc) => {
+    const a = await loadShardFileDetailed(`${DIR}/${jsonc}`);
+    const b = await loadShardFileDetailed(`${DIR}/${jsonc.replace(/\.jsonc$/, ".hcl")}`);
+    expect(withoutSource(b.shard)).toEqual(withoutSource(a.shard));
+    expect(b.templateCount).toBe(a.templateCount);
+    expect(a.notices).toEqual([]);
+    expect(b.notices).toEqual([]);
+    expect(a.shard.source.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("keeps the quickstart as documented", async () => {
+    const { shard } = await loadShardFileDetailed(`${DIR}/quickstart.jsonc`);
+    expect(shard).toMatchObject({ clusterId: "demo", shardId: "dev", provider: { options: { cloudInitIsoStorage: "local" } } });
+    expect(shard.groups).toHaveLength(1);
+    expect(shard.groups[0]).toMatchObject({
+      size: 2,
+      spec: { template: { name: "debian-13-template" }, storage: "local-lvm", bridge: "vmbr0", cores: 1, memoryMiB: 512, diskBytes: 4 * 1024 ** 3 },
+    });
+    expect(shard.groups[0]!.spec.userdata?.content).toContain("{{ .Instance.ID }}");
+  });
+
+  it("reads Nstance's config-proxmox example unchanged", async () => {
+    const text = readFileSync(`${DIR}/nstance-proxmox.jsonc`, "utf8");
+    expect(text).toContain('"registration_addr": "0.0.0.0:8992"');
+    const { shard, notices } = await loadShardFileDetailed(`${DIR}/nstance-proxmox.jsonc`);
+    expect(notices).toEqual([]);
+    expect(shard).toMatchObject({ clusterId: "example-cluster", shardId: "dev", provider: { region: "dev", zone: "deva", options: { insecureTls: true, cloudInitIsoStorage: "local" } } });
+    expect(shard.groups[0]).toMatchObject({
+      ref: { tenant: "default", group: "test" },
+      size: 1,
+      spec: { kind: "tst", arch: "amd64", cores: 2, memoryMiB: 2048, diskBytes: 20 * 1024 ** 3, storage: "local-lvm", bridge: "vmbr0", onboot: true, subnetPool: "default",
+        userdata: { source: "inline", encoding: "plain", content: '#!/bin/bash\necho "Test instance started"' },
+        vars: { ClusterFQDN: "dev.nstance.local", ClusterSlug: "dev", Environment: "development" } },
+    });
+  });
+
+  it("maps VLAN subnet pools and instance types in the multi-node example", async () => {
+    const { shard } = await loadShardFileDetailed(`${DIR}/multi-node.hcl`);
+    const byName = Object.fromEntries(shard.groups.map((g) => [`${g.ref.tenant}.${g.ref.group}`, g]));
+    expect(byName["prod.app"]!.spec).toMatchObject({ bridge: "vmbr0", vlan: 100, cores: 2, memoryMiB: 4096, diskBytes: 32 * 1024 ** 3, pool: "fleet" });
+    expect(byName["prod.db"]!.spec).toMatchObject({ template: { name: "debian-12-template" }, vlan: 200, diskBytes: 120 * 1024 ** 3 });
+    expect(byName["prod.bastion"]!.spec).toMatchObject({ bridge: "vmbr1", vlan: 30, cores: 1 });
+    expect(byName["staging.app"]!.spec).toMatchObject({ cores: 1, memoryMiB: 2048 });
+    expect(shard.provider.options).toMatchObject({ vmidRange: { min: 20000, max: 29999 }, shutdownTimeoutSec: 90, scaleDownOrder: "oldest", memoryHeadroom: 0.85 });
+  });
+});
