@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startSimulator } from "../../src/sim/index.js";
 import { createProxmoxProvider, type ProxmoxProvider, type ProxmoxProviderOptions } from "../../src/providers/proxmox/index.js";
 import { ProxmoxClient } from "../../src/providers/proxmox/client.js";
@@ -446,6 +449,20 @@ describe("provider failure paths outside the happy cluster", () => {
     } finally {
       await insecure.close();
     }
+  });
+
+  it("trusts the CA in PROXMOX_CA_FILE, and names an unreadable one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pvefleet-ca-"));
+    const file = join(dir, "ca.pem");
+    writeFileSync(file, sim.caCertificate);
+    const p = createProxmoxProvider({ clusterId: CLUSTER, shardId: SHARD, env: envOf(sim, { PROXMOX_CA_FILE: file }) });
+    try {
+      expect((await p.refresh()).nodes).toHaveLength(2);
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => createProxmoxProvider({ clusterId: CLUSTER, shardId: SHARD, env: envOf(sim, { PROXMOX_CA_FILE: file }) })).toThrow(/PROXMOX_CA_FILE .*ca\.pem/);
   });
 
   it("fails with Nstance's lines when the token variables are missing, before any request", () => {
