@@ -7,6 +7,7 @@
  * (write ID / lock nonce), so a conflict is confirmed by re-reading and comparing bytes.
  */
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { UserError } from "../errors.js";
 import { StoreConflictError } from "./store-conflict.js";
 import type { ObjectBackend, Versioned } from "./types.js";
@@ -160,7 +161,7 @@ export class S3Backend implements ObjectBackend {
     }
   }
 
-  private async rawPut(key: string, body: Uint8Array, cond: { ifNoneMatch: "*" } | { ifMatch: string }): Promise<{ etag: string }> {
+  private async rawPut(key: string, body: Uint8Array, cond: { ifNoneMatch: "*" } | { ifMatch: string }, attempt = 1): Promise<{ etag: string }> {
     const fullKey = this.fullKey(key);
     try {
       const out = await this.client.send(
@@ -183,9 +184,17 @@ export class S3Backend implements ObjectBackend {
       // Did an earlier attempt of this very request (SDK retry after a 500) land? Our bytes are unique.
       const now = await this.rawGet(key);
       if (now && equalBytes(now.body, body)) return { etag: now.etag };
-      // Nothing moved, so this was not a lost race but a failing server: say so rather than "conflict".
+      // A 500 where nothing moved was a failing server, not a lost race: try again (safe — the write
+      // is conditional and its bytes unique), then report it as a server error. A 412/409 is always
+      // a lost race, even when the winner's object is already deleted again (a released lock).
       const unchanged = "ifNoneMatch" in cond ? !now : now?.etag === bare(cond.ifMatch);
-      if (unchanged && code !== 404) throw this.userError(`write ${key}`, e);
+      if (code === 500 && unchanged) {
+        if (attempt < 3) {
+          await sleep(50 * attempt);
+          return this.rawPut(key, body, cond, attempt + 1);
+        }
+        throw this.userError(`write ${key}`, e);
+      }
       const reason = "ifNoneMatch" in cond ? "exists" : now ? "changed" : "gone";
       throw new StoreConflictError(key, reason, { cause: e });
     }
