@@ -72,7 +72,7 @@ const NAMED_FORMATS: Record<string, (v: string) => void> = {
     if (v.startsWith("/")) return;
     if (!RE.volumeId.test(v)) throw `unable to parse volume ID '${v}'\n`;
   },
-  "disk-size": (v) => { if (!RE.diskSize.test(v)) throw `unable to parse size '${v}'\n`; },
+  "disk-size": (v) => { if (!RE.diskSize.test(v)) throw `value '${v}' is not a valid disk size\n`; },
   "pve-qm-boot": (v) => {
     for (const part of v.split(",").filter(Boolean)) {
       const eq = part.indexOf("=");
