@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+// Runs the built CLI (the test command builds with tsc before vitest).
+const BIN = resolve("bin/pvefleet.js");
+
+function pvefleet(args: string[], cwd = process.cwd()) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", PVEFLEET_CONFIG: "" } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("pvefleet validate (built CLI)", () => {
+  it("exits 0 with a one-line summary for the quickstart", () => {
+    const r = pvefleet(["validate", "-c", "examples/quickstart.jsonc"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("examples/quickstart.jsonc: valid — shard dev (cluster demo): 1 group, 2 instances, 1 template\n");
+    expect(r.stderr).toBe("");
+  });
+
+  it("prints the resolved DesiredShard with --format json", () => {
+    const r = pvefleet(["validate", "-c", "examples/tenants.hcl", "--format", "json"]);
+    expect(r.code).toBe(0);
+    const shard = JSON.parse(r.stdout);
+    expect(shard.shardId).toBe("eu-1");
+    expect(shard.groups.map((g: { ref: { tenant: string; group: string } }) => `${g.ref.tenant}.${g.ref.group}`)).toEqual(["acme.api", "acme.web", "globex.batch", "globex.web", "initech.api"]);
+  });
+
+  it("exits 1 with every problem as file:line:col and no stack trace", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-validate-");
+    const file = join(dir, "bad.jsonc");
+    writeFileSync(file, readFileSync("examples/quickstart.jsonc", "utf8").replace('"size": 2', '"size": -1').replace('"kind": "web"', '"kind": 5'));
+    const r = pvefleet(["validate", "-c", file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^${file}:\\d+:\\d+: \\S`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 1 with the parser's position for an HCL syntax error", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-validate-");
+    const file = join(dir, "bad.hcl");
+    writeFileSync(file, 'cluster {\n  id = \n}\n');
+    const r = pvefleet(["validate", "-c", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^${file}:2:8: syntax error: Invalid expression`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 1 with one line for a missing file and finds ./shard.jsonc by default", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-validate-");
+    expect(pvefleet(["validate"], dir)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^no shard file: pass -c FILE/) });
+    writeFileSync(join(dir, "shard.jsonc"), readFileSync("examples/quickstart.jsonc"));
+    expect(pvefleet(["validate"], dir)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^shard\.jsonc: valid/) });
+  });
+
+  it("prints notices on stderr and still exits 0", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-validate-");
+    const file = join(dir, "n.jsonc");
+    writeFileSync(file, readFileSync("examples/quickstart.jsonc", "utf8").replace('"DiskSize": "4G",', '"DiskSize": "4G", "Cpus": 2,'));
+    const r = pvefleet(["validate", "-c", file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/notice: defaults\.args\.Cpus: unknown Proxmox arg "Cpus" is not used/);
+  });
+});
+
+describe("pvefleet init (built CLI)", () => {
+  it("writes a starter file that validates, and refuses to overwrite it without --force", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-init-");
+    expect(pvefleet(["init", "--cluster-id", "lab", "--shard", "pve1", "--vlan", "20"], dir).code).toBe(0);
+    expect(existsSync(join(dir, "shard.jsonc"))).toBe(true);
+    const v = pvefleet(["validate", "--format", "json"], dir);
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ clusterId: "lab", shardId: "pve1", groups: [{ spec: { bridge: "vmbr0", vlan: 20 } }] });
+    const again = pvefleet(["init"], dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/shard\.jsonc already exists; pass --force to overwrite it/);
+    expect(pvefleet(["init", "--force"], dir).code).toBe(0);
+  });
+
+  it("writes HCL for a .hcl name and checks its flags", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-init-");
+    expect(pvefleet(["init", "-c", "s.hcl"], dir).code).toBe(0);
+    expect(pvefleet(["validate", "-c", "s.hcl"], dir)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^s\.hcl: valid — shard dev \(cluster my-cluster\)/) });
+    const bad = pvefleet(["init", "-c", "x.jsonc", "--cluster-id", "Bad_ID"], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--cluster-id: cluster ID "Bad_ID" must contain only lowercase/);
+  });
+});
