@@ -182,6 +182,28 @@ const taskStatus: Handler = (sim, req) => {
   return out;
 };
 
+/** GET /nodes/{node}/tasks: newest first; `status` holds the exit status of finished tasks. */
+const taskList: Handler = (sim, req) => {
+  const p = req.params;
+  requireNode(sim.cluster, p.node!);
+  const source = p.source ?? "archive";
+  const start = Number(p.start ?? 0);
+  const limit = Number(p.limit ?? 50);
+  const out: Array<Record<string, unknown>> = [];
+  for (const t of sim.tasks.list(p.node!)) {
+    if (source === "archive" && t.status === "running") continue;
+    if (source === "active" && t.status !== "running") continue;
+    if (p.vmid !== undefined && t.id !== p.vmid) continue;
+    if (p.typefilter !== undefined && t.type !== p.typefilter) continue;
+    if (p.errors === "1" && (t.status === "running" || t.exitstatus === "OK")) continue;
+    const item: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user };
+    if (t.tokenid) item.tokenid = t.tokenid;
+    if (t.status === "stopped") Object.assign(item, { endtime: t.endtime, status: t.exitstatus });
+    out.push(item);
+  }
+  return out.slice(start, start + limit);
+};
+
 const permissions: Handler = (sim, req) => {
   const privs = Object.fromEntries([...sim.cluster.privileges].sort().map((p) => [p, 1]));
   const path = req.params.path;
@@ -198,6 +220,7 @@ export function clusterHandlers(): Record<string, Handler> {
     "GET /nodes": nodesList,
     "GET /nodes/{node}/status": nodeStatus,
     "GET /nodes/{node}/tasks/{upid}/status": taskStatus,
+    "GET /nodes/{node}/tasks": taskList,
     "GET /access/permissions": permissions,
   };
 }

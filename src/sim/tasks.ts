@@ -50,6 +50,11 @@ export class TaskManager {
     return this.tasks.get(upid);
   }
 
+  /** Tasks of a node, newest first. */
+  list(node: string): TaskRecord[] {
+    return [...this.tasks.values()].filter((t) => t.node === node).reverse();
+  }
+
   /**
    * Starts a worker. `user` is `user@realm!token` for token requests: the UPID carries it whole,
    * the status splits it into `user` and `tokenid`.
