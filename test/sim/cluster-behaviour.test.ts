@@ -1,0 +1,143 @@
+/**
+ * Behaviour beyond single calls: storage-lock contention of concurrent full clones, seeded faults,
+ * `--state` persistence across restarts, pvestatd lag, node usage of running VMs, permissions.
+ */
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { startClient, type Client } from "./helpers.js";
+import { parseFaults } from "../../src/sim/index.js";
+
+const open: Client[] = [];
+async function client(opts: Parameters<typeof startClient>[0] = {}): Promise<Client> {
+  const c = await startClient(opts);
+  open.push(c);
+  return c;
+}
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.close()));
+});
+
+describe("contention", () => {
+  it("fails full clones beyond the per-storage limit inside the task with PVE's storage-lock timeout", async () => {
+    // 8 GiB: a fast-profile copy takes ~400 ms, far beyond the 100 ms storage-lock timeout.
+    const c = await client({ latency: "fast", topology: {
+      nodes: [{ name: "pve1" }], storages: [{ id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"] }],
+      templates: [{ vmid: 9000, node: "pve1", diskGiB: 8 }],
+    } });
+    const posts = await Promise.all([300, 301, 302].map((newid) => c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid, full: 1 })));
+    for (const p of posts) expect(p.status).toBe(200);
+    const results = await Promise.all(posts.map((p) => c.waitTask(p.body.data)));
+    const statuses = results.map((r) => r.exitstatus).sort();
+    expect(statuses).toEqual(["OK", "OK", "can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout"]);
+    // The failed clone's target is gone again; the others exist.
+    const vms = (await c.call("GET", "/cluster/resources", { type: "vm" })).body.data.map((v: { vmid: number }) => v.vmid);
+    expect(vms.filter((id: number) => id >= 300 && id <= 302)).toHaveLength(2);
+  });
+
+  it("lets linked clones and clones onto different nodes' storages proceed together", async () => {
+    const c = await client({ latency: "fast" });
+    const posts = await Promise.all([
+      c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 310, full: 1 }),
+      c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 311, full: 1 }),
+      c.call("POST", "/nodes/pve2/qemu/9001/clone", { newid: 312, full: 1 }),
+      c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 313 }),
+    ]);
+    const results = await Promise.all(posts.map((p) => c.waitTask(p.body.data)));
+    expect(results.map((r) => r.exitstatus)).toEqual(["OK", "OK", "OK", "OK"]);
+  });
+});
+
+describe("faults", () => {
+  it("parses the documented grammar and rejects nonsense with one clear line", () => {
+    expect(parseFaults("rate=0.1,kinds=5xx+reset,paths=/qemu/\\d+,/config")).toMatchObject({ rate: 0.1, kinds: ["5xx", "reset"] });
+    expect(parseFaults("rate=0.1,kinds=5xx+reset,paths=/qemu/\\d+,/config").paths?.test("/nodes/x/qemu/100,/config")).toBe(true);
+    expect(() => parseFaults("rate=2")).toThrow("--faults 'rate=2': rate must be a number between 0 and 1");
+    expect(() => parseFaults("rate=0.1,kinds=boom")).toThrow("unknown kind 'boom'");
+  });
+
+  it("draws the same faults for the same seed, and a 5xx never changes the cluster", async () => {
+    const run = async () => {
+      const c = await client({ latency: "instant", seed: 7, faults: "rate=0.5,kinds=5xx,paths=/config$" });
+      const seen: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const r = await c.call("PUT", "/nodes/pve1/qemu/9000/config", { description: `v${i}` });
+        seen.push(r.status);
+        const cfg = (await c.call("GET", "/nodes/pve1/qemu/9000/config")).body;
+        if (r.status === 500) expect(cfg?.data?.description ?? "").not.toBe(`v${i}`);
+      }
+      return seen;
+    };
+    const a = await run();
+    const b = await run();
+    expect(a).toEqual(b);
+    expect(a).toContain(500);
+    expect(a).toContain(200);
+  });
+
+  it("resets the connection after the handler ran, and fails tasks on taskfail", async () => {
+    const c = await client({ latency: "instant", faults: "rate=1,kinds=reset,paths=/cluster/nextid" });
+    await expect(c.call("GET", "/cluster/nextid")).rejects.toThrow(/socket hang up|ECONNRESET/);
+    const t = await client({ latency: "instant", faults: "rate=1,kinds=taskfail,methods=POST" });
+    const r = await t.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 400 });
+    expect(r.status).toBe(200);
+    expect((await t.waitTask(r.body.data)).exitstatus).toBe("qmclone failed: got timeout (injected fault)");
+    expect((await t.call("GET", "/nodes/pve1/qemu/400/config")).status).toBe(500);
+  });
+});
+
+describe("state, stats lag, usage and permissions", () => {
+  it("keeps the cluster and the token across restarts with --state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pvefleet-sim-test-"));
+    const file = join(dir, "sim.json");
+    try {
+      const a = await startClient({ latency: "instant", stateFile: file });
+      const r = await a.call("POST", "/nodes/pve2/qemu/9001/clone", { newid: 500, name: "kept" });
+      await a.waitTask(r.body.data);
+      await a.call("PUT", "/nodes/pve2/qemu/500/config", { tags: "b,a" });
+      const secret = a.sim.tokenSecret;
+      await a.close();
+      expect(readFileSync(file, "utf8")).toContain('"vmid":500');
+      const b = await startClient({ latency: "instant", stateFile: file });
+      try {
+        expect(b.sim.tokenSecret).toBe(secret);
+        const cfg = (await b.call("GET", "/nodes/pve2/qemu/500/config")).body.data;
+        expect(cfg).toMatchObject({ name: "kept", tags: "a;b" });
+        expect((await b.call("GET", "/cluster/nextid")).body.data).toBe("100");
+      } finally {
+        await b.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("counts running VMs in their node's cpu and memory", async () => {
+    const c = await client({ latency: "instant" });
+    const before = (await c.call("GET", "/cluster/resources", { type: "node" })).body.data.find((n: { node: string }) => n.node === "pve3");
+    const r = await c.call("POST", "/nodes/pve3/qemu", { vmid: 600, memory: 8192, cores: 4, start: 1 });
+    await c.waitTask(r.body.data);
+    const after = (await c.call("GET", "/cluster/resources", { type: "node" })).body.data.find((n: { node: string }) => n.node === "pve3");
+    expect(after.mem - before.mem).toBe(8192 * 1024 * 1024);
+    expect(after.cpu).toBeGreaterThan(before.cpu);
+  });
+
+  it("shows a new VM as status unknown until pvestatd publishes its stats (realistic profile)", async () => {
+    const c = await client({ latency: "realistic", http: true });
+    const r = await c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 700 });
+    const entry = (await c.call("GET", "/cluster/resources", { type: "vm" })).body.data.find((v: { vmid: number }) => v.vmid === 700);
+    expect(entry).toEqual({ id: "qemu/700", vmid: 700, node: "pve1", type: "qemu", status: "unknown", lock: "clone" });
+    expect(r.body.data).toMatch(/^UPID:pve1:/);
+  });
+
+  it("reports and enforces the token's privileges; dropped ones give PVE's 403", async () => {
+    const c = await client({ latency: "instant", topology: { nodes: [{ name: "pve1" }], storages: [{ id: "local-lvm", type: "lvmthin", content: ["images"] }], dropPrivileges: ["VM.Clone"] } });
+    const perms = (await c.call("GET", "/access/permissions")).body.data["/"];
+    expect(perms["VM.Allocate"]).toBe(1);
+    expect(perms["VM.Clone"]).toBeUndefined();
+    const r = await c.call("POST", "/nodes/pve1/qemu/100/clone", { newid: 101 });
+    expect(r.status).toBe(403);
+    expect(r.reason).toBe("Permission check failed (/vms/100, VM.Clone)");
+  });
+});
