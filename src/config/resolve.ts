@@ -5,7 +5,7 @@
  * Pure: no I/O. Every problem is collected with its place and thrown together as UserErrors.
  */
 import type { DesiredGroup, DesiredShard, ProxmoxOptions, TemplateData, UserdataSpec, VmSpec } from "./model.js";
-import { ShardFile, ProxmoxArgs, PROXMOX_ARG_NAMES, issueMessage, type OptionsFile, type TemplateFile, type GroupFile, type UserdataFile } from "./schema.js";
+import { ShardFile, ShardSkeleton, TemplateFile, GroupFile, ProxmoxArgs, PROXMOX_ARG_NAMES, issueMessage, type OptionsFile, type UserdataFile } from "./schema.js";
 import { checkKeys } from "./keys.js";
 import { Problems } from "./problems.js";
 import type { Path, SourceMap } from "./source-map.js";
@@ -59,12 +59,35 @@ export function resolveShard(raw: unknown, map: SourceMap, opts: ResolveOptions)
     p.throwIfAny();
   }
   checkKeys(raw, (path, message, severity) => (severity === "error" ? p.error(path, message, { key: true }) : p.notice(path, message, { key: true })));
-  const parsed = ShardFile.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) p.error(issue.path as Path, issueMessage(issue), { code: "E_SCHEMA" });
+  // The skeleton first, then each template and group on its own: a broken entry is reported and
+  // left out, so the semantic checks of every other entry still run and all problems come at once.
+  const parsed = ShardSkeleton.safeParse(raw, { reportInput: true });
+  const schemaError = (issue: { path: PropertyKey[] } & Parameters<typeof issueMessage>[0], prefix: Path = []) =>
+    p.error([...prefix, ...(issue.path as Path)], issueMessage(issue), { code: "E_SCHEMA" });
+  if (!parsed.success) for (const issue of parsed.error.issues) schemaError(issue);
+  const rawFile = raw as Record<string, unknown>;
+  const rawTemplates = isPlainObject(rawFile.templates) ? rawFile.templates : {};
+  const templates: Record<string, TemplateFile> = {};
+  for (const [name, t] of Object.entries(rawTemplates)) {
+    const r = TemplateFile.safeParse(t, { reportInput: true });
+    if (r.success) templates[name] = r.data;
+    else for (const issue of r.error.issues) schemaError(issue, ["templates", name]);
   }
-  p.throwIfAny();
-  const file = parsed.data!;
+  const groupsIn: Record<string, Record<string, GroupFile>> = {};
+  if (isPlainObject(rawFile.groups)) {
+    for (const [tenant, byName] of Object.entries(rawFile.groups)) {
+      if (!isPlainObject(byName)) continue;
+      groupsIn[tenant] = {};
+      for (const [name, g] of Object.entries(byName)) {
+        const r = GroupFile.safeParse(g, { reportInput: true });
+        if (r.success) groupsIn[tenant][name] = r.data;
+        else for (const issue of r.error.issues) schemaError(issue, ["groups", tenant, name]);
+      }
+    }
+  }
+  if (!parsed.success) p.throwIfAny();
+  const file: ShardFile = { ...parsed.data!, templates, groups: groupsIn };
+  const brokenTemplates = new Set(Object.keys(rawTemplates).filter((n) => !templates[n]));
 
   // ---- cluster and shard
   const clusterId = file.cluster.id;
@@ -137,8 +160,9 @@ export function resolveShard(raw: unknown, map: SourceMap, opts: ResolveOptions)
       const path: Path = ["groups", tenant, name];
       idCheck(p, path, "group ID", name, true);
       const template = file.templates[g.template];
+      if (brokenTemplates.has(g.template)) continue; // already reported
       if (!template) {
-        p.error([...path, "template"], `template ${JSON.stringify(g.template)} is not defined${didYouMean(g.template, Object.keys(file.templates))}`);
+        p.error([...path, "template"], `template ${JSON.stringify(g.template)} is not defined${didYouMean(g.template, Object.keys(rawTemplates))}`);
         continue;
       }
       poolCheck([...path, "subnet_pool"], g.subnet_pool);
@@ -162,7 +186,7 @@ export function resolveShard(raw: unknown, map: SourceMap, opts: ResolveOptions)
       groups,
     },
     notices: p.notices,
-    templateCount: Object.keys(file.templates).length,
+    templateCount: Object.keys(rawTemplates).length,
   };
 }
 

@@ -86,6 +86,12 @@ export const ShardFile = z.looseObject({
 });
 export type ShardFile = z.infer<typeof ShardFile>;
 
+/** The file without the per-entry schemas of templates and groups (those are checked one by one). */
+export const ShardSkeleton = ShardFile.extend({
+  templates: z.record(z.string(), z.unknown()),
+  groups: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+
 /** Proxmox args with strict types (nstance.md §2.10; wrong types are errors, not silently ignored). */
 export const ProxmoxArgs = z.looseObject({
   StoragePool: z.string().min(1),

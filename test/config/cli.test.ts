@@ -30,12 +30,12 @@ describe("pvefleet validate (built CLI)", () => {
   it("exits 1 with every problem as file:line:col and no stack trace", () => {
     const dir = mkdtempSync("/tmp/pvefleet-validate-");
     const file = join(dir, "bad.jsonc");
-    writeFileSync(file, readFileSync("examples/quickstart.jsonc", "utf8").replace('"size": 2', '"size": -1').replace('"kind": "web"', '"kind": 5'));
+    writeFileSync(file, readFileSync("examples/quickstart.jsonc", "utf8").replace('"size": 2', '"size": -1').replace('"kind": "web"', '"kind": "WEB"'));
     const r = pvefleet(["validate", "-c", file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     const lines = r.stderr.trim().split("\n");
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(2); // a schema error (group) and a semantic one (template kind), together
     for (const line of lines) expect(line).toMatch(new RegExp(`^${file}:\\d+:\\d+: \\S`));
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
