@@ -346,6 +346,38 @@ group "default" "web" {
     expect(shard.groups[0]!.spec.userdata!.content).toBe("#!/bin/sh\necho ${HOME}\n");
   });
 
+  it("accepts blocks or attribute maps alike, and the multi-shard list", async () => {
+    const alt = `cluster = { id = "demo" }
+shard {
+  infra = { options = { max_surge = 2 } }
+}
+shards = [
+  { id = "a", provider = { kind = "proxmox", region = "r", zone = "z1" } },
+  { id = "b", provider = { kind = "proxmox", region = "r", zone = "z2" } },
+]
+defaults {
+  args {
+    TemplateName = "t"
+    StoragePool  = "s"
+    Cores        = 1
+    Memory       = 512
+  }
+}
+templates = { web = { kind = "web", arch = "amd64" } }
+group "default" "web" {
+  template = "web"
+  size     = 1
+}
+`;
+    const { shard } = await load(alt, "alt.hcl", "b");
+    expect(shard).toMatchObject({ clusterId: "demo", shardId: "b", provider: { zone: "z2", options: { maxSurge: 2 } } });
+    expect(shard.groups[0]!.spec).toMatchObject({ storage: "s", cores: 1 });
+    const { parseShardSource } = await import("../../src/config/load.js");
+    const { shardIdsOf } = await import("../../src/config/resolve.js");
+    const parsed = await parseShardSource("alt.hcl", alt);
+    expect(shardIdsOf(parsed.value, parsed.map)).toEqual(["a", "b"]);
+  });
+
   it("refuses a block defined twice", async () => {
     const lines = await problems(HCL + 'cluster {\n  id = "x"\n}\n', "t.hcl");
     expect(lines[0]).toMatch(/cluster: block may appear only once \(found 2\)$/);
