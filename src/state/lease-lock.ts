@@ -230,22 +230,28 @@ class HeldLease implements LeaseLock {
   }
 }
 
-/** Removes a lock by ID: an If-Match write marking it released, then a delete. */
+/**
+ * Removes a lock by ID: an If-Match write marking it released, then a delete. A live holder may
+ * renew between our read and our write; the lock still has the ID the user named, so try again.
+ */
 export async function forceUnlock(backend: ObjectBackend, key: string, location: string, lockId: string): Promise<LockInfo> {
-  const current = await backend.get(key);
-  if (!current) throw new UserError("LOCK_NOT_FOUND", `no state lock is held on ${location}`);
-  const holder = decode(current.body);
-  if (!holder) throw new UserError("LOCK_CORRUPT", `the lock object ${key} on ${location} is not a pvefleet lock; remove it by hand`);
-  if (holder.id !== lockId) {
-    throw new UserError("LOCK_ID_MISMATCH", `the state lock on ${location} has ID ${holder.id}, not ${lockId}; nothing was changed\n${formatLockInfo(publicInfo(holder))}`);
+  for (let attempt = 1; ; attempt++) {
+    const current = await backend.get(key);
+    if (!current) throw new UserError("LOCK_NOT_FOUND", `no state lock is held on ${location}`);
+    const holder = decode(current.body);
+    if (!holder) throw new UserError("LOCK_CORRUPT", `the lock object ${key} on ${location} is not a pvefleet lock; remove it by hand`);
+    if (holder.id !== lockId) {
+      throw new UserError("LOCK_ID_MISMATCH", `the state lock on ${location} has ID ${holder.id}, not ${lockId}; nothing was changed\n${formatLockInfo(publicInfo(holder))}`);
+    }
+    const marked: StoredLock = { ...holder, released: true, releasedAt: new Date().toISOString(), nonce: randomUUID() };
+    try {
+      await backend.put(key, encode(marked), { ifMatch: current.etag });
+    } catch (e) {
+      if (!isStoreConflict(e)) throw e;
+      if (attempt < 5) continue;
+      throw new UserError("LOCK_CHANGED", `the state lock on ${location} kept changing while unlocking it; check it again`);
+    }
+    await backend.delete(key).catch(() => undefined);
+    return publicInfo(holder);
   }
-  const marked: StoredLock = { ...holder, released: true, releasedAt: new Date().toISOString(), nonce: randomUUID() };
-  try {
-    await backend.put(key, encode(marked), { ifMatch: current.etag });
-  } catch (e) {
-    if (isStoreConflict(e)) throw new UserError("LOCK_CHANGED", `the state lock on ${location} changed while unlocking it; check it again`);
-    throw e;
-  }
-  await backend.delete(key).catch(() => undefined);
-  return publicInfo(holder);
 }

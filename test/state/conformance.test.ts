@@ -241,10 +241,11 @@ describe.each(backends)("state store conformance: $name backend", (b) => {
 
     it("marks the lock lost when a renewal finds it replaced", async () => {
       const store = await open();
-      const lock = await store.lock("apply", { ttlMs: 300 });
+      // The first renewal comes after 200 ms, well after the replacement below.
+      const lock = await store.lock("apply", { ttlMs: 600 });
       const cur = await store.backend.get(store.lockKey);
       await store.backend.put(store.lockKey, enc(JSON.stringify({ ...lock.info, id: "thief", nonce: "x" })), { ifMatch: cur!.etag });
-      await sleep(250);
+      await sleep(350);
       expect(() => lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST" }));
       await lock.release(); // must not delete the thief's lease
       expect(JSON.parse(dec((await store.backend.get(store.lockKey))!.body)).id).toBe("thief");
