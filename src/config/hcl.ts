@@ -166,33 +166,38 @@ function escapeRe(s: string): string {
 }
 
 function hclSourceMap(file: string, text: string, lines: LineIndex): SourceMap {
-  const search = (path: Path): number => {
-    let offset = 0;
-    let i = 0;
-    const find = (re: RegExp): boolean => {
+  /** Offset of the last path segment found, searching forward from the previous one. */
+  const walk = (segments: Path, from: number): number => {
+    let offset = from;
+    for (const seg of segments) {
+      if (typeof seg !== "string") continue;
+      const re = new RegExp(`(^|[\\s{,(\\[])"?${escapeRe(seg)}"?\\s*[={:]`, "g");
       re.lastIndex = offset;
       const m = re.exec(text);
-      if (!m) return false;
-      offset = m.index + (m[1]?.length ?? 0);
-      return true;
-    };
+      if (!m) break;
+      offset = m.index + m[1]!.length;
+    }
+    return offset;
+  };
+  /** `template "web"` / `group "t" "g"` block headers; -1 when the file uses the attribute form. */
+  const header = (path: Path): { offset: number; used: number } => {
+    const label = (s: unknown) => `\\s+"${escapeRe(String(s))}"`;
+    const find = (re: string) => new RegExp(`(^|\\n)\\s*${re}`).exec(text);
     if (path[0] === "templates" && typeof path[1] === "string") {
-      if (!find(new RegExp(`(^|\\n)\\s*template\\s+"${escapeRe(path[1])}"`, "g"))) return 0;
-      i = 2;
-    } else if (path[0] === "groups" && typeof path[1] === "string") {
-      const label = typeof path[2] === "string" ? `\\s+"${escapeRe(path[2])}"` : "";
-      if (!find(new RegExp(`(^|\\n)\\s*group\\s+"${escapeRe(path[1])}"${label}`, "g"))) {
-        if (!label || !find(new RegExp(`(^|\\n)\\s*group\\s+"${escapeRe(path[1])}"`, "g"))) return 0;
-        return offset;
-      }
-      i = label ? 3 : 2;
+      const m = find(`template${label(path[1])}`);
+      return m ? { offset: m.index + m[1]!.length, used: 2 } : { offset: -1, used: 0 };
     }
-    for (; i < path.length; i++) {
-      const seg = path[i];
-      if (typeof seg !== "string") continue;
-      if (!find(new RegExp(`(^|[\\s{,(\\[])"?${escapeRe(seg)}"?\\s*[={:]`, "g"))) break;
+    if (path[0] === "groups" && typeof path[1] === "string") {
+      const full = typeof path[2] === "string" ? find(`group${label(path[1])}${label(path[2])}`) : null;
+      if (full) return { offset: full.index + full[1]!.length, used: 3 };
+      const tenant = find(`group${label(path[1])}`);
+      return tenant ? { offset: tenant.index + tenant[1]!.length, used: path.length } : { offset: -1, used: 0 };
     }
-    // skip leading whitespace the match may include
+    return { offset: -1, used: 0 };
+  };
+  const search = (path: Path): number => {
+    const h = header(path);
+    let offset = h.offset >= 0 ? walk(path.slice(h.used), h.offset) : walk(path, 0);
     while (/\s/.test(text[offset] ?? "")) offset++;
     return offset;
   };

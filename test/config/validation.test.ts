@@ -376,6 +376,9 @@ group "default" "web" {
     const { shardIdsOf } = await import("../../src/config/resolve.js");
     const parsed = await parseShardSource("alt.hcl", alt);
     expect(shardIdsOf(parsed.value, parsed.map)).toEqual(["a", "b"]);
+    expect(await problems(alt.replace('kind = "web"', 'kind = "webs"'), "alt.hcl", "b")).toEqual([
+      'alt.hcl:17:23: templates.web.kind: kind "webs" must be exactly 3 lowercase letters (it prefixes instance IDs)',
+    ]);
   });
 
   it("refuses a block defined twice", async () => {
