@@ -4,12 +4,26 @@
  * /access/permissions. `/cluster/resources?type=vm` is served from a serialised cache that is
  * rebuilt when the model changes (or once a second, for uptimes) — refresh of 10,000 VMs is hot.
  */
+import { gzipSync } from "node:zlib";
 import type { Cluster, SimNode, SimVm } from "./cluster.js";
 import { fail, paramFail, type Handler, type SimContext } from "./context.js";
 
-/** Already serialised `data` (the server splices it into the envelope). */
+/**
+ * Already serialised `data`. The full response body (and its gzip form, which pveproxy sends to
+ * clients that accept it) is encoded once and reused for every request until the model changes.
+ */
 export class RawJson {
+  private body?: Buffer;
+  private gzipped?: Buffer;
   constructor(readonly json: string) {}
+  envelope(): Buffer {
+    this.body ??= Buffer.from(`{"data":${this.json}}`);
+    return this.body;
+  }
+  gzip(): Buffer {
+    this.gzipped ??= gzipSync(this.envelope(), { level: 6 });
+    return this.gzipped;
+  }
 }
 
 export const PVE_VERSION = { version: "8.4.1", release: "8.4", repoid: "2a5fa54a8503f96d" };
@@ -92,9 +106,12 @@ interface ListingCache {
 }
 const vmListingCaches = new WeakMap<Cluster, ListingCache>();
 
-/** `/cluster/resources?type=vm`, serialised once per model version and second. */
+/**
+ * `/cluster/resources?type=vm`, serialised once per model version; uptimes advance with each
+ * 10 s pvestatd cycle, as on a real cluster.
+ */
 function vmListing(cluster: Cluster): RawJson {
-  const key = `${cluster.version}:${Math.floor(Date.now() / 1000)}`;
+  const key = `${cluster.version}:${Math.floor(Date.now() / 10_000)}`;
   const cached = vmListingCaches.get(cluster);
   if (cached?.key === key) return cached.body;
   const parts: string[] = [];

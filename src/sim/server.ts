@@ -78,12 +78,13 @@ export class Pipeline {
       this.stats.log.push({ method, path: pathname, status, ms: Math.round((performance.now() - t0) * 1000) / 1000 });
       if (this.stats.log.length > MAX_LOG) this.stats.log.splice(0, this.stats.log.length - MAX_LOG);
     };
-    const send = (code: number, reason: string, body?: string) => {
+    const send = (code: number, reason: string, body?: string | Buffer, gzipped = false) => {
       status = code;
       const headers: Record<string, string | number> = { "Cache-Control": "max-age=0", Pragma: "no-cache" };
       if (body !== undefined) {
         headers["Content-Type"] = JSON_TYPE;
-        headers["Content-Length"] = Buffer.byteLength(body);
+        headers["Content-Length"] = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+        if (gzipped) headers["Content-Encoding"] = "gzip";
       } else headers["Content-Length"] = 0;
       res.writeHead(code, reasonPhrase(reason), headers);
       res.end(body);
@@ -174,8 +175,11 @@ export class Pipeline {
         res.socket?.destroy();
         return;
       }
-      const body = data instanceof RawJson ? `{"data":${data.json}}` : JSON.stringify({ data: data ?? null });
-      send(200, "OK", body);
+      if (data instanceof RawJson) {
+        const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+        return send(200, "OK", gzip ? data.gzip() : data.envelope(), gzip);
+      }
+      send(200, "OK", JSON.stringify({ data: data ?? null }));
     } catch (e) {
       if (e instanceof PveError) return sendError(e);
       if (e instanceof UploadError) return sendError(new PveError(500, e.message));
