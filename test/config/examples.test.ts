@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { loadShardFileDetailed } from "../../src/config/load.js";
+import { renderUserdata, templateDataFor } from "../../src/config/userdata.js";
 import type { DesiredShard } from "../../src/config/model.js";
 
 const DIR = "examples";
@@ -60,5 +61,17 @@ describe("examples", () => {
     expect(byName["prod.bastion"]!.spec).toMatchObject({ bridge: "vmbr1", vlan: 30, cores: 1 });
     expect(byName["staging.app"]!.spec).toMatchObject({ cores: 1, memoryMiB: 2048 });
     expect(shard.provider.options).toMatchObject({ vmidRange: { min: 20000, max: 29999 }, shutdownTimeoutSec: 90, scaleDownOrder: "oldest", memoryHeadroom: 0.85 });
+  });
+
+  it("renders the tenants example's userdata per instance as Go's text/template would", async () => {
+    const { shard } = await loadShardFileDetailed(`${DIR}/tenants.hcl`);
+    const render = (name: string) => {
+      const g = shard.groups.find((x) => `${x.ref.tenant}.${x.ref.group}` === name)!;
+      return renderUserdata(g.spec, templateDataFor(shard, g, `${g.spec.kind}06dx9xy919t3v9kzd2xdsyzb3g`));
+    };
+    expect(render("acme.web")).toBe("#cloud-config\nhostname: web06dx9xy919t3v9kzd2xdsyzb3g\nruncmd:\n  - echo premium tenant acme > /etc/motd\n  - echo port=8080 level=info >> /etc/app.env\n");
+    expect(render("acme.api")).toBe("#!/bin/bash\n# saas/eu-1 in eu/eu-1a\necho acme-api > /etc/role\nset -x\nexec /opt/api --tenant=acme\n");
+    expect(render("initech.api")).toBe("#!/bin/bash\n# saas/eu-1 in eu/eu-1a\necho initech-api > /etc/role\nexec /opt/api --tenant=initech\n");
+    expect(render("globex.batch")).toBe('#!/bin/sh\necho "batch worker bat06dx9xy919t3v9kzd2xdsyzb3g for globex"\n');
   });
 });
