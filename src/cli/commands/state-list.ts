@@ -12,7 +12,7 @@ export async function run(opts: Opts): Promise<number> {
     return 0;
   }
   if (!got) {
-    process.stdout.write(`No state yet for shard ${store.shardId} (${store.location}).\n`);
+    process.stdout.write(`No state yet for shard ${store.shardId} at ${store.location}.\n`);
     return 0;
   }
   process.stdout.write(`State ${store.location}: serial ${got.doc.serial}, lineage ${got.doc.lineage}, ${records.length} instance${records.length === 1 ? "" : "s"}\n`);

@@ -8,7 +8,7 @@ export async function run(opts: Opts): Promise<number> {
   const got = await store.read();
   if (!got) {
     // Like `terraform state pull`: no state prints nothing; say why on stderr.
-    process.stderr.write(`No state yet for shard ${store.shardId} (${store.location}).\n`);
+    process.stderr.write(`No state yet for shard ${store.shardId} at ${store.location}.\n`);
     return 0;
   }
   process.stdout.write(canonicalJson(got.doc));
