@@ -67,6 +67,22 @@ describe("pvefleet validate (built CLI)", () => {
   });
 });
 
+describe("pvefleet validate on mutated files (built CLI)", () => {
+  it("exits 1 with positioned lines and no stack trace, or 0, for truncated and flipped examples", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-validate-");
+    const source = readFileSync("examples/tenants.jsonc", "utf8");
+    const cases = [source.slice(0, 400), source.slice(0, 1200), source.replace('"arch": "amd64"', '"arch": 64'), source.replace("{{ .Vars.Tenant }}", "{{ .Vars.Tenant"), source.replace('"cluster"', '"clustr"'), source.replace('"size": 3', '"size": 3.5')];
+    cases.forEach((text, i) => {
+      const file = join(dir, `m${i}.jsonc`);
+      writeFileSync(file, text);
+      const r = pvefleet(["validate", "-c", file]);
+      expect(r.code, `case ${i}: ${r.stderr}`).toBe(1);
+      for (const line of r.stderr.trim().split("\n")) expect(line).toMatch(new RegExp(`^${file}:\\d+:\\d+: \\S`));
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  });
+});
+
 describe("pvefleet init (built CLI)", () => {
   it("writes a starter file that validates, and refuses to overwrite it without --force", () => {
     const dir = mkdtempSync("/tmp/pvefleet-init-");
