@@ -15,13 +15,34 @@ type RunFn = (opts: Opts, ...args: unknown[]) => Promise<number>;
 
 let exitCode = 0;
 
-/** Calls `commands/<name>.js`'s run() with the command's merged options (globals included). */
-function lazy(name: string) {
+/**
+ * Command modules, imported only when their command runs. Spelled out (not a template-literal
+ * import) so that bundlers and vitest can resolve them statically.
+ */
+const COMMANDS: Record<string, () => Promise<{ run: RunFn }>> = {
+  validate: () => import("./commands/validate.js") as Promise<{ run: RunFn }>,
+  plan: () => import("./commands/plan.js") as Promise<{ run: RunFn }>,
+  apply: () => import("./commands/apply.js") as Promise<{ run: RunFn }>,
+  drift: () => import("./commands/drift.js") as Promise<{ run: RunFn }>,
+  show: () => import("./commands/show.js") as Promise<{ run: RunFn }>,
+  destroy: () => import("./commands/destroy.js") as Promise<{ run: RunFn }>,
+  init: () => import("./commands/init.js") as Promise<{ run: RunFn }>,
+  sim: () => import("./commands/sim.js") as Promise<{ run: RunFn }>,
+  place: () => import("./commands/place.js") as Promise<{ run: RunFn }>,
+  "state-list": () => import("./commands/state-list.js") as Promise<{ run: RunFn }>,
+  "state-show": () => import("./commands/state-show.js") as Promise<{ run: RunFn }>,
+  "state-pull": () => import("./commands/state-pull.js") as Promise<{ run: RunFn }>,
+  "state-push": () => import("./commands/state-push.js") as Promise<{ run: RunFn }>,
+  "force-unlock": () => import("./commands/force-unlock.js") as Promise<{ run: RunFn }>,
+};
+
+/** Calls the command module's run() with the command's merged options (globals included). */
+function lazy(name: keyof typeof COMMANDS & string) {
   return async (...actionArgs: unknown[]) => {
     const cmd = actionArgs[actionArgs.length - 1] as Command;
     const positional = actionArgs.slice(0, -2);
     const opts = cmd.optsWithGlobals() as Opts;
-    const mod = (await import(`./commands/${name}.js`)) as { run: RunFn };
+    const mod = await COMMANDS[name]!();
     exitCode = await mod.run(opts, ...positional);
   };
 }
