@@ -17,7 +17,7 @@ const tty = process.stdout.isTTY === true;
 const bold = (s) => (tty && !process.env.NO_COLOR ? `\u001b[1m${s}\u001b[22m` : s);
 const started = Date.now();
 let step = 0;
-const TOTAL = 9;
+const TOTAL = 10;
 
 function heading(text) {
   step++;
@@ -82,18 +82,27 @@ try {
   };
   const vms = (await api("GET", "/cluster/resources?type=vm")).filter((v) => !v.template && String(v.tags ?? "").includes("nstance"));
   if (vms.length === 0) throw new Error("the apply created no VMs to change");
-  const [first, second] = vms;
-  console.log(`stopping VM ${first.vmid} (${first.name}) on ${first.node}`);
-  const upid = await api("POST", `/nodes/${first.node}/qemu/${first.vmid}/status/stop`);
-  for (let i = 0; i < 200; i++) {
-    const task = await api("GET", `/nodes/${first.node}/tasks/${encodeURIComponent(upid)}/status`);
-    if (task.status === "stopped") break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const target = second ?? first;
-  console.log(`setting cores=${(target.maxcpu ?? 1) + 2} on VM ${target.vmid} (${target.name})`);
-  await api("PUT", `/nodes/${target.node}/qemu/${target.vmid}/config`, { cores: String((target.maxcpu ?? 1) + 2) });
-  await dispatcher.close();
+  const [first] = vms;
+  const cores = (first.maxcpu ?? 1) + 2;
+  console.log(`stopping VM ${first.vmid} on ${first.node}, then setting cores=${cores} on it`);
+  await api("POST", `/nodes/${first.node}/qemu/${first.vmid}/status/stop`);
+  const waitFor = async (pred, ms = 25_000) => {
+    for (const end = Date.now() + ms; Date.now() < end; ) {
+      if (await pred()) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
+  };
+  await waitFor(async () => (await api("GET", `/nodes/${first.node}/qemu/${first.vmid}/status/current`)).status === "stopped");
+  // cores of a stopped VM change at once (on a running one PVE keeps them pending until a restart).
+  await api("PUT", `/nodes/${first.node}/qemu/${first.vmid}/config`, { cores: String(cores) });
+  // Like real PVE (pvestatd, every 10 s), the cluster-wide listing lags the VM itself: wait until
+  // /cluster/resources shows the change, so the drift check below sees what we did.
+  const listed = async () => (await api("GET", "/cluster/resources?type=vm")).find((v) => v.vmid === first.vmid);
+  console.log("waiting for /cluster/resources to show it (PVE republishes VM status every 10 s)…");
+  await waitFor(async () => { const v = await listed(); return v?.status === "stopped" && v?.maxcpu === cores; });
+  const now = await listed();
+  console.log(`the cluster now reports VM ${first.vmid}: status ${now?.status}, ${now?.maxcpu} cores`);
 
   heading("Drift: pvefleet notices (exit 2 = drift found)");
   await cli(["drift"], env, [2]);
@@ -103,6 +112,15 @@ try {
 
   heading("Apply the repair");
   await cli(["apply", "--auto-approve"], env, [0]);
+
+  // pvestatd republishes VM status every 10 s (the simulator's realistic profile does too): wait
+  // until the listing shows the repair before the final plan reads it.
+  console.log("\nwaiting for /cluster/resources to show the repair…");
+  await waitFor(async () => {
+    const v = await listed();
+    return v?.status === "running" && v?.maxcpu === first.maxcpu;
+  });
+  await dispatcher.close();
 
   heading("Plan again: nothing left to do (exit 0 with --detailed-exitcode)");
   await cli(["plan", "--detailed-exitcode"], env, [0]);

@@ -202,7 +202,8 @@ const BAR = 20;
 
 /** `█` what was used, `▓` what the plan adds, `▒` what it frees, `░` what stays free. */
 function bar(maxv: number, before: number, after: number, p: Palette): string {
-  const cells = (v: number) => Math.max(0, Math.min(BAR, Math.round((v / Math.max(maxv, 1)) * BAR)));
+  // Any use shows as at least one cell, so a small VM on a big node is still visible.
+  const cells = (v: number) => (v <= 0 ? 0 : Math.max(1, Math.min(BAR, Math.round((v / Math.max(maxv, 1)) * BAR))));
   const b = cells(before);
   const a = cells(after);
   const kept = Math.min(a, b);
@@ -258,7 +259,7 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
   if (others.length) out.push(p.bold("VMs on the cluster that pvefleet does not manage:"), "", ...renderFindings(others, p));
   out.push(driftCountsLine(report.findings));
   out.push("Fingerprints (stable across runs):");
-  for (const f of report.findings) out.push(`  ${f.fingerprint.slice(0, 19)}  ${f.kind.padEnd(10)} ${f.message}`);
+  for (const f of report.findings) out.push(`  ${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}  ${f.kind.padEnd(10)} ${f.message}`);
   out.push("");
   return out.join("\n");
 }
