@@ -347,10 +347,16 @@ class ApplyContext {
         const storage = (p.storage as string | undefined) ?? spec?.storage;
         if (!template || !storage) throw new UserError("PLAN_INVALID", `action ${a.id}: no template or storage for the clone`);
         const pool = (p.pool as string | undefined) ?? spec?.pool;
+        // A create resumed after a crash asks for the VMID its first attempt recorded, even when the
+        // plan chose another: that clone may still be running (locked, not yet named in the
+        // listing), and only the provider's check of that VMID finds it — asking for a fresh VMID
+        // would make a second VM with the same name. A VMID taken by someone else moves on anyway.
+        const rec = this.writer.current.instances[a.instanceId];
+        const earlier = rec?.phase === "creating" && !rec.stepsDone.includes("clone") && rec.vmid > 0 ? rec : undefined;
         const got = await ops.clone({
           instanceId: a.instanceId,
-          node: a.node,
-          vmid: a.vmid,
+          node: earlier?.node ?? a.node,
+          vmid: earlier?.vmid ?? a.vmid,
           template: "vmid" in template && typeof p.templateNode === "string" ? { ...template, node: p.templateNode } : template,
           storage,
           ...(pool ? { pool } : {}),

@@ -94,7 +94,7 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
     writeShard: (p) => writeFileSync(shardPath, shardText(p)),
     desired: () => loadShardFile(shardPath),
     provider: () => {
-      const p = createProxmoxProvider({ clusterId: "apptest", shardId: "e2e", ca: sim.caCertificate, env: providerEnv, pollIntervalMs: 5 });
+      const p = createProxmoxProvider({ clusterId: "apptest", shardId: "e2e", ca: sim.caCertificate, env: providerEnv, pollIntervalMs: 5, ...(process.env.CRASH_DEBUG ? { onNotice: (m: string) => console.log(`  notice ${new Date().toISOString()} ${m}`) } : {}) });
       providers.push(p);
       return p;
     },
