@@ -16,3 +16,6 @@ export { startSimulator, parseFaults, type Simulator, type SimulatorOptions, typ
 export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";
 export { openStateStore, readS3Object, newStateDoc, ShardStateStore, StoreConflictError, formatLockInfo, type OpenStateStoreOptions, type LockOptions } from "./state/index.js";
 export { apply, installSignalHandlers, checkPlanFreshness, INTERRUPT_MESSAGE, SECOND_INTERRUPT_MESSAGE, type ApplyDeps, type ApplyResult, type ApplyEvent, type ApplyEventType, type ActionFailure } from "./applier/index.js";
+export { renderPlanText, renderDriftText, type DriftReport, type TextOptions } from "./cli/render/text.js";
+export { renderPlanMarkdown, renderDriftMarkdown, planHash, driftDigest, planMarker, driftMarker, GITHUB_COMMENT_LIMIT } from "./cli/render/markdown.js";
+export { renderPlanJson, planToJson, renderDriftJson, driftToJson, PLAN_JSON_FORMAT_VERSION, DRIFT_JSON_FORMAT_VERSION, type PlanJson, type DriftJson } from "./cli/render/json.js";
