@@ -168,3 +168,55 @@ describe("the CLI against the simulator (exit codes)", () => {
     expect((await cli(ws, ["plan", "--destroy", "--detailed-exitcode"])).code).toBe(0);
   });
 });
+
+describe("several shards, saved plans and flag errors", () => {
+  const MULTI = `{
+  "cluster": { "id": "test-cluster" },
+  "shards": [
+    { "id": "blue", "provider": { "kind": "proxmox", "region": "dev", "zone": "deva" } },
+    { "id": "green", "provider": { "kind": "proxmox", "region": "dev", "zone": "devb" } }
+  ],
+  "templates": {
+    "web": { "kind": "tst", "arch": "amd64",
+      "args": { "StoragePool": "local-lvm", "TemplateName": "debian-13-template", "Cores": 1, "Memory": 512, "Bridge": "vmbr0" } }
+  },
+  "groups": { "acme": { "web": { "template": "web", "size": 1 } } }
+}
+`;
+  let multi: Workspace;
+  beforeAll(async () => { multi = await workspace(sim, MULTI); });
+  afterAll(async () => { if (multi) await rm(multi.dir, { recursive: true, force: true }); });
+
+  it("plan --all-shards plans each shard and ends with a summary; --detailed-exitcode gives 2", async () => {
+    const r = await cli(multi, ["plan", "--all-shards", "--detailed-exitcode"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("=== shard blue ===");
+    expect(r.stdout).toContain("=== shard green ===");
+    expect(r.stdout).toMatch(/Plan summary across shards:\n {2}blue +Plan: 1 to add, 0 to change, 0 to destroy\.\n {2}green +Plan: 1 to add/);
+    expect(r.stdout).toContain("2 shards, 2 with changes, 0 with no changes, 0 failed.");
+  });
+
+  it("drift --all-shards --format json wraps one report per shard", async () => {
+    const r = await cli(multi, ["drift", "--all-shards", "--format", "json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { shards: { shard: string; drift: { in_sync: boolean } }[] };
+    expect(j.shards.map((s) => [s.shard, s.drift.in_sync])).toEqual([["blue", true], ["green", true]]);
+  });
+
+  it("apply of a fresh saved plan applies exactly it and exits 0", async () => {
+    const file = join(multi.dir, "blue.plan.json");
+    expect((await cli(multi, ["plan", "--shard", "blue", "--out", file])).code).toBe(0);
+    const r = await cli(multi, ["apply", "--shard", "blue", file]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Apply complete! Resources: 1 added, 0 changed, 0 destroyed.");
+    expect((await cli(multi, ["destroy", "--shard", "blue", "--auto-approve"])).code).toBe(0);
+  });
+
+  it("a bad --lock-timeout is one error line and exit 1", async () => {
+    const r = await cli(multi, ["apply", "--shard", "blue", "--auto-approve", "--lock-timeout", "soon"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Error: --lock-timeout "soon" is not a duration (e.g. 30s, 5m, 1h)\n');
+  });
+});
