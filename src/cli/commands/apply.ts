@@ -85,7 +85,14 @@ async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undef
 
     if (!json) out("\n");
     const reporter = await createReporter(plan, { json, color: g.color, destroyMode });
-    const result = await runApplier(ctx, plan, { lock, lockTimeoutMs, parallelism, onEvent: (e) => reporter.onEvent(e) });
+    let result: Awaited<ReturnType<typeof runApplier>>;
+    try {
+      result = await runApplier(ctx, plan, { lock, lockTimeoutMs, parallelism, onEvent: (e) => reporter.onEvent(e) });
+    } catch (e) {
+      // Close the progress screen first, so the one-line error lands below it and the process can exit.
+      await reporter.finish(false, e instanceof Error ? e.message : String(e));
+      throw e;
+    }
     const ok = result.status === "applied";
     const why = ok ? undefined
       : result.status === "interrupted" ? "the run was interrupted; what finished is recorded in the state, run plan to see the rest"
