@@ -7,6 +7,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent } from "undici";
 import { startSimulator } from "../../src/sim/index.js";
+import { openStateStore } from "../../src/state/index.js";
 import { apiUrl, cli, workspace, type Sim, type Workspace } from "./helpers.js";
 
 let sim: Sim;
@@ -218,5 +219,17 @@ describe("several shards, saved plans and flag errors", () => {
     const r = await cli(multi, ["apply", "--shard", "blue", "--auto-approve", "--lock-timeout", "soon"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('Error: --lock-timeout "soon" is not a duration (e.g. 30s, 5m, 1h)\n');
+  });
+
+  it("apply exits 1 with the holder's lock info while another run holds the lock", async () => {
+    const store = await openStateStore({ storage: "file", stateDir: multi.env.PVEFLEET_STATE_DIR, clusterId: "test-cluster", shardId: "green" });
+    const lock = await store.lock("apply");
+    try {
+      const r = await cli(multi, ["apply", "--shard", "green", "--auto-approve"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(lock.info.id);
+    } finally {
+      await lock.release();
+    }
   });
 });
