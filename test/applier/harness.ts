@@ -100,6 +100,25 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
     },
     store: () => openStateStore({ storage: "file", stateDir, clusterId: "apptest", shardId: "e2e" }),
     api: async (method, apiPath, body) => {
+      // Reads retry through injected faults (5xx, resets); writes are sent once.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(method, apiPath, body);
+        } catch (err) {
+          if (method !== "GET" || attempt >= 8) throw err;
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+        }
+      }
+    },
+    close: async () => {
+      for (const p of providers) await p.close().catch(() => undefined);
+      await agent.close();
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  async function once(method: string, apiPath: string, body?: Record<string, unknown>): Promise<any> {
       const res = await ufetch(`${apiUrl}${apiPath}`, {
         method,
         dispatcher: agent,
@@ -109,14 +128,7 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
       const json = (await res.json().catch(() => ({}))) as { data?: unknown };
       if (res.status >= 300) throw new Error(`${method} ${apiPath}: HTTP ${res.status} ${JSON.stringify(json)}`);
       return json.data;
-    },
-    close: async () => {
-      for (const p of providers) await p.close().catch(() => undefined);
-      await agent.close();
-      await sim.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  }
 }
 
 export async function makePlan(ops: ProxmoxProvider, desired: DesiredShard, doc: StateDoc | undefined, options: PlanOptions = {}): Promise<Plan> {
