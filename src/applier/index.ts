@@ -298,6 +298,10 @@ class ApplyContext {
   private async recordBefore(a: Action): Promise<void> {
     const before = a.params.recordBefore as Partial<InstanceRecord> | undefined;
     if (!before || typeof before !== "object") return;
+    const existing = this.writer.current.instances[a.instanceId];
+    if (existing && Object.entries(before).every(([k, v]) => typeof before.instanceId === "string" ? k in existing : JSON.stringify(existing[k as keyof InstanceRecord]) === JSON.stringify(v))) {
+      return; // already recorded (the create's other first step, or an earlier run): nothing to write ahead
+    }
     await this.writer.update((doc) => {
       const rec = doc.instances[a.instanceId];
       if (typeof before.instanceId === "string") {
@@ -323,7 +327,10 @@ class ApplyContext {
       return;
     }
     if (steps.length === 0 && !record && Object.keys(learnt).length === 0) return;
-    await this.writer.update((doc) => {
+    // Not awaited: what a finished step records only saves work on resume (the next plan finds the
+    // VM by name either way), so dependents need not wait for the disk. The writer still persists
+    // every update in order, `apply` drains it before returning, and a failed write stops the run.
+    void this.writer.update((doc) => {
       let rec = doc.instances[a.instanceId];
       if (!rec) {
         // Adoption (or a record lost meanwhile): only a full record can create one.
@@ -333,7 +340,7 @@ class ApplyContext {
       Object.assign(rec, learnt);
       if (steps.length > 0) rec.stepsDone = CREATE_STEPS.filter((s) => rec!.stepsDone.includes(s) || steps.includes(s));
       if (record) Object.assign(rec, record);
-    });
+    }).catch(() => undefined);
   }
 
   /** Runs the action; returns what the state should learn from it. */

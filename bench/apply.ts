@@ -1,0 +1,156 @@
+/**
+ * Apply of N creates against the simulator on loopback: wall time against the ideal schedule under
+ * the same limits, and API calls per created VM excluding task polls.
+ *
+ *   npx tsx bench/apply.ts [--profile fast|realistic] [--count 200] [--nodes 3] [--parallelism 10]
+ *
+ * The default profile is `fast` (the simulator's `realistic` task durations divided by 100, and the
+ * provider's task-poll intervals divided by 100 to match): 200 realistic creates take minutes of
+ * wall time on 2 cores. `--profile realistic` runs the real durations and default poll intervals.
+ *
+ * The ideal schedule: every task takes exactly the simulator's duration, nothing else costs time
+ * (no HTTP, no polling, no state writes), and the same limits hold — `parallelism` actions at once,
+ * `cloneConcurrencyPerStorage` clones per node-local storage — with clones started first (they are
+ * the bottleneck). It is computed by an event simulation of the plan's own action graph.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { apply } from "../src/applier/index.js";
+import { loadShardFile } from "../src/config/index.js";
+import { plan, vmsNeedingDetails } from "../src/planner/index.js";
+import type { Action, PlanOptions } from "../src/planner/types.js";
+import { createProxmoxProvider, DEFAULT_TASK_TIMING } from "../src/providers/proxmox/index.js";
+import { createPlacementLedger } from "../src/providers/proxmox/scheduler.js";
+import { startSimulator } from "../src/sim/index.js";
+import { timings } from "../src/sim/profiles.js";
+import { openStateStore } from "../src/state/index.js";
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const profile = arg("profile", "fast") as "fast" | "realistic";
+const count = Number(arg("count", "200"));
+const nodes = Number(arg("nodes", "3"));
+const parallelism = Number(arg("parallelism", "10"));
+const scale = profile === "fast" ? 100 : 1;
+
+const TEMPLATE_DISK_GIB = 2; // the simulator's default template disk
+const t = timings(profile);
+
+/** Task durations the simulator charges (src/sim/api-*.ts), per action type. */
+function durationMs(a: Action, isoBytes: number): number {
+  switch (a.type) {
+    case "clone": return t.taskBaseMs + t.cloneMsPerGiB * TEMPLATE_DISK_GIB;
+    case "upload-iso": return t.taskBaseMs + isoBytes / t.uploadBytesPerMs;
+    case "configure": return t.configMs;
+    case "resize": return t.resizeMs;
+    case "start": return t.startMs;
+    default: return 0;
+  }
+}
+
+/** Event simulation of the ideal schedule: same graph, same limits, zero overhead. */
+function idealMs(actions: Action[], cloneLimit: number, isoBytes: number): number {
+  const left = new Map(actions.map((a) => [a.id, a.dependsOn.length]));
+  const dependents = new Map<string, Action[]>();
+  for (const a of actions) for (const d of a.dependsOn) dependents.set(d, [...(dependents.get(d) ?? []), a]);
+  const ready: Action[] = actions.filter((a) => a.dependsOn.length === 0);
+  const running: { end: number; a: Action }[] = [];
+  const clonesOn = new Map<string, number>();
+  let now = 0;
+  const keyOf = (a: Action) => `${a.node}/${String(a.params.storage ?? "local-lvm")}`;
+  for (;;) {
+    // Clones first (the bottleneck), then the rest in graph order.
+    ready.sort((x, y) => Number(y.type === "clone") - Number(x.type === "clone"));
+    for (let i = 0; i < ready.length && running.length < parallelism; ) {
+      const a = ready[i]!;
+      if (a.type === "clone" && (clonesOn.get(keyOf(a)) ?? 0) >= cloneLimit) {
+        i++;
+        continue;
+      }
+      ready.splice(i, 1);
+      if (a.type === "clone") clonesOn.set(keyOf(a), (clonesOn.get(keyOf(a)) ?? 0) + 1);
+      running.push({ end: now + durationMs(a, isoBytes), a });
+    }
+    if (running.length === 0) return now;
+    running.sort((x, y) => x.end - y.end);
+    const { end, a } = running.shift()!;
+    now = end;
+    if (a.type === "clone") clonesOn.set(keyOf(a), clonesOn.get(keyOf(a))! - 1);
+    for (const next of dependents.get(a.id) ?? []) {
+      const n = left.get(next.id)! - 1;
+      left.set(next.id, n);
+      if (n === 0) ready.push(next);
+    }
+  }
+}
+
+const sim = await startSimulator({ port: 0, latency: profile, nodes, seed: 1 });
+const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-bench-apply-"));
+try {
+  const shardPath = path.join(dir, "shard.json");
+  writeFileSync(shardPath, JSON.stringify({
+    cluster: { id: "bench" },
+    shard: { id: "apply", infra: { provider: "proxmox", region: "dev", zone: "deva", options: { cloud_init_iso_storage: "local" } }, subnet_pools: { default: ["vmbr0"] } },
+    defaults: { args: { TemplateName: "debian-13-template", StoragePool: "local-lvm", Bridge: "vmbr0", Cores: 1, Memory: 256, DiskSize: "4G" } },
+    templates: { web: { kind: "web", arch: "amd64", subnet_pool: "default", userdata: { content: "#cloud-config\nhostname: {{ .Instance.ID }}\n" } } },
+    groups: { default: { web: { template: "web", size: count } } },
+  }));
+  const desired = await loadShardFile(shardPath);
+  const store = await openStateStore({ storage: "file", stateDir: path.join(dir, "state"), clusterId: desired.clusterId, shardId: desired.shardId });
+  const taskTiming = Object.fromEntries(Object.entries(DEFAULT_TASK_TIMING).map(([k, v]) => [k, { intervalMs: v.intervalMs / scale }]));
+  const ops = createProxmoxProvider({
+    clusterId: desired.clusterId, shardId: desired.shardId, ca: sim.caCertificate, taskTiming,
+    env: { PROXMOX_API_URL: sim.url, PROXMOX_TOKEN_ID: sim.tokenId, PROXMOX_TOKEN_SECRET: sim.tokenSecret },
+  });
+
+  const t0 = performance.now();
+  const live = await ops.refresh();
+  const options: PlanOptions = { detailPolicy: "touched", createPlacementLedger };
+  const want = vmsNeedingDetails(desired, undefined, live, options);
+  const p = plan(desired, undefined, live, options, want.length ? await ops.details(want) : undefined);
+  const planMs = performance.now() - t0;
+
+  const before = { ...sim.stats().requests };
+  const lock = await store.lock("apply");
+  const t1 = performance.now();
+  const result = await apply(p, { ops, store, desired, lock, parallelism });
+  const applyMs = performance.now() - t1;
+  await lock.release();
+  const after = sim.stats().requests;
+
+  let calls = 0;
+  let polls = 0;
+  for (const [endpoint, n] of Object.entries(after)) {
+    const d = n - (before[endpoint] ?? 0);
+    if (/\/tasks\/\{upid\}\//.test(endpoint)) polls += d;
+    else calls += d;
+  }
+  const isoBytes = 60 * 1024; // a NoCloud ISO with a short user-data is ~50–60 KiB
+  const cloneLimit = desired.provider.options.cloneConcurrencyPerStorage;
+  const ideal = idealMs(p.actions, cloneLimit, isoBytes);
+  const creates = p.changes.filter((c) => c.kind === "create").length;
+  const perNode = new Map<string, number>();
+  for (const a of p.actions) if (a.type === "clone") perNode.set(a.node, (perNode.get(a.node) ?? 0) + 1);
+
+  const byEndpoint = Object.entries(after)
+    .map(([e, n]) => [e, n - (before[e] ?? 0)] as const)
+    .filter(([e, d]) => d > 0 && !/\/tasks\/\{upid\}\//.test(e))
+    .sort((x, y) => y[1] - x[1]);
+  console.log(`apply bench: ${creates} creates, profile ${profile}${scale > 1 ? ` (realistic ÷ ${scale}, task polls ÷ ${scale})` : ""}, ${nodes} nodes, parallelism ${parallelism}, ${cloneLimit} clones per storage`);
+  console.log(`  placement (clones per node): ${[...perNode].map(([n, c]) => `${n} ${c}`).join(", ")}`);
+  console.log(`  status: ${result.status} (${result.done.length} actions done, ${result.failed.length} failed)`);
+  console.log(`  plan (refresh + plan): ${planMs.toFixed(0)} ms`);
+  console.log(`  apply wall time:       ${(applyMs / 1000).toFixed(2)} s`);
+  console.log(`  ideal schedule:        ${(ideal / 1000).toFixed(2)} s  (same graph and limits, zero overhead)`);
+  console.log(`  ratio:                 ${(applyMs / ideal).toFixed(3)}× (goal ≤ 1.15×)`);
+  console.log(`  API calls per created VM excluding task polls: ${(calls / creates).toFixed(2)} (goal ≤ 9); task polls per VM: ${(polls / creates).toFixed(2)}`);
+  console.log(`  state writes: ${result.state.writes} carrying ${result.state.mutations} step records (${(result.state.mutations / Math.max(1, result.state.writes)).toFixed(2)} per write)`);
+  console.log(`  calls by endpoint: ${byEndpoint.map(([e, d]) => `${e} ${d}`).join("; ")}`);
+  await ops.close();
+} finally {
+  await sim.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
