@@ -165,6 +165,9 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       keysOf: (a) => (a.type === "clone" ? ctx.cloneKeys(a) : []),
       limitOf: (key) => (key.startsWith("storage:") ? storageLimit : key.startsWith("node:") ? nodeLimit : Number.POSITIVE_INFINITY),
       mayStart: () => !interrupted && fatal === undefined && writer!.failure === undefined,
+      // Write-ahead as soon as an action is ready, not when its limit lets it start: a clone queued
+      // behind its storage's limit then starts the moment a slot frees, its record already on disk.
+      onReady: (a) => ctx.prepare(a),
       onSkipped: (a, because) =>
         emit({ type: "skipped", actionId: a.id, instanceId: a.instanceId, action: a.type, node: a.node, vmid: a.vmid, error: { code: "DEPENDENCY_FAILED", message: `skipped: ${because} failed` } }),
       run: async (action) => {
@@ -288,8 +291,20 @@ class ApplyContext {
     return Array.isArray(a.params.steps) ? (a.params.steps as string[]).filter(isCreateStep) : [];
   }
 
+  private readonly prepared = new Map<string, Promise<void>>();
+
+  /** Starts the action's write-ahead; run() awaits it. */
+  prepare(a: Action): void {
+    if (a.params.recordBefore === undefined || this.prepared.has(a.id)) return;
+    const p = this.recordBefore(a);
+    p.catch(() => undefined); // awaited (and reported) by run()
+    this.prepared.set(a.id, p);
+  }
+
   async run(a: Action): Promise<void> {
-    await this.recordBefore(a);
+    const prepared = this.prepared.get(a.id);
+    this.prepared.delete(a.id);
+    await (prepared ?? this.recordBefore(a));
     const after = await this.execute(a);
     await this.recordAfter(a, after);
   }

@@ -24,6 +24,8 @@ export interface SchedulerOptions<T extends SchedulerItem> {
   /** Asked before each start; false stops new starts (interrupt, fatal error). In-flight items finish. */
   mayStart: () => boolean;
   onSkipped?: (item: T, because: string) => void;
+  /** Called once when an item becomes ready (all dependencies done), before it may wait for a limit. */
+  onReady?: (item: T) => void;
 }
 
 export interface SchedulerResult {
@@ -93,6 +95,7 @@ export async function runGraph<T extends SchedulerItem>(items: T[], options: Sch
     let q = queues.get(signature);
     if (!q) queues.set(signature, (q = { keys, items: [], head: 0 }));
     q.items.push(item);
+    options.onReady?.(item);
   };
   for (const item of items) if (item.dependsOn.length === 0) enqueue(item);
 
