@@ -178,9 +178,9 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
         let attempt = 1;
         try {
           for (;;) {
-            lock!.assertHeld();
-            emit({ type: "start", ...base, attempt, elapsedMs: Date.now() - actionStarted });
             try {
+              lock!.assertHeld();
+              emit({ type: "start", ...base, attempt, elapsedMs: Date.now() - actionStarted });
               await ctx.run(action);
               emit({ type: "done", ...base, attempt, elapsedMs: Date.now() - actionStarted });
               return;
