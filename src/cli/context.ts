@@ -10,7 +10,7 @@ import { readFile, writeFile, rename } from "node:fs/promises";
 import { UserError } from "../errors.js";
 import type { DesiredShard } from "../config/model.js";
 import type { Plan, PlanOptions } from "../planner/types.js";
-import type { ProxmoxOps } from "../providers/proxmox/types.js";
+import type { ProxmoxOps, VmDetail } from "../providers/proxmox/types.js";
 import type { StateDoc, StateStore } from "../state/types.js";
 import { colorWanted } from "./render/ansi.js";
 import type { DriftReport } from "./render/text.js";
@@ -18,7 +18,7 @@ import type { Opts } from "./main.js";
 import type { ApplyEvent } from "../applier/events.js";
 import { apply, installSignalHandlers, type ApplyResult } from "../applier/index.js";
 import { checkSavedPlan, checkVmDigests, drift, parseSavedPlan, plan, serializePlan, vmsNeedingDetails, vmsToRecheck } from "../planner/index.js";
-import type { NotesCodec, PlanOptions as PlannerOptions } from "../planner/types.js";
+import type { DetailRequest, NotesCodec, PlanOptions as PlannerOptions } from "../planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../providers/proxmox/index.js";
 import { createPlacementLedger } from "../providers/proxmox/scheduler.js";
 import { composeDescription, parseNotesBlock, renderNotesBlock } from "../providers/proxmox/notes-block.js";
@@ -115,19 +115,40 @@ const NOTES: NotesCodec = {
   compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? new Date(0).toISOString() })),
 };
 
-/** refresh → per-VM details where the planner needs them → the pure planner. */
-export async function makePlan(ctx: ShardContext, doc: StateDoc | undefined, options: PlanOptions): Promise<Plan> {
+/** The CLI's plan options: the planner's, plus `deep` (`--deep`: read every VM of the shard). */
+export type CliPlanOptions = PlanOptions & { deep?: boolean };
+
+/**
+ * refresh → per-VM reads where the planner needs them → the pure planner. The CLI never plans from
+ * the listing alone: right after an apply it lags (pvestatd, ~10 s) and would start a started VM
+ * again, so the policy is at least `touched` (a steady fleet still costs the two listings only);
+ * `--deep` makes it `ours` (one or two calls per VM of the shard, for onboot and notes).
+ */
+export async function makePlan(ctx: ShardContext, doc: StateDoc | undefined, options: CliPlanOptions): Promise<Plan> {
   const live = await ctx.ops.refresh();
-  const full: PlannerOptions = { ...options, createPlacementLedger, notes: NOTES };
-  const want = vmsNeedingDetails(ctx.desired, doc, live, full);
-  const details = want.length ? await ctx.ops.details(want) : undefined;
+  const { deep, ...rest } = options;
+  const detailPolicy = deep || rest.detailPolicy === "ours" ? "ours" : "touched";
+  const full: PlannerOptions = { ...rest, detailPolicy, createPlacementLedger, notes: NOTES };
+  const details = await readDetails(ctx.ops, vmsNeedingDetails(ctx.desired, doc, live, full));
   return plan(ctx.desired, doc, live, full, details);
+}
+
+/** The reads the planner asked for: config for all, status/current too where it said `status`. */
+export async function readDetails(ops: ProxmoxOps, want: DetailRequest[]): Promise<VmDetail[] | undefined> {
+  if (want.length === 0) return undefined;
+  const withStatus = want.filter((w) => w.status).map(({ node, vmid }) => ({ node, vmid }));
+  const configOnly = want.filter((w) => !w.status).map(({ node, vmid }) => ({ node, vmid }));
+  const [a, b] = await Promise.all([
+    withStatus.length ? ops.details(withStatus, { status: true }) : Promise.resolve([]),
+    configOnly.length ? ops.details(configOnly) : Promise.resolve([]),
+  ]);
+  return [...a, ...b];
 }
 
 export async function makeDrift(ctx: ShardContext, doc: StateDoc | undefined): Promise<DriftReport> {
   const live = await ctx.ops.refresh();
   const want = vmsNeedingDetails(ctx.desired, doc, live, { detailPolicy: "ours", notes: NOTES });
-  const details = want.length ? await ctx.ops.details(want) : undefined;
+  const details = await readDetails(ctx.ops, want);
   const findings = drift(ctx.desired, doc, live, details, { notes: NOTES });
   return { clusterId: ctx.desired.clusterId, shardId: ctx.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
 }
@@ -151,7 +172,7 @@ export async function runApplier(ctx: ShardContext, p: Plan, o: { lock?: LeaseLo
 }
 
 /** Plan options from the command line's selectors. */
-export function planOptions(opts: Opts, mode?: Plan["mode"]): PlanOptions {
+export function planOptions(opts: Opts, mode?: Plan["mode"]): CliPlanOptions {
   const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === "string" ? [v] : []);
   return {
     mode: mode ?? (opts.destroy ? "destroy" : opts.refreshOnly ? "refresh-only" : "normal"),
@@ -160,7 +181,9 @@ export function planOptions(opts: Opts, mode?: Plan["mode"]): PlanOptions {
     adopt: opts.adopt === true,
     gc: opts.gc === true,
     ignoreCapacity: opts.ignoreCapacity === true,
-    detailPolicy: "none",
+    allowRestart: opts.allowRestart === true,
+    deep: opts.deep === true,
+    detailPolicy: opts.deep === true ? "ours" : "touched",
   };
 }
 

@@ -71,7 +71,9 @@ function planSelectors(cmd: Command): Command {
     .option("--destroy", "plan the removal of everything this shard owns")
     .option("--gc", "delete orphans (VMs with our tags and name that the state does not know)")
     .option("--adopt", "adopt orphans into the group their notes name, when it is below size")
-    .option("--ignore-capacity", "plan even when a node's memory would pass the headroom");
+    .option("--ignore-capacity", "plan even when a node's memory would pass the headroom")
+    .option("--deep", "read every VM of the shard (finds onboot and notes edits; one or two API calls per VM)")
+    .option("--allow-restart", "restart running VMs whose cores/memory change is pending until a restart");
 }
 
 export function buildProgram(): Command {

@@ -4,7 +4,7 @@
  *   create:  clone ─┐
  *            upload-iso ─┴→ configure (+ attach ISO + tags + notes, one call) → [resize] → start
  *   delete:  stop → delete-vm → delete-iso → forget-state
- *   update:  configure → [resize] → [start] → [record-state]
+ *   update:  configure → [resize] → [start | stop → start (restart)] → [record-state]
  *   replace: the create chain of the new instance, then the delete chain of the old one, whose
  *            stop waits for the new one's start.
  *
@@ -151,7 +151,14 @@ export function memberChain(list: ActionList, intent: Intent, digest: string | u
   if (d?.resizeBytes !== undefined) {
     prev = list.add(id, "resize", vm.node, vm.vmid, [prev], { disk: "scsi0", bytes: d.resizeBytes });
   }
-  if (d?.start) prev = list.add(id, "start", vm.node, vm.vmid, [prev], {});
+  if (d?.restart) {
+    // A restart is stop → start with the existing action types: a cold change (cores, memory)
+    // only reaches QEMU when it starts again. After the configure, so the start picks it up.
+    prev = list.add(id, "stop", vm.node, vm.vmid, [prev], { reason: "restart" } /* the applier uses the shard's shutdown timeout */);
+    prev = list.add(id, "start", vm.node, vm.vmid, [prev], { reason: "restart" });
+  } else if (d?.start) {
+    prev = list.add(id, "start", vm.node, vm.vmid, [prev], {});
+  }
   if (!intent.recordFirst && intent.recordFields) {
     list.add(id, "record-state", vm.node, vm.vmid, [prev], { record: intent.recordFields });
   }

@@ -24,13 +24,23 @@ export interface MemberDiff {
   };
   resizeBytes?: number;
   start: boolean;
+  /**
+   * Sizes the config already holds but the running VM does not: PVE keeps cold options (cores,
+   * memory without hotplug) `[PENDING]` until the VM restarts. Not a configure (that would repeat on
+   * every plan); a restart when allowed, else a warning.
+   */
+  pending: AttributeChange[];
+  /** Stop then start the running VM so configured sizes take effect (PlanOptions.allowRestart). */
+  restart: boolean;
+  /** Pending-until-restart notes for the plan's warnings (without the instance ID). */
+  warnings: string[];
   /** State fields that only need recording (moved node or VMID, new updateHash). */
   record: Partial<InstanceRecord>;
 }
 
 export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, group: DesiredGroup): MemberDiff {
   const spec = group.spec;
-  const out: MemberDiff = { attributes: [], reasons: [], replaceReasons: [], configure: {}, start: false, record: {} };
+  const out: MemberDiff = { attributes: [], reasons: [], replaceReasons: [], configure: {}, start: false, pending: [], restart: false, warnings: [], record: {} };
   const detail = facts.details.get(vm.vmid);
   const change = (attribute: string, before: unknown, after: unknown, forcesReplacement = false) =>
     out.attributes.push({ attribute, before, after, forcesReplacement });
@@ -92,6 +102,7 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
     }
   }
   if (vm.status === "stopped") out.start = true;
+  if (vm.status === "running") pendingUntilRestart(facts, vm, spec, out);
 
   if (vm.node !== record.node) {
     out.record.node = vm.node;
@@ -105,6 +116,40 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
   }
   if (record.updateHash !== group.updateHash) out.record.updateHash = group.updateHash;
   return out;
+}
+
+/**
+ * A running VM's cold sizes: what the config holds (vm.cores, vm.memoryBytes — pending included
+ * when read per VM) against what QEMU runs with (facts.running). Equal config but a different
+ * running value is pending, not drift; a configure planned now will be pending after it runs.
+ */
+function pendingUntilRestart(facts: Facts, vm: LiveVmX, spec: DesiredGroup["spec"], out: MemberDiff): void {
+  const run = facts.running.get(vm.vmid);
+  const notes: string[] = [];
+  if (run && out.configure.cores === undefined && run.cores !== spec.cores) {
+    out.pending.push({ attribute: "cores", before: run.cores, after: spec.cores, forcesReplacement: false });
+    notes.push(`cores ${run.cores} → ${spec.cores}`);
+  }
+  if (run && out.configure.memoryMiB === undefined && run.memoryBytes !== spec.memoryMiB * MIB) {
+    out.pending.push({ attribute: "memoryMiB", before: run.memoryBytes / MIB, after: spec.memoryMiB, forcesReplacement: false });
+    notes.push(`memory ${run.memoryBytes / MIB} → ${spec.memoryMiB} MiB`);
+  }
+  // A configure that sets a size back to what QEMU runs with (an operator's pending edit undone)
+  // needs no restart; PVE drops a pending value equal to the running one.
+  const runCores = run?.cores ?? vm.cores;
+  const runMemoryBytes = run?.memoryBytes ?? vm.memoryBytes;
+  const cold: string[] = [];
+  if (out.configure.cores !== undefined && runCores !== spec.cores) cold.push(`cores ${runCores} → ${spec.cores}`);
+  if (out.configure.memoryMiB !== undefined && runMemoryBytes !== spec.memoryMiB * MIB) cold.push(`memory ${runMemoryBytes / MIB} → ${spec.memoryMiB} MiB`);
+  if (notes.length === 0 && cold.length === 0) return;
+  if (facts.options.allowRestart) {
+    out.restart = true;
+    if (notes.length > 0) out.reasons.push(`${notes.join(", ")} pending until restart: restarting (--allow-restart)`);
+    else out.reasons.push("restart so the new sizes take effect (--allow-restart)");
+    return;
+  }
+  if (notes.length > 0) out.warnings.push(`${notes.join(", ")} ${notes.length > 1 ? "are" : "is"} pending until the VM restarts (use --allow-restart)`);
+  if (cold.length > 0) out.warnings.push(`${cold.join(", ")} will be pending until the VM restarts (use --allow-restart)`);
 }
 
 export function hasInPlaceChange(d: MemberDiff): boolean {

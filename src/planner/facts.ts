@@ -9,6 +9,8 @@ import type { CreateStep, InstanceRecord, StateDoc } from "../state/types.js";
 import { composeDescription, parseNotesBlock, renderNotesBlock } from "../providers/proxmox/notes-block.js";
 import { createPlacementLedger } from "../providers/proxmox/scheduler.js";
 import { normaliseTags, OWNERSHIP_TAGS } from "../providers/proxmox/tags.js";
+import { ownershipOf } from "../providers/proxmox/refresh.js";
+import { parseSize } from "../providers/proxmox/sizes.js";
 import type { NotesBlockFields, NotesCodec, PlanOptions } from "./types.js";
 
 /** The provider's notes codec (src/providers/proxmox/notes-block.ts), the default of PlanOptions.notes. */
@@ -30,6 +32,8 @@ export interface Facts {
   live: LiveShard;
   options: PlanOptions;
   details: Map<number, VmDetail>;
+  /** What running VMs run with (details' status/current, else the listing), for pending changes. */
+  running: Map<number, { cores: number; memoryBytes: number }>;
   groups: Map<string, DesiredGroup>;
   /** Non-template VMs by name; several when a name is duplicated. */
   byName: Map<string, LiveVmX[]>;
@@ -51,6 +55,9 @@ export function indexFacts(
 ): Facts {
   const groups = new Map<string, DesiredGroup>();
   for (const g of desired.groups) groups.set(groupKey(g.ref), g);
+  const detailMap = new Map(details.map((d) => [d.vmid, d]));
+  const running = new Map<number, { cores: number; memoryBytes: number }>();
+  if (detailMap.size > 0) live = { ...live, vms: live.vms.map((vm) => trustDetail(vm, detailMap.get(vm.vmid), desired, running)) };
   const byName = new Map<string, LiveVmX[]>();
   for (const vm of live.vms) {
     if (vm.template || vm.name === "") continue;
@@ -68,13 +75,53 @@ export function indexFacts(
       notes: options.notes ?? PROVIDER_NOTES,
       createPlacementLedger: options.createPlacementLedger ?? createPlacementLedger,
     },
-    details: new Map(details.map((d) => [d.vmid, d])),
+    details: detailMap,
+    running,
     groups,
     byName,
     records,
     ownershipTags: ownershipTags(desired.clusterId, desired.shardId),
     isoStorage: desired.provider.options.cloudInitIsoStorage,
   };
+}
+
+/**
+ * A VM as the planner sees it when a per-VM read exists: the read is live, the listing is not.
+ * PVE republishes `/cluster/resources` stats only every pvestatd cycle (~10 s; pve-api.md §7 rule
+ * 20), so right after an apply the listing can show a started VM as stopped, a new VM without its
+ * name (`status: unknown`) or a resized one with its old sizes. Status, name, sizes and tags are
+ * therefore taken from the read. The sizes are the config's, pending changes included; what a
+ * running VM really runs with goes to `running` (status/current, else the listing).
+ */
+function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard, running: Facts["running"]): LiveVmX {
+  if (!d || vm.template || d.node !== vm.node) return vm;
+  const status = d.status ?? vm.status;
+  const out: LiveVmX = {
+    ...vm,
+    name: vm.name || d.name || "",
+    status,
+    tags: d.tags,
+    cores: d.cores,
+    memoryBytes: d.memoryMiB * MIB,
+  };
+  const disk = d.scsi0 ? diskBytesOf(d.scsi0) : undefined;
+  if (disk !== undefined) out.diskBytes = disk;
+  if (out.name !== vm.name || out.tags.join(",") !== vm.tags.join(",")) out.ownership = ownershipOf(out, desired.clusterId, desired.shardId);
+  if (status === "running") {
+    if (d.running) running.set(vm.vmid, { cores: d.running.cores, memoryBytes: d.running.memoryMiB * MIB });
+    else if (vm.status === "running" && vm.cores > 0) running.set(vm.vmid, { cores: vm.cores, memoryBytes: vm.memoryBytes });
+  }
+  return out;
+}
+
+function diskBytesOf(drive: string): number | undefined {
+  const size = /(?:^|,)size=([^,]+)/.exec(drive)?.[1];
+  if (size === undefined) return undefined;
+  try {
+    return parseSize(size);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The three tags that make a VM ours (rule 2), normalised as PVE stores them. */

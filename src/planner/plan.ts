@@ -30,7 +30,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
 
   const liveVmids = new Set(live.vms.map((vm) => vm.vmid));
   const vmids = new VmidAllocator([...liveVmids, ...facts.records.map((r) => r.vmid)], popts.vmidRange);
-  const capacity = new CapacityLedger(live);
+  const capacity = new CapacityLedger(facts.live); // sizes as read per VM where read (a stale listing lags)
   const list = new ActionList();
   const vmDigests: Record<string, string> = {};
   const warnings = [...rec.warnings];

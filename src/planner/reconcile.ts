@@ -196,6 +196,7 @@ function reconcileGroup(
       warnings.push(`${key}/${record.instanceId}: replacement deferred to a later run (max_surge ${maxSurge} reached)`);
       d.attributes = d.attributes.filter((a) => !a.forcesReplacement);
     }
+    for (const w of d.warnings) warnings.push(`${record.instanceId}: ${w}`);
     const intent = memberIntent(record, vm!, group, d);
     if (intent) intents.push(intent);
   }
@@ -228,11 +229,11 @@ function memberIntent(record: InstanceRecord, vm: LiveVmX, group: DesiredGroup, 
   const reasons = [...d.reasons];
   if (d.start) reasons.push("stopped out of band");
   const recordOnly = Object.keys(d.record).length > 0;
-  if (!inPlace && !d.start && !recordOnly) return undefined;
-  const kind = inPlace ? "update" : d.start ? "start" : "record";
+  if (!inPlace && !d.start && !d.restart && !recordOnly) return undefined;
+  const kind = inPlace || d.restart ? "update" : d.start ? "start" : "record";
   const change = baseChange(record.instanceId, group.ref, kind, reasons, vm);
-  change.attributes = d.attributes;
-  if (inPlace) change.after = group.spec;
+  change.attributes = d.restart ? [...d.attributes, ...d.pending] : d.attributes;
+  if (inPlace || d.restart) change.after = group.spec;
   return { change, record, vm, group, diff: d, recordFields: recordOnly ? d.record : undefined };
 }
 

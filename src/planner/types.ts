@@ -120,11 +120,20 @@ export interface NotesCodec {
 }
 
 /**
- * Which VMs `vmsNeedingDetails` asks per-VM config reads for: `none` (plain plan: the two listings
- * only; orphans still when adopting), `touched` (saved plans and apply: every existing VM the plan
- * modifies, for its config digest), `ours` (drift's deep check: every VM of this shard).
+ * Which VMs `vmsNeedingDetails` asks per-VM reads for: `none` (the two listings only; orphans
+ * still when adopting), `touched` (the CLI's default for plan and apply: every VM the listing says
+ * needs a change — stopped or unknown, sizes or tags differ, listed without its name — read live,
+ * so a stale listing never plans a change twice), `ours` (`--deep`, drift: every VM of this shard,
+ * so onboot and notes edits are seen too).
  */
 export type DetailPolicy = "none" | "touched" | "ours";
+
+/** One per-VM read `vmsNeedingDetails` asks for; `status` = also read status/current (live power state, running sizes). */
+export interface DetailRequest {
+  node: string;
+  vmid: number;
+  status?: true;
+}
 
 export interface PlanOptions {
   mode?: Plan["mode"]; // default "normal"
@@ -147,4 +156,9 @@ export interface PlanOptions {
   scaleDownOrder?: "newest" | "oldest";
   maxSurge?: number;
   detailPolicy?: DetailPolicy;
+  /**
+   * Cold changes (cores, memory) on a running VM stay `[PENDING]` until a restart. When allowed,
+   * the plan restarts the VM (stop → start); otherwise it warns and leaves the VM running.
+   */
+  allowRestart?: boolean;
 }

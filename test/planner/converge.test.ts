@@ -68,6 +68,9 @@ describe("a second plan is empty", () => {
     w.live.vms[2]!.tags = ["lab", "nstance", "keep-me"];
     w.live.vms[2]!.ownership = "suspicious";
     w.details.get(w.live.vms[0]!.vmid)!.description = "operator note";
+    // A per-VM read is trusted over the listing, so the edits show in both, as on PVE.
+    w.details.get(w.live.vms[1]!.vmid)!.cores = 16;
+    w.details.get(w.live.vms[2]!.vmid)!.tags = ["lab", "nstance", "keep-me"];
     const first = planWorld(desired([group("web", 3)]), w);
     expect(first.changes.map((c) => c.kind).sort()).toEqual(["update", "update", "update"]);
     expect(first.actions.filter((a) => a.instanceId === iid(1)).map((a) => a.type)).toEqual(["configure", "start"]);

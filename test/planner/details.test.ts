@@ -18,7 +18,7 @@ describe("vmsNeedingDetails", () => {
   });
 
   it("asks for every VM the plan modifies under the touched policy", () => {
-    expect(vmsNeedingDetails(...args, { detailPolicy: "touched" })).toEqual([{ node: "pve2", vmid: drifted.vm.vmid }]);
+    expect(vmsNeedingDetails(...args, { detailPolicy: "touched" })).toEqual([{ node: "pve2", vmid: drifted.vm.vmid, status: true }]);
   });
 
   it("asks for every VM of this shard under the ours policy, never for unmanaged ones", () => {

@@ -158,7 +158,7 @@ export function toVmDetail(target: { node: string; vmid: number }, config: Recor
     memoryMiB: parseMemoryMiB(config.memory),
     tags: normaliseTags(str("tags") ?? ""),
   };
-  for (const k of ["net0", "ide2", "boot", "scsi0", "lock"] as const) {
+  for (const k of ["net0", "ide2", "boot", "scsi0", "lock", "name"] as const) {
     const v = str(k);
     if (v !== undefined) detail[k] = v;
   }
@@ -176,11 +176,17 @@ export async function readDetails(
       const [config, current] = await Promise.all([
         client.get<Record<string, ConfigValue>>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/config`),
         options.status
-          ? client.get<{ status?: string; qmpstatus?: string }>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/status/current`)
+          ? client.get<{ status?: string; qmpstatus?: string; cpus?: number; maxmem?: number }>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/status/current`)
           : Promise.resolve(undefined),
       ]);
       const detail = toVmDetail(vm, config ?? {});
-      if (current) detail.status = mapStatus(current.status, current.qmpstatus);
+      if (current) {
+        detail.status = mapStatus(current.status, current.qmpstatus);
+        // status/current reports the running QEMU's sizes; config already shows pending values.
+        if (current.status === "running" && current.cpus !== undefined && current.maxmem !== undefined) {
+          detail.running = { cores: num(current.cpus), memoryMiB: Math.round(num(current.maxmem) / (1024 * 1024)) };
+        }
+      }
       return detail;
     }),
   );

@@ -74,6 +74,14 @@ export interface VmDetail {
   lock?: string;
   /** Only with `details(vms, { status: true })`: status/current mapped with qmpstatus (paused → suspended). */
   status?: VmStatus;
+  /** The config's `name` (the listing lags it on a new VM: rule 20 of pve-api.md §7). */
+  name?: string;
+  /**
+   * Only with `status: true` on a running VM: the sizes QEMU runs with (status/current `cpus`,
+   * `maxmem`). `cores`/`memoryMiB` above come from `config`, which includes changes still
+   * `[PENDING]` until a restart; the two differ exactly when a cold change waits for a restart.
+   */
+  running?: { cores: number; memoryMiB: number };
 }
 
 export interface CloneRequest {
