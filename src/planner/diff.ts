@@ -75,7 +75,7 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
     out.reasons.push("disk grows");
     out.resizeBytes = spec.diskBytes;
   }
-  // The listing, not the details: the same answer whether or not details were fetched.
+  // vm.tags is the per-VM read when there is one (facts.ts trustDetail), else the listing.
   const liveTags = vm.tags;
   const missing = facts.ownershipTags.filter((t) => !liveTags.includes(t));
   if (missing.length > 0) {
