@@ -120,3 +120,11 @@ describe("cores pending until a restart", () => {
     expect(p.warnings).toEqual([]);
   });
 });
+
+describe("the deep policy", () => {
+  it("reads every VM of the shard, and status/current only for those the listing says need a change", () => {
+    const ms = [member(1), member(2, { vm: { status: "stopped" } })];
+    const want = vmsNeedingDetails(desired([group("web", 2)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), { detailPolicy: "ours" });
+    expect(want).toEqual([{ node: "pve1", vmid: ms[0]!.vm.vmid }, { node: "pve1", vmid: ms[1]!.vm.vmid, status: true }]);
+  });
+});
