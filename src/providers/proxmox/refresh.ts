@@ -183,8 +183,10 @@ export async function readDetails(
       if (current) {
         detail.status = mapStatus(current.status, current.qmpstatus);
         // status/current reports the running QEMU's sizes; config already shows pending values.
+        // `cpus` is sockets × cores; `cores` is what pvefleet configures (sockets is left alone).
         if (current.status === "running" && current.cpus !== undefined && current.maxmem !== undefined) {
-          detail.running = { cores: num(current.cpus), memoryMiB: Math.round(num(current.maxmem) / (1024 * 1024)) };
+          const sockets = Math.max(1, num((config ?? {}).sockets, 1));
+          detail.running = { cores: Math.round(num(current.cpus) / sockets), memoryMiB: Math.round(num(current.maxmem) / (1024 * 1024)) };
         }
       }
       return detail;
