@@ -62,7 +62,7 @@ async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undef
     } else {
       lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
       const current = await ctx.store.read();
-      plan = await makePlan(ctx, current?.doc, { ...planOptions(opts, forcedMode), detailPolicy: "touched" });
+      plan = await makePlan(ctx, current?.doc, planOptions(opts, forcedMode));
       if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true }));
       if (plan.changes.length > 0 && !auto) {
         const ok = destroyMode

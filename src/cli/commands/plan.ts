@@ -17,8 +17,8 @@ import { summarySentence } from "../render/vocabulary.js";
 async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined, outFile: string | undefined): Promise<Plan> {
   return withShard(g, shard, async (ctx) => {
     const current = await ctx.store.read();
-    // A saved plan records each touched VM's config digest, so apply can refuse a VM that moved.
-    const plan = await makePlan(ctx, current?.doc, { ...planOptions(opts), detailPolicy: outFile ? "touched" : "none" });
+    // makePlan reads details of every VM the plan touches, so a saved plan carries their config digests.
+    const plan = await makePlan(ctx, current?.doc, planOptions(opts));
     if (outFile) await savePlanFile(outFile, plan);
     return plan;
   });
