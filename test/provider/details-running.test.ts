@@ -43,4 +43,12 @@ describe("details", () => {
     const [configOnly] = await provider.details([{ node, vmid }]);
     expect(configOnly!.running).toBeUndefined();
   });
+
+  it("skips a VM that vanished between the listing and the read, keeping the others", async () => {
+    await provider.refresh();
+    const [present] = await provider.details([{ node: "pve1", vmid: 9000 }]);
+    expect(present!.vmid).toBe(9000);
+    const both = await provider.details([{ node: "pve1", vmid: 9000 }, { node: "pve1", vmid: 99999 }], { status: true });
+    expect(both.map((d) => d.vmid)).toEqual([9000]);
+  });
 });

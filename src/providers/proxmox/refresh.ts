@@ -10,6 +10,7 @@
  * paused/suspended → suspended, as the guide's mapping asks.
  */
 import { apiPath, type ProxmoxClient } from "./client.js";
+import { isProxmoxError } from "./errors.js";
 import type { LiveNode, LiveShard, LiveStorage, LiveVm, Ownership, VmDetail, VmStatus } from "./types.js";
 import { OWNERSHIP_TAG, normaliseTags } from "./tags.js";
 
@@ -171,8 +172,8 @@ export async function readDetails(
   vms: { node: string; vmid: number }[],
   options: { status?: boolean } = {},
 ): Promise<VmDetail[]> {
-  return Promise.all(
-    vms.map(async (vm) => {
+  const read = await Promise.all(
+    vms.map(async (vm): Promise<VmDetail | undefined> => {
       const [config, current] = await Promise.all([
         client.get<Record<string, ConfigValue>>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/config`),
         options.status
@@ -190,6 +191,14 @@ export async function readDetails(
         }
       }
       return detail;
-    }),
+    }).map((p) =>
+      // A VM that vanished between the listing and this read (deleted, or a killed run's clone
+      // task failing) has no details: the planner falls back to the listing, the next plan sees it gone.
+      p.catch((e: unknown) => {
+        if (isProxmoxError(e, "NOT_FOUND")) return undefined;
+        throw e;
+      }),
+    ),
   );
+  return read.filter((d): d is VmDetail => d !== undefined);
 }
