@@ -12,6 +12,7 @@ import { UserError } from "../errors.js";
 import type { DesiredGroup, DesiredShard, TemplateData, UserdataSpec, VmSpec } from "../config/model.js";
 import type { Action, InstanceChange, Plan } from "../planner/types.js";
 import type { ConfigureRequest, ProxmoxOps } from "../providers/proxmox/types.js";
+import { privilegesFor } from "../providers/proxmox/permissions.js";
 import type { CreateStep, InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/types.js";
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
 import { cloudInitIso, describe, isoFileName, normaliseTags, ownershipTags } from "./glue.js";
@@ -152,6 +153,10 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     const current = await store.read();
     if (deps.checkFreshness !== false) await checkPlanFreshness(plan, current?.doc, desired, ops);
     if (plan.actions.length === 0) return emptyResult("applied", current?.doc.serial ?? 0);
+    // Before any change: a token lacking a privilege the plan needs fails here with the missing
+    // list and the role advice, not half-way through (Nstance checks only at server start).
+    const clusterActions = plan.actions.filter((a) => a.type !== "record-state" && a.type !== "forget-state");
+    if (clusterActions.length > 0) await ops.checkPermissions(privilegesFor(clusterActions.map((a) => a.type)));
 
     writer = new StateWriter(
       store,

@@ -14,7 +14,7 @@ import type { NotesCodec, Plan, PlanOptions } from "../../src/planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
 import { composeDescription, parseNotesBlock, renderNotesBlock } from "../../src/providers/proxmox/notes-block.js";
 import { createPlacementLedger } from "../../src/providers/proxmox/scheduler.js";
-import { startSimulator } from "../../src/sim/index.js";
+import { startSimulator, type SimulatorOptions } from "../../src/sim/index.js";
 import { openStateStore } from "../../src/state/index.js";
 import type { StateDoc, StateStore } from "../../src/state/types.js";
 
@@ -79,8 +79,8 @@ export interface Env {
   close(): Promise<void>;
 }
 
-export async function startEnv(simOptions: { latency: "instant" | "fast" | "realistic"; faults?: string; seed?: number; nodes?: number }): Promise<Env> {
-  const sim = await startSimulator({ port: 0, latency: simOptions.latency, faults: simOptions.faults, seed: simOptions.seed ?? 1, ...(simOptions.nodes ? { nodes: simOptions.nodes } : {}) });
+export async function startEnv(simOptions: { latency: "instant" | "fast" | "realistic"; faults?: string; seed?: number; nodes?: number; topology?: SimulatorOptions["topology"] }): Promise<Env> {
+  const sim = await startSimulator({ port: 0, latency: simOptions.latency, faults: simOptions.faults, seed: simOptions.seed ?? 1, ...(simOptions.nodes ? { nodes: simOptions.nodes } : {}), ...(simOptions.topology ? { topology: simOptions.topology } : {}) });
   const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-applier-"));
   const shardPath = path.join(dir, "shard.json");
   const stateDir = path.join(dir, "state");
