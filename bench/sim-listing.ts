@@ -106,7 +106,7 @@ async function main(): Promise<void> {
 
   // Phase 2: clone + start cycles.
   let cycles = 0;
-  let nextId = 100;
+  let nextId = 100_000; // above the templates (9000–9002) and the 10,000 pre-populated VMs
   const t2 = performance.now();
   await Promise.all(Array.from({ length: CONNECTIONS }, async (_, worker) => {
     while (performance.now() - t2 < PHASE_MS) {
@@ -136,5 +136,6 @@ async function main(): Promise<void> {
 
 (process.argv.includes("--serve") ? serve() : main()).catch((e: unknown) => {
   process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exitCode = 1;
+  // The simulator child would keep this process alive: a failed bench must end.
+  process.exit(1);
 });
