@@ -52,6 +52,10 @@ describe("ownershipOf", () => {
   it("is unmanaged without ownership tags", () => {
     expect(ownershipOf({ name: "web01", tags: ["prod"] }, "example", "dev-1")).toBe("unmanaged");
   });
+
+  it("leaves a sibling shard's VM of the same cluster unmanaged, not suspicious", () => {
+    expect(ownershipOf({ name: id, tags: ["dev-2", "example", "nstance"] }, "example", "dev-1")).toBe("unmanaged");
+  });
 });
 
 describe("mapStatus", () => {

@@ -22,12 +22,20 @@ export const INSTANCE_ID_RE = /^[a-z]{3}[0-9a-hj-km-np-tv-z]{26}$/;
  * Ours = all three tags (`nstance`, cluster ID, shard) and an instance-ID name. The name without
  * all three tags, or all three tags without the name, is suspicious (never changed). Anything else
  * — no ownership tags, or some tags on a VM whose name is not an instance ID — is unmanaged.
+ * A sibling shard's VM on the same cluster (instance-ID name, `nstance` and our cluster tag, not
+ * our shard tag but another tag where its shard tag would be) is unmanaged too: it belongs to a
+ * shard of the same file (`--all-shards`), and reporting it as suspicious would make every
+ * shard's drift check fail forever.
  */
 export function ownershipOf(vm: { name: string; tags: readonly string[] }, clusterId: string, shardId: string): Ownership {
   const tags = new Set(vm.tags);
-  const allTags = tags.has(OWNERSHIP_TAG) && tags.has(clusterId.toLowerCase()) && tags.has(shardId.toLowerCase());
+  const cluster = clusterId.toLowerCase();
+  const shard = shardId.toLowerCase();
+  const allTags = tags.has(OWNERSHIP_TAG) && tags.has(cluster) && tags.has(shard);
   const nameOk = INSTANCE_ID_RE.test(vm.name);
   if (allTags && nameOk) return "ours";
+  const siblingShard = nameOk && tags.has(OWNERSHIP_TAG) && tags.has(cluster) && !tags.has(shard) && tags.size > 2;
+  if (siblingShard) return "unmanaged";
   if (allTags || nameOk) return "suspicious";
   return "unmanaged";
 }
