@@ -73,14 +73,13 @@ template "api" {
 
 template "batch" {
   kind        = "bat"
-  arch        = "arm64"
+  arch        = "amd64"
   subnet_pool = "private"
   userdata {
     encoding = "base64"
     content  = "IyEvYmluL3NoCmVjaG8gImJhdGNoIHdvcmtlciB7eyAuSW5zdGFuY2UuSUQgfX0gZm9yIHt7IGluZGV4IC5WYXJzICJUZW5hbnQiIH19Igo="
   }
   args = {
-    TemplateName = "debian-13-arm64-template"
     StartOnBoot  = true
   }
 }

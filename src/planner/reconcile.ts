@@ -155,6 +155,14 @@ function reconcileGroup(
   const order = facts.options.scaleDownOrder ?? popts.scaleDownOrder;
   const maxSurge = Math.max(0, facts.options.maxSurge ?? popts.maxSurge);
 
+  // An interrupted create whose VM was never cloned, for a spec the shard file no longer asks for:
+  // resuming it would attach an ISO built from outdated userdata (same name, possibly the same
+  // size), so it is abandoned (its ISO deleted, its record forgotten) and a fresh instance made.
+  list = list.filter(({ record, vm }) => {
+    if (record.phase !== "creating" || vm || record.replaceHash === group.replaceHash) return true;
+    intents.push(removeIntent(facts, record, undefined, ["interrupted create for a spec the shard file no longer asks for: abandoned"]));
+    return false;
+  });
   // Oldest first: createdAt, then the instance ID (which sorts by creation time too).
   list.sort((a, b) => cmp(a.record.createdAt, b.record.createdAt) || cmp(a.record.instanceId, b.record.instanceId));
   let keep = list;

@@ -214,6 +214,18 @@ describe("reconcile", () => {
     expect(p.actions[0]).toMatchObject({ node: "pve3", vmid: creating.vmid });
   });
 
+  it("abandons an uncloned interrupted create whose spec changed since, and makes a fresh instance", () => {
+    const creating = record(5, { phase: "creating", stepsDone: ["upload-iso"], node: "pve3", replaceHash: "sha256:old" });
+    const p = plan(desired([group("web", 1)]), state([creating]), live([]), planOptions());
+    const abandoned = p.changes.find((c) => c.instanceId === creating.instanceId)!;
+    expect(abandoned.kind).toBe("forget");
+    expect(types(p, creating.instanceId)).toContain("delete-iso");
+    const fresh = p.changes.filter((c) => c.kind === "create");
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]!.instanceId).not.toBe(creating.instanceId);
+    expect(fresh[0]!.resumeFrom).toBeUndefined();
+  });
+
   it("resumes a create whose clone finished but whose tags were never written, finding the VM by name", () => {
     const creating = record(5, { phase: "creating", stepsDone: [] });
     const untagged = vm(creating.vmid + 7, creating.instanceId, { tags: [], ownership: "unmanaged", status: "stopped", cores: 1 });
