@@ -113,8 +113,11 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
     close: async () => {
       for (const p of providers) await p.close().catch(() => undefined);
       await agent.close();
+      // Issue 4: no request pvefleet sent during the suite may fail the simulator's schema check.
+      const rejected = sim.stats().rejected;
       await sim.stop();
       rmSync(dir, { recursive: true, force: true });
+      if (rejected.length > 0) throw new Error(`the simulator rejected ${rejected.length} request(s) by schema: ${JSON.stringify(rejected.slice(0, 3))}`);
     },
   };
 

@@ -24,6 +24,7 @@ export interface Sim {
   tokenId: string;
   tokenSecret: string;
   caCertificate?: string;
+  stats(): { rejected: unknown[] };
   stop(): Promise<void>;
 }
 
