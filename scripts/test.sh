@@ -23,6 +23,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 npx tsc -p . || { echo "0 passed, 1 failed"; exit 1; }
+# Tests and benchmarks are type-checked too (vitest itself only strips types).
+npx tsc -p tsconfig.test.json || { echo "0 passed, 1 failed"; exit 1; }
 
 s3dir=""
 if [ -z "${PVEFLEET_TEST_S3_ENDPOINT:-}" ] && [ -x scripts/s3-test-server.sh ]; then

@@ -32,7 +32,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
   }
 }
 
-const webOf = (view: { vms: { name: string }[] }) => view.vms.filter((v) => v.name.startsWith("web"));
+const webOf = <V extends { name: string }>(view: { vms: V[] }): V[] => view.vms.filter((v) => v.name.startsWith("web"));
 
 describe("the applier through a shard's lifecycle", () => {
   let env: Env;

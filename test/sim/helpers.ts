@@ -64,7 +64,7 @@ export async function startClient(options: SimulatorOptions = {}): Promise<Clien
     let body: string | undefined;
     let fullPath = path;
     if (params && (method === "GET" || method === "DELETE")) {
-      const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+      const qs = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
       fullPath += (path.includes("?") ? "&" : "?") + qs;
     } else if (params) {
       if (opts.json) {
@@ -72,7 +72,7 @@ export async function startClient(options: SimulatorOptions = {}): Promise<Clien
         body = JSON.stringify(params);
       } else {
         headers["content-type"] = "application/x-www-form-urlencoded";
-        body = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+        body = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
       }
     }
     return raw(method, fullPath, body, headers);
