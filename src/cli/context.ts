@@ -18,10 +18,8 @@ import type { Opts } from "./main.js";
 import type { ApplyEvent } from "../applier/events.js";
 import { apply, installSignalHandlers, type ApplyResult } from "../applier/index.js";
 import { checkSavedPlan, checkVmDigests, drift, parseSavedPlan, plan, serializePlan, vmsNeedingDetails, vmsToRecheck } from "../planner/index.js";
-import type { DetailRequest, NotesCodec, PlanOptions as PlannerOptions } from "../planner/types.js";
+import type { DetailRequest, PlanOptions as PlannerOptions } from "../planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../providers/proxmox/index.js";
-import { createPlacementLedger } from "../providers/proxmox/scheduler.js";
-import { composeDescription, parseNotesBlock, renderNotesBlock } from "../providers/proxmox/notes-block.js";
 import { openStateStore } from "../state/index.js";
 import { listShardIds, loadShardFile } from "../config/index.js";
 import type { LeaseLock } from "../state/types.js";
@@ -107,14 +105,6 @@ export async function withShard<T>(g: GlobalOptions, shard: string | undefined, 
   }
 }
 
-const NOTES: NotesCodec = {
-  parse: (description) => {
-    const n = parseNotesBlock(description);
-    return n ? { group: n.group, kind: n.kind, template: n.template, created: n.created } : undefined;
-  },
-  compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? new Date(0).toISOString() })),
-};
-
 /** The CLI's plan options: the planner's, plus `deep` (`--deep`: read every VM of the shard). */
 export type CliPlanOptions = PlanOptions & { deep?: boolean };
 
@@ -124,11 +114,11 @@ export type CliPlanOptions = PlanOptions & { deep?: boolean };
  * again, so the policy is at least `touched` (a steady fleet still costs the two listings only);
  * `--deep` makes it `ours` (one or two calls per VM of the shard, for onboot and notes).
  */
-export async function makePlan(ctx: ShardContext, doc: StateDoc | undefined, options: CliPlanOptions): Promise<Plan> {
+export async function makePlan(ctx: Pick<ShardContext, "ops" | "desired">, doc: StateDoc | undefined, options: CliPlanOptions): Promise<Plan> {
   const live = await ctx.ops.refresh();
   const { deep, ...rest } = options;
   const detailPolicy = deep || rest.detailPolicy === "ours" ? "ours" : "touched";
-  const full: PlannerOptions = { ...rest, detailPolicy, createPlacementLedger, notes: NOTES };
+  const full: PlannerOptions = { ...rest, detailPolicy };
   const details = await readDetails(ctx.ops, vmsNeedingDetails(ctx.desired, doc, live, full));
   return plan(ctx.desired, doc, live, full, details);
 }
@@ -147,9 +137,9 @@ export async function readDetails(ops: ProxmoxOps, want: DetailRequest[]): Promi
 
 export async function makeDrift(ctx: ShardContext, doc: StateDoc | undefined): Promise<DriftReport> {
   const live = await ctx.ops.refresh();
-  const want = vmsNeedingDetails(ctx.desired, doc, live, { detailPolicy: "ours", notes: NOTES });
+  const want = vmsNeedingDetails(ctx.desired, doc, live, { detailPolicy: "ours" });
   const details = await readDetails(ctx.ops, want);
-  const findings = drift(ctx.desired, doc, live, details, { notes: NOTES });
+  const findings = drift(ctx.desired, doc, live, details);
   return { clusterId: ctx.desired.clusterId, shardId: ctx.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
 }
 

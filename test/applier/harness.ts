@@ -9,11 +9,9 @@ import path from "node:path";
 import { loadShardFile } from "../../src/config/index.js";
 import type { DesiredShard } from "../../src/config/model.js";
 import { apply, type ApplyDeps, type ApplyEvent, type ApplyResult } from "../../src/applier/index.js";
-import { plan, vmsNeedingDetails } from "../../src/planner/index.js";
-import type { NotesCodec, Plan, PlanOptions } from "../../src/planner/types.js";
+import { makePlan as cliMakePlan } from "../../src/cli/context.js";
+import type { Plan, PlanOptions } from "../../src/planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
-import { composeDescription, parseNotesBlock, renderNotesBlock } from "../../src/providers/proxmox/notes-block.js";
-import { createPlacementLedger } from "../../src/providers/proxmox/scheduler.js";
 import { startSimulator, type SimulatorOptions } from "../../src/sim/index.js";
 import { openStateStore } from "../../src/state/index.js";
 import type { StateDoc, StateStore } from "../../src/state/types.js";
@@ -55,14 +53,6 @@ export function shardText(p: ShardParams): string {
     2,
   );
 }
-
-export const NOTES: NotesCodec = {
-  parse: (description) => {
-    const n = parseNotesBlock(description);
-    return n ? { group: n.group, kind: n.kind, template: n.template, created: n.created } : undefined;
-  },
-  compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? new Date(0).toISOString() })),
-};
 
 export interface Env {
   sim: Sim;
@@ -134,12 +124,9 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
   }
 }
 
+/** The plan the CLI would make (refresh → the per-VM reads it needs → the pure planner). */
 export async function makePlan(ops: ProxmoxProvider, desired: DesiredShard, doc: StateDoc | undefined, options: PlanOptions = {}): Promise<Plan> {
-  const live = await ops.refresh();
-  const full: PlanOptions = { detailPolicy: "touched", ...options, createPlacementLedger, notes: NOTES };
-  const want = vmsNeedingDetails(desired, doc, live, full);
-  const details = want.length ? await ops.details(want) : undefined;
-  return plan(desired, doc, live, full, details);
+  return cliMakePlan({ ops, desired }, doc, options);
 }
 
 /** One `pvefleet apply --auto-approve`: lock, plan inside it, apply, release. */
