@@ -304,6 +304,10 @@ describe("Proxmox provider against the simulator", () => {
     await provider.stop({ node: "pve2", vmid, timeoutSec: 1 }); // stopped: no-op
   });
 
+  it("treats stopping a VM that no longer exists as done (a delete chain resumed after a crash)", async () => {
+    await expect(provider.stop({ node: "pve1", vmid: 999_999, timeoutSec: 1 })).resolves.toBeUndefined();
+  });
+
   it("reports a paused VM as suspended only in a deep check, and hard-stops it", async () => {
     await provider.refresh();
     const { vmid } = await provider.clone({ instanceId: instanceId(), node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });

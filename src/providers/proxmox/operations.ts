@@ -407,6 +407,9 @@ export class ProxmoxOperations implements ProxmoxOps {
       return;
     } catch (e) {
       if (!isProxmoxError(e)) throw e;
+      // No VM there (its clone task failed after a killed run, or it was deleted meanwhile): it is
+      // not running, which is all a stop promises. deleteVm finds a migrated VM by its listing.
+      if (e.code === "NOT_FOUND") return;
       const text = e.exitstatus ?? e.message;
       shutdownStillRunning = e.code === "TASK_TIMEOUT";
       const hardStopHelps = shutdownStillRunning || /got timeout|VM is paused|cannot shutdown|powerdown failed/.test(text);
