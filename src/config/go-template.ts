@@ -7,10 +7,16 @@
  * - `{{ if P }} … {{ else if P }} … {{ else }} … {{ end }}`
  * - functions: index, eq, ne, lt, le, gt, ge, not, and, or, len, print, printf, println
  *
+ * `if`/`else if` and parentheses nest at most MAX_NESTING (256) deep, and rendered text is at most
+ * MAX_USERDATA_BYTES (1 MiB): the parser and executor recurse per level, and nested `printf`
+ * doubles text per level.
+ *
  * Missing map keys render empty (Go's `missingkey=zero`). Anything else (range, with, define,
  * template, block, variables, other functions) is a parse error with the offset of the offending
  * text, so validate can point into the template.
  */
+
+import { MAX_NESTING, MAX_USERDATA_BYTES, nestingMessage } from "./limits.js";
 
 export class GoTemplateError extends Error {
   constructor(
@@ -139,7 +145,7 @@ function lexAction(src: string, start: number, end: number): Tok[] {
 
 // ---------------------------------------------------------------- parsing
 
-function parsePipeline(toks: Tok[], pos: { i: number }, closeParen: boolean, actionOffset: number): Pipeline {
+function parsePipeline(toks: Tok[], pos: { i: number }, closeParen: boolean, actionOffset: number, depth = 0): Pipeline {
   const cmds: Command[] = [];
   let args: Operand[] = [];
   let cmdOffset = toks[pos.i]?.offset ?? actionOffset;
@@ -162,7 +168,8 @@ function parsePipeline(toks: Tok[], pos: { i: number }, closeParen: boolean, act
       continue;
     }
     if (tok.k === "lparen") {
-      const inner = parsePipeline(toks, pos, true, tok.offset);
+      if (depth + 1 > MAX_NESTING) throw new GoTemplateError(nestingMessage(), tok.offset);
+      const inner = parsePipeline(toks, pos, true, tok.offset, depth + 1);
       if (toks[pos.i]?.k !== "rparen") throw new GoTemplateError("unclosed '('", tok.offset);
       pos.i++;
       args.push({ t: "pipe", pipe: inner, offset: tok.offset });
@@ -293,6 +300,11 @@ export function parseTemplate(src: string): TemplateNode[] {
     if (!first) throw new GoTemplateError("missing value for command (empty action)", part.start);
     if (first.k === "ident" && UNSUPPORTED_KEYWORDS.includes(first.name)) {
       throw new GoTemplateError(`{{${first.name}}} is not supported (${SUPPORTED_HINT})`, first.offset);
+    }
+    const opensLevel = first.k === "ident" && (first.name === "if" || (first.name === "else" && toks[1]?.k === "ident" && toks[1].name === "if"));
+    if (opensLevel && stack.length >= MAX_NESTING) {
+      // Each if and each else-if adds a level the executor recurses into.
+      throw new GoTemplateError(nestingMessage(), first.offset);
     }
     if (first.k === "ident" && first.name === "if") {
       const cond = parsePipeline(toks, { i: 1 }, false, first.offset);
@@ -519,6 +531,7 @@ function evalPipe(pipe: Pipeline, dot: unknown, root: unknown): unknown {
       const args = cmd.args.slice(1).map(operand);
       if (hasPrev) args.push(prev);
       prev = callFunction(head.name, args, head.offset);
+      if (typeof prev === "string" && prev.length > MAX_USERDATA_BYTES) throw new GoTemplateError(tooLong(), head.offset);
     } else {
       if (cmd.args.length > 1) throw new GoTemplateError("can't give argument to non-function", cmd.args[1]!.offset);
       if (hasPrev) throw new GoTemplateError("can't give argument to non-function", head.offset);
@@ -536,8 +549,13 @@ export function executeTemplate(nodes: TemplateNode[], data: unknown): string {
     if (n.t === "text") out += n.text;
     else if (n.t === "action") out += show(evalPipe(n.pipe, data, data));
     else out += executeTemplate(truth(evalPipe(n.cond, data, data)) ? n.then : n.else, data);
+    if (out.length > MAX_USERDATA_BYTES) throw new GoTemplateError(tooLong(), "offset" in n ? n.offset : 0);
   }
   return out;
+}
+
+function tooLong(): string {
+  return `rendered text is longer than ${MAX_USERDATA_BYTES / 1024 / 1024} MiB`;
 }
 
 /** Parse and execute in one go. */

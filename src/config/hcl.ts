@@ -30,6 +30,8 @@ import { createRequire } from "node:module";
 import { LineIndex, type Path, type SourceMap } from "./source-map.js";
 import type { SyntaxProblem } from "./jsonc.js";
 import { isPlainObject } from "./merge.js";
+import { scanHcl } from "./hcl-scan.js";
+import { nestingMessage } from "./limits.js";
 
 interface Hcl2Json {
   parse(filename: string, contents: string): Promise<Record<string, unknown>>;
@@ -52,13 +54,18 @@ export interface ParsedHcl {
 export async function parseHcl(file: string, text: string): Promise<ParsedHcl> {
   const lines = new LineIndex(text);
   const map = hclSourceMap(file, text, lines);
+  // hcl2json recurses per bracket level; deep nesting must never reach it.
+  const scan = scanHcl(text);
+  if (scan.nestingOffset >= 0) return { value: undefined, map, syntax: [{ where: lines.where(file, scan.nestingOffset), message: nestingMessage() }] };
   let raw: Record<string, unknown>;
   try {
     raw = await loadHcl2Json().parse(PARSER_FILE, text);
   } catch (err) {
     return { value: undefined, map, syntax: diagnostics(String((err as Error)?.message ?? err), file, lines) };
   }
-  const syntax: SyntaxProblem[] = [];
+  // As in JSONC, a key given twice in one object is an error (hcl2json would keep the last).
+  const syntax: SyntaxProblem[] = scan.duplicates.map((d) => ({ where: lines.where(file, d.offset), message: `duplicate key ${JSON.stringify(d.key)}` }));
+  if (syntax.length) return { value: undefined, map, syntax };
   const value = normalise(raw, [], syntax, map);
   return { value, map, syntax };
 }
@@ -171,7 +178,8 @@ function hclSourceMap(file: string, text: string, lines: LineIndex): SourceMap {
     let offset = from;
     for (const seg of segments) {
       if (typeof seg !== "string") continue;
-      const re = new RegExp(`(^|[\\s{,(\\[])"?${escapeRe(seg)}"?\\s*[={:]`, "g");
+      // A labelled block (`foo "bar" {`) is found by its type name too.
+      const re = new RegExp(`(^|[\\s{,(\\[])"?${escapeRe(seg)}"?(?:[ \\t]+"[^"\\n]*")*\\s*[={:]`, "g");
       re.lastIndex = offset;
       const m = re.exec(text);
       if (!m) break;

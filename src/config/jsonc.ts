@@ -2,6 +2,7 @@
 import { parseTree, findNodeAtLocation, printParseErrorCode, type Node, type ParseError } from "jsonc-parser";
 import { LineIndex, type Path, type SourceMap } from "./source-map.js";
 import type { Where } from "../errors.js";
+import { jsonNestingOffset, nestingMessage } from "./limits.js";
 
 export interface SyntaxProblem {
   where: Where;
@@ -57,9 +58,12 @@ export interface ParsedJsonc {
 }
 
 export function parseJsonc(file: string, text: string): ParsedJsonc {
+  const lines = new LineIndex(text);
+  // jsonc-parser and toValue recurse once per level: refuse deep nesting before either runs.
+  const deep = jsonNestingOffset(text);
+  if (deep >= 0) return { value: undefined, map: { file, locate: () => lines.where(file, deep), locateInString: () => lines.where(file, deep) }, syntax: [{ where: lines.where(file, deep), message: nestingMessage() }] };
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
-  const lines = new LineIndex(text);
   const syntax: SyntaxProblem[] = errors.map((e) => ({
     where: lines.where(file, e.offset),
     message: `syntax error: ${MESSAGES[printParseErrorCode(e.error)] ?? printParseErrorCode(e.error)}`,
