@@ -3,7 +3,8 @@
  * regex may itself contain commas):
  *
  *   rate=<0..1>[,kinds=<kind>[+<kind>…]][,slow=<ms>][,methods=GET+POST…][,paths=<regex>]
- *   kind ∈ 5xx | reset | slow | taskfail          (default kinds: all four)
+ *   kind ∈ 5xx | reset | slow | taskfail | 5xx-after | reset-after
+ *   (default kinds: the first four; the `-after` kinds only when named, so a seed's draws stay the same)
  *
  * Each matching request draws once: with probability `rate` one kind is picked uniformly.
  * - `5xx` answers before the handler runs, so the cluster did not change (a proxy/daemon error).
@@ -12,12 +13,18 @@
  * - `slow` delays the answer by `slow` ms (default: the profile's slowFaultMs).
  * - `taskfail` makes the worker of an async call end with an error before it changes anything;
  *   on synchronous calls it does nothing.
+ * - `5xx-after` runs the handler and, for an async call, waits for its task to end; then answers
+ *   500 as if a proxy timed out: the change is complete, the client only heard "error". This is
+ *   the case a client must never answer with a blind re-send of a clone, delete or upload.
+ * - `reset-after` is `reset` that, like `5xx-after`, first waits for the task to end.
  */
 import { UserError } from "../errors.js";
 import { Rng } from "./rng.js";
 
-export type FaultKind = "5xx" | "reset" | "slow" | "taskfail";
-const KINDS: FaultKind[] = ["5xx", "reset", "slow", "taskfail"];
+export type FaultKind = "5xx" | "reset" | "slow" | "taskfail" | "5xx-after" | "reset-after";
+const KINDS: FaultKind[] = ["5xx", "reset", "slow", "taskfail", "5xx-after", "reset-after"];
+/** Drawn when `kinds` is not given: the original four (adding kinds must not change a seed's faults). */
+const DEFAULT_KINDS: FaultKind[] = ["5xx", "reset", "slow", "taskfail"];
 
 export interface FaultSpec {
   rate: number;
@@ -29,7 +36,7 @@ export interface FaultSpec {
 
 export function parseFaults(spec: string): FaultSpec {
   const bad = (msg: string) => new UserError("E_FAULTS", `--faults '${spec}': ${msg}`);
-  const out: FaultSpec = { rate: 0, kinds: [...KINDS] };
+  const out: FaultSpec = { rate: 0, kinds: [...DEFAULT_KINDS] };
   let rest = spec.trim();
   const pathsAt = rest.search(/(^|,)paths=/);
   if (pathsAt >= 0) {
@@ -72,8 +79,16 @@ export function parseFaults(spec: string): FaultSpec {
 
 export class FaultInjector {
   private readonly rng: Rng;
-  constructor(readonly spec: FaultSpec | undefined, seed: number) {
+  constructor(private current: FaultSpec | undefined, seed: number) {
     this.rng = new Rng(seed ^ 0x5eed);
+  }
+
+  get spec(): FaultSpec | undefined {
+    return this.current;
+  }
+
+  setSpec(spec: FaultSpec | undefined): void {
+    this.current = spec;
   }
 
   /** Draws the fault for one request (undefined: none). Deterministic for a seed and request order. */

@@ -59,6 +59,11 @@ export interface Simulator {
   /** SHA-256 fingerprint of the certificate, `AA:BB:…` as PVE prints it ("" with `http`). */
   fingerprint: string;
   stats(): SimStats;
+  /**
+   * Replaces the fault spec (same grammar as `faults`; undefined: no faults) for requests from now
+   * on, e.g. a test that builds a fleet cleanly and then makes one kind of call fail.
+   */
+  setFaults(spec: string | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -178,6 +183,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url: `${options.http ? "http" : "https"}://${urlHost}:${port}/api2/json`,
     tokenId, tokenSecret, caCertificate, fingerprint,
     stats: () => structuredClone(pipeline.stats),
+    setFaults: (spec) => faults.setSpec(spec ? parseFaults(spec) : undefined),
     async stop() {
       if (statsTimer) clearInterval(statsTimer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

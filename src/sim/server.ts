@@ -168,7 +168,12 @@ export class Pipeline {
 
       const apiReq: ApiRequest = { method, params, user: user.userid, taskFail: fault === "taskfail", upload };
       const data = await handler(this.o.sim, apiReq);
-      if (fault === "reset") {
+      if (fault === "5xx-after" || fault === "reset-after") {
+        // The worker finishes first: the change is complete before the client hears anything.
+        if (typeof data === "string" && data.startsWith("UPID:")) await this.o.sim.tasks.settled(data);
+        if (fault === "5xx-after") return sendError(new PveError(500, "proxy loop detected or daemon busy - got timeout"));
+      }
+      if (fault === "reset" || fault === "reset-after") {
         // After the handler: the change happened but the client never hears about it.
         status = 0;
         finish();

@@ -111,6 +111,17 @@ export class TaskManager {
     }
   }
 
+  /** Resolves once the task has stopped (at once for an unknown or finished one). */
+  async settled(upid: string): Promise<void> {
+    const rec = this.tasks.get(upid);
+    if (!rec) return;
+    while (rec.status === "running") {
+      const current = [...this.running];
+      if (current.length === 0) return;
+      await Promise.race(current);
+    }
+  }
+
   runningCount(): number {
     return this.running.size;
   }
