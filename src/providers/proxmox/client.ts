@@ -258,15 +258,56 @@ export class ProxmoxClient {
     );
   }
 
-  /** Removes the secret from an error's text, in case a server or proxy echoed it. */
+  /**
+   * Removes the secret from an error's text, in case a server or proxy echoed it (a body, a reason
+   * phrase, a certificate name in a TLS error). The copy keeps every detail — `cause` (whose codes
+   * decide whether an unsafe write may be retried), `exitstatus`, `upid`, `lock` — with the secret
+   * masked wherever it appears in their text too.
+   */
   private redactError(e: ProxmoxError): ProxmoxError {
-    if (!e.message.includes(this.secret)) return e;
-    const copy = new ProxmoxError(e.code as never, e.message.split(this.secret).join("***"), {
-      status: e.status,
-      method: e.method,
-      path: e.path,
-      errors: e.errors,
-    });
+    const secret = this.secret;
+    const mask = (text: string) => text.split(secret).join("***");
+    const leaks = (v: unknown): boolean => {
+      if (typeof v === "string") return v.includes(secret);
+      if (v instanceof Error || (typeof v === "object" && v !== null)) {
+        const o = v as { message?: unknown; stack?: unknown; cause?: unknown };
+        if (leaks(o.message) || leaks(o.stack) || leaks(o.cause)) return true;
+        if (v instanceof Error) return false;
+        try {
+          return JSON.stringify(v).includes(secret);
+        } catch {
+          return false;
+        }
+      }
+      return false;
+    };
+    const fields = [e.message, e.exitstatus, e.upid, e.lock, e.path, e.stack, ...Object.values(e.errors ?? {})];
+    if (!fields.some(leaks) && !leaks(e.cause)) return e;
+    const maskCause = (c: unknown, depth = 0): unknown => {
+      if (!leaks(c) || depth > 5) return c;
+      if (typeof c === "string") return mask(c);
+      const o = c as { message?: unknown; code?: unknown; cause?: unknown; name?: unknown };
+      const copy = new Error(mask(typeof o.message === "string" ? o.message : String(c)), o.cause !== undefined ? { cause: maskCause(o.cause, depth + 1) } : undefined);
+      if (typeof o.name === "string") copy.name = o.name;
+      if (o.code !== undefined) Object.assign(copy, { code: o.code });
+      copy.stack = `${copy.name}: ${copy.message}`;
+      return copy;
+    };
+    const maybe = (v: string | undefined) => (v === undefined ? undefined : mask(v));
+    const copy = new ProxmoxError(
+      e.code as never,
+      mask(e.message),
+      {
+        status: e.status,
+        method: e.method,
+        path: maybe(e.path),
+        errors: e.errors ? Object.fromEntries(Object.entries(e.errors).map(([k, v]) => [k, mask(String(v))])) : undefined,
+        exitstatus: maybe(e.exitstatus),
+        upid: maybe(e.upid),
+        lock: maybe(e.lock),
+      },
+      e.cause !== undefined ? { cause: maskCause(e.cause) } : undefined,
+    );
     return copy;
   }
 }
