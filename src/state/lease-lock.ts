@@ -159,6 +159,7 @@ export async function acquireLease(backend: ObjectBackend, key: string, location
 
 class HeldLease implements LeaseLock {
   private lost: string | undefined;
+  private takenOver = false;
   private released = false;
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
@@ -186,9 +187,16 @@ class HeldLease implements LeaseLock {
   assertHeld(): void {
     if (this.released) throw new UserError("LOCK_LOST", `the state lock ${this.current.id} was already released`);
     if (this.lost) throw new UserError("LOCK_LOST", `lost the state lock ${this.current.id}: ${this.lost}; stop and re-run plan`);
-    if (Date.parse(this.current.expires) <= Date.now()) {
+    if (this.expired()) {
+      // Sticky: a renewal that lands late must not make an apply that was told "lost" carry on.
+      this.markLost(`it expired at ${this.current.expires} without being renewed`, false);
       throw new UserError("LOCK_LOST", `the state lock ${this.current.id} expired at ${this.current.expires} without being renewed; stop and re-run plan`);
     }
+  }
+
+  /** Past its expiry by our clock: a contender may take it over now (acquireLease's rule). */
+  private expired(): boolean {
+    return Date.parse(this.current.expires) <= Date.now();
   }
 
   private async renew(): Promise<void> {
@@ -199,14 +207,16 @@ class HeldLease implements LeaseLock {
       this.current = next;
       this.etag = etag;
     } catch (e) {
-      if (isStoreConflict(e)) this.markLost(`the lease was ${e.reason === "gone" ? "removed" : "replaced"} by someone else (force-unlock or an expired-lease takeover)`);
+      if (isStoreConflict(e)) this.markLost(`the lease was ${e.reason === "gone" ? "removed" : "replaced"} by someone else (force-unlock or an expired-lease takeover)`, true);
       // A transient error is retried at the next tick while our lease is still valid.
-      else if (Date.parse(this.current.expires) <= Date.now()) this.markLost(`renewal failed until the lease expired: ${(e as Error).message}`);
+      else if (this.expired()) this.markLost(`renewal failed until the lease expired: ${(e as Error).message}`, false);
     }
   }
 
-  private markLost(why: string): void {
-    this.lost = why;
+  /** `takenOver`: the object is someone else's now, so release must not touch it. */
+  private markLost(why: string, takenOver: boolean): void {
+    this.lost ??= why;
+    this.takenOver ||= takenOver;
     clearInterval(this.timer);
   }
 
@@ -215,7 +225,9 @@ class HeldLease implements LeaseLock {
     this.released = true;
     clearInterval(this.timer);
     await this.renewing;
-    if (this.lost) return;
+    // Expired but not taken over: still try to mark it released, so the next run need not wait.
+    // The If-Match write fails (and nothing is deleted) if anyone wrote the lock since.
+    if (this.takenOver) return;
     const marked: StoredLock = { ...this.current, released: true, releasedAt: new Date().toISOString(), nonce: randomUUID() };
     // Measured from before the write: contenders start their grace only once they see it landed.
     const markedAt = Date.now();
@@ -223,6 +235,7 @@ class HeldLease implements LeaseLock {
       await this.backend.put(this.key, encode(marked), { ifMatch: this.etag });
     } catch (e) {
       if (isStoreConflict(e)) return; // someone took it over: not ours to delete
+      if (this.lost) return; // best effort: the run already failed with LOCK_LOST, keep that error
       throw e;
     }
     // Delete only well inside the grace contenders wait before taking over a released lease.
