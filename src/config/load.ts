@@ -3,7 +3,7 @@
  * which parser reads it. JSONC is parsed in-process; the HCL module (and its WASM) is imported only
  * for `.hcl` files.
  */
-import { readFile, access } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { UserError, UserErrors } from "../errors.js";
 import type { DesiredShard } from "./model.js";
 import { resolveShard, shardIdsOf, type ResolveResult } from "./resolve.js";
@@ -11,6 +11,8 @@ import { parseJsonc } from "./jsonc.js";
 import type { SourceMap } from "./source-map.js";
 import type { SyntaxProblem } from "./jsonc.js";
 import { sha256Hex } from "./hash.js";
+import { formatBytes, readBoundedFile } from "./read-file.js";
+import { MAX_SHARD_FILE_BYTES } from "./limits.js";
 
 export interface LoadOptions {
   /** Reads `s3://bucket/key` (the state engineer's S3 reader; the CLI wires it). */
@@ -52,16 +54,12 @@ async function readSource(location: string, opts: LoadOptions): Promise<Uint8Arr
   if (location.startsWith("s3://")) {
     if (!/^s3:\/\/[^/]+\/.+/.test(location)) throw new UserError("E_CONFIG_URL", `${location}: expected s3://bucket/key`);
     if (!opts.readRemote) throw new UserError("E_CONFIG_URL", `${location}: reading shard files from S3 is not available here`);
-    return opts.readRemote(location);
+    const bytes = await opts.readRemote(location);
+    if (bytes.length > MAX_SHARD_FILE_BYTES) throw new UserError("E_CONFIG_READ", `${location}: file is larger than ${formatBytes(MAX_SHARD_FILE_BYTES)}, the limit for this input`);
+    return bytes;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new UserError("E_CONFIG_URL", `${location}: only local paths and s3://bucket/key are supported`);
-  try {
-    return await readFile(location);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (err as Error).message;
-    throw new UserError("E_CONFIG_READ", `${location}: ${why}`);
-  }
+  return readBoundedFile(location, { maxBytes: MAX_SHARD_FILE_BYTES, code: "E_CONFIG_READ" });
 }
 
 export interface ParsedShardSource {

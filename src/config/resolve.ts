@@ -18,6 +18,7 @@ import { NSTANCE_ONLY_FIELDS, TEMPLATE_SHAPE, decodeUserdata, userdataProblems }
 import { resolveOptions } from "./options.js";
 import { KIND_RE, encodeInstanceId } from "./instance-id.js";
 import { hashOf } from "./hash.js";
+import { MAX_SHARD_INSTANCES } from "./limits.js";
 
 export interface ResolveOptions {
   /** Which shard of a multi-shard file (`--shard`). */
@@ -174,6 +175,10 @@ export function resolveShard(raw: unknown, map: SourceMap, opts: ResolveOptions)
       });
       if (group) groups.push(group);
     }
+  }
+  const total = groups.reduce((sum, g) => sum + g.size, 0);
+  if (total > MAX_SHARD_INSTANCES) {
+    p.error(["groups"], `the groups ask for ${total} instances; one shard holds at most ${MAX_SHARD_INSTANCES} (split the fleet into shards)`, { key: true });
   }
   p.throwIfAny();
   groups.sort((a, b) => (a.ref.tenant < b.ref.tenant ? -1 : a.ref.tenant > b.ref.tenant ? 1 : a.ref.group < b.ref.group ? -1 : a.ref.group > b.ref.group ? 1 : 0));

@@ -3,6 +3,7 @@
  * are reported by `keys.ts` with a "did you mean", and the typed meaning is given by `resolve.ts`.
  */
 import * as z from "zod";
+import { MAX_GROUP_SIZE } from "./limits.js";
 
 const int = () => z.number().int();
 
@@ -30,7 +31,7 @@ export type TemplateFile = z.infer<typeof TemplateFile>;
 
 export const GroupFile = z.looseObject({
   template: z.string(),
-  size: int().min(0).optional(),
+  size: int().min(0).max(MAX_GROUP_SIZE).optional(),
   instance_type: z.string().optional(),
   subnet_pool: z.string().optional(),
   vars: VarsFile.optional(),
@@ -103,7 +104,9 @@ export const ProxmoxArgs = z.looseObject({
   Memory: int().min(16).describe("MiB").optional(),
   DiskSize: z.string().optional(),
   StartOnBoot: z.boolean().optional(),
-  Pool: z.string().optional(),
+  // PVE's `pve-poolid` (pve-access-control, PVE/AccessControl.pm verify_poolname, PVE 8): up to
+  // three `/`-separated levels of [A-Za-z0-9._-]+.
+  Pool: z.string().regex(/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+){0,2}$/, "must be a Proxmox pool ID: letters, digits, '.', '_', '-', up to three levels separated by '/'").optional(),
 });
 export type ProxmoxArgs = z.infer<typeof ProxmoxArgs>;
 export const PROXMOX_ARG_NAMES = Object.keys(ProxmoxArgs.shape);

@@ -6,6 +6,7 @@
 import { gunzipSync } from "node:zlib";
 import type { DesiredGroup, DesiredShard, TemplateData, UserdataSpec, VmSpec } from "./model.js";
 import { parseTemplate, executeTemplate, type DataShape } from "./go-template.js";
+import { MAX_USERDATA_BYTES } from "./limits.js";
 
 export const USERDATA_SOURCES = ["inline", "url"] as const;
 export const USERDATA_ENCODINGS = ["plain", "base64", "gzip", "base64+gzip"] as const;
@@ -46,9 +47,18 @@ export function userdataProblems(u: { source?: string; encoding?: string; conten
   return out;
 }
 
-/** Decodes userdata bytes per encoding (Nstance's messages); throws Error. */
-export function decodeUserdata(content: string | Uint8Array, encoding: UserdataSpec["encoding"]): string {
+/**
+ * Decodes userdata bytes per encoding (Nstance's messages); throws Error. The decoded bytes are
+ * capped at MAX_USERDATA_BYTES (1 MiB): zlib stops inflating at the cap (`maxOutputLength`), so a
+ * gzip bomb costs at most that much memory instead of aborting the process.
+ */
+export function decodeUserdata(content: string | Uint8Array, encoding: UserdataSpec["encoding"], maxBytes = MAX_USERDATA_BYTES): string {
   const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : Buffer.from(content);
+  const tooLarge = (what: string) => new Error(`userdata is larger than ${formatCap(maxBytes)}${what ? ` ${what}` : ""} (pvefleet's limit for cloud-init userdata)`);
+  const capped = (b: Buffer, what: string): Buffer => {
+    if (b.length > maxBytes) throw tooLarge(what);
+    return b;
+  };
   const base64 = (b: Buffer): Buffer => {
     const text = b.toString("utf8").replace(/\s+/g, "");
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error("failed to decode base64: illegal base64 data");
@@ -56,22 +66,27 @@ export function decodeUserdata(content: string | Uint8Array, encoding: UserdataS
   };
   const gunzip = (b: Buffer): Buffer => {
     try {
-      return gunzipSync(b);
+      return gunzipSync(b, { maxOutputLength: maxBytes });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw tooLarge("after gzip decompression");
       throw new Error(`failed to decompress gzip: ${(err as Error).message}`);
     }
   };
   switch (encoding) {
     case "plain":
-      return bytes.toString("utf8");
+      return capped(bytes, "").toString("utf8");
     case "base64":
-      return base64(bytes).toString("utf8");
+      return capped(base64(bytes), "after base64 decoding").toString("utf8");
     case "gzip":
       return gunzip(bytes).toString("utf8");
     case "base64+gzip":
       return gunzip(base64(bytes)).toString("utf8");
   }
   throw new Error(`unsupported encoding: ${String(encoding)}`);
+}
+
+function formatCap(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024} MiB` : `${bytes} bytes`;
 }
 
 /** cloud-init runs user-data as a script only with a `#!` line: Nstance prepends `#!/bin/bash` unless it starts with `#!` or `#cloud-config`. Idempotent. */
