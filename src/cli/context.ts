@@ -6,7 +6,7 @@
  * one-file change here.
  */
 import { createInterface } from "node:readline";
-import { readFile, writeFile, rename } from "node:fs/promises";
+import { writeFile, rename } from "node:fs/promises";
 import { UserError } from "../errors.js";
 import type { DesiredShard } from "../config/model.js";
 import type { Plan, PlanOptions } from "../planner/types.js";
@@ -23,6 +23,7 @@ import { createProxmoxProvider, type ProxmoxProvider } from "../providers/proxmo
 import { openStateStore } from "../state/index.js";
 import { listShardIds, loadShardFile } from "../config/index.js";
 import type { LeaseLock } from "../state/types.js";
+import { MAX_PLAN_FILE_BYTES, readJsonInput } from "./files.js";
 
 export interface GlobalOptions {
   config?: string;
@@ -185,12 +186,8 @@ export async function savePlanFile(file: string, plan: Plan): Promise<void> {
 }
 
 export async function readPlanFile(file: string): Promise<Plan> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new UserError("E_PLAN_FILE", `cannot read plan file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  // A regular file of bounded size and nesting (files.ts): a FIFO or a 5,000-deep plan is one line.
+  const text = await readJsonInput(file, { what: "plan file", maxBytes: MAX_PLAN_FILE_BYTES, code: "E_PLAN_FILE" });
   return parseSavedPlan(text, file);
 }
 

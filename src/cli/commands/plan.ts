@@ -13,13 +13,16 @@ import { renderPlanMarkdown } from "../render/markdown.js";
 import { planToJson, renderPlanJson } from "../render/json.js";
 import { palette } from "../render/ansi.js";
 import { summarySentence } from "../render/vocabulary.js";
+import { checkWritable, writeError } from "../files.js";
 
 async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined, outFile: string | undefined): Promise<Plan> {
   return withShard(g, shard, async (ctx) => {
     const current = await ctx.store.read();
     // makePlan reads details of every VM the plan touches, so a saved plan carries their config digests.
     const plan = await makePlan(ctx, current?.doc, planOptions(opts));
-    if (outFile) await savePlanFile(outFile, plan);
+    if (outFile) await savePlanFile(outFile, plan).catch((e: unknown) => {
+      throw writeError(outFile, e);
+    });
     return plan;
   });
 }
@@ -34,6 +37,8 @@ export async function run(opts: Opts): Promise<number> {
   const g = globals(opts);
   const detailed = opts.detailedExitcode === true;
   const outFile = opts.out as string | undefined;
+  // Before any API call: a plan computed for a file that cannot be written is wasted.
+  if (outFile) await checkWritable(outFile, "--out");
 
   if (!opts.allShards) {
     const plan = await planShard(g, opts, g.shard, outFile);
