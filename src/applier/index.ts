@@ -85,14 +85,16 @@ function isCreateStep(type: string): type is CreateStep {
 }
 
 /**
- * Terraform's stale-plan check (anchors.md §1.3) against the state as it is now, then PVE's config
- * digest of every VM the plan modifies: a saved plan is refused before the first change.
+ * Terraform's stale-plan check (anchors.md §1.3) against the state as it is now, the shard file the
+ * plan was made from, then PVE's config digest of every VM the plan modifies: a saved plan is
+ * refused before the first change. The shard check comes first: two fresh states (lineage "",
+ * serial 0) cannot tell one shard's plan from another's.
  */
 export async function checkPlanFreshness(plan: Plan, current: StateDoc | undefined, desired: DesiredShard, ops: ProxmoxOps): Promise<void> {
   if (plan.clusterId !== desired.clusterId || plan.shardId !== desired.shardId) {
-    throw new UserError("E_PLAN_MISMATCH", `Saved plan is for shard ${plan.clusterId}/${plan.shardId}, not ${desired.clusterId}/${desired.shardId}`);
+    throw new UserError("E_PLAN_MISMATCH", `Saved plan is for shard ${plan.clusterId}/${plan.shardId}, not ${desired.clusterId}/${desired.shardId}; it cannot be applied here`);
   }
-  checkSavedPlan(plan, current);
+  checkSavedPlan(plan, current, desired.source.digest);
   const vms = vmsToRecheck(plan);
   if (vms.length > 0) checkVmDigests(plan, await ops.details(vms));
 }

@@ -16,8 +16,9 @@ import { colorWanted } from "./render/ansi.js";
 import type { DriftReport } from "./render/text.js";
 import type { Opts } from "./main.js";
 import type { ApplyEvent } from "../applier/events.js";
-import { apply, installSignalHandlers, type ApplyResult } from "../applier/index.js";
-import { checkSavedPlan, checkVmDigests, drift, parseSavedPlan, plan, serializePlan, vmsNeedingDetails, vmsToRecheck } from "../planner/index.js";
+import { apply, checkPlanFreshness, installSignalHandlers, type ApplyResult } from "../applier/index.js";
+import { drift, plan, vmsNeedingDetails } from "../planner/index.js";
+import { checkSameAsFresh, readSavedPlan, replanOptions, serializePlan, type SavedPlan } from "../planner/saved-plan.js";
 import type { DetailRequest, PlanOptions as PlannerOptions } from "../planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../providers/proxmox/index.js";
 import { openStateStore } from "../state/index.js";
@@ -144,12 +145,18 @@ export async function makeDrift(ctx: ShardContext, doc: StateDoc | undefined): P
   return { clusterId: ctx.desired.clusterId, shardId: ctx.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
 }
 
-/** A saved plan against now: state lineage/serial, the shard file, and each touched VM's digest. */
-export async function checkSavedPlanAgainst(ctx: ShardContext, saved: Plan): Promise<void> {
-  const current = await ctx.store.read();
-  checkSavedPlan(saved, current?.doc, ctx.desired.source.digest);
-  const recheck = vmsToRecheck(saved);
-  if (recheck.length) checkVmDigests(saved, await ctx.ops.details(recheck));
+/**
+ * `apply FILE`, inside the lock: the saved plan against now — its cluster/shard, state lineage and
+ * serial, the shard file's digest, each touched VM's config digest — then the plan made again
+ * with the options the file recorded. Returns that fresh plan when it is the saved one in
+ * everything that matters (checkSameAsFresh), so what runs was produced by the planner now and
+ * nothing is executed from the file; refuses otherwise.
+ */
+export async function replanSavedPlan(ctx: Pick<ShardContext, "ops" | "desired">, saved: SavedPlan, doc: StateDoc | undefined): Promise<Plan> {
+  await checkPlanFreshness(saved.plan, doc, ctx.desired, ctx.ops);
+  const fresh = await makePlan(ctx, doc, replanOptions(saved.plan, saved.options));
+  checkSameAsFresh(saved.plan, fresh);
+  return fresh;
 }
 
 /** apply() with SIGINT/SIGTERM handled the Terraform way (first: graceful stop; second: exit). */
@@ -178,17 +185,32 @@ export function planOptions(opts: Opts, mode?: Plan["mode"]): CliPlanOptions {
   };
 }
 
+/**
+ * The operator's key for signed saved plans: `PVEFLEET_PLAN_KEY` (a CI secret given to the plan
+ * and apply jobs only). Never written to a plan, a state or a log.
+ */
+export function planKey(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const key = env.PVEFLEET_PLAN_KEY;
+  if (key === undefined || key === "") return undefined;
+  if (key.length < 16) throw new UserError("E_PLAN_KEY", "PVEFLEET_PLAN_KEY is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
+  return key;
+}
+
 /** Writes a saved plan atomically (temp file + rename) so a crash never leaves half a plan. */
-export async function savePlanFile(file: string, plan: Plan): Promise<void> {
+export async function savePlanFile(file: string, plan: Plan, options: PlanOptions): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, serializePlan(plan));
+  await writeFile(tmp, serializePlan(plan, options, planKey()));
   await rename(tmp, file);
 }
 
-export async function readPlanFile(file: string): Promise<Plan> {
+/**
+ * Reads and verifies a saved plan. `forApply`: with PVEFLEET_PLAN_KEY set the plan must be signed
+ * with it, and a signed plan is refused without the key; `show` verifies what it can.
+ */
+export async function readPlanFile(file: string, forApply = false): Promise<SavedPlan> {
   // A regular file of bounded size and nesting (files.ts): a FIFO or a 5,000-deep plan is one line.
   const text = await readJsonInput(file, { what: "plan file", maxBytes: MAX_PLAN_FILE_BYTES, code: "E_PLAN_FILE" });
-  return parseSavedPlan(text, file);
+  return readSavedPlan(text, file, { key: planKey(), strict: forApply });
 }
 
 /** "30s", "5m", "1h", "250ms", or a bare number of seconds. */

@@ -1,15 +1,20 @@
 /**
- * Saved plans (`plan --out FILE`, `apply FILE`): the Plan as JSON, validated on the way back in, and
- * the checks that refuse a plan the world has moved away from — Terraform's wording for the state
- * (anchors.md §1.3), PVE's config `digest` for each VM the plan modifies (anchors.md §7).
+ * Saved plans (`plan --out FILE`, `apply FILE`): the Plan as JSON with a seal (the options it was
+ * made with, a sha256 over plan + options, optionally an HMAC keyed by the operator), validated on
+ * the way back in; the checks that refuse a plan the world has moved away from — Terraform's
+ * wording for the state (anchors.md §1.3), PVE's config `digest` for each VM the plan modifies
+ * (anchors.md §7); and the comparison of a saved plan with the plan made again at apply time,
+ * which is what really guards `apply FILE` (the file is never executed, only compared).
  */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import type { VmDetail } from "../providers/proxmox/types.js";
 import type { StateDoc } from "../state/types.js";
+import { secondsUtc } from "./facts.js";
 import { validateGraph } from "./graph.js";
-import { PLAN_FORMAT_VERSION } from "./plan.js";
-import type { Plan } from "./types.js";
+import { PLAN_FORMAT_VERSION, summarise } from "./plan.js";
+import type { Plan, PlanOptions } from "./types.js";
 
 const CREATE_STEP = z.enum(["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"]);
 const GROUP_REF = z.object({ tenant: z.string(), group: z.string() });
@@ -33,7 +38,8 @@ const PLAN_SCHEMA = z.object({
     group: GROUP_REF,
     kind: z.enum(["create", "update", "replace", "start", "delete", "adopt", "forget", "record"]),
     reasons: z.array(z.string()),
-    attributes: z.array(z.object({ attribute: z.string(), before: z.unknown(), after: z.unknown(), forcesReplacement: z.boolean() })),
+    // Optional: JSON drops a key whose value is undefined (an attribute set for the first time).
+    attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean() })),
     before: LIVE_VM.optional(),
     // The spec is the config model's; it is carried for display and for the applier's rendering.
     after: z.record(z.string(), z.unknown()).optional(),
@@ -55,7 +61,9 @@ const PLAN_SCHEMA = z.object({
     fingerprint: z.string(),
     kind: z.enum(["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"]),
     instanceId: z.string().optional(), vmid: z.number().optional(), node: z.string().optional(),
-    attribute: z.string().optional(), expected: z.unknown(), actual: z.unknown(), message: z.string(),
+    // Optional: zod 4 makes a bare z.unknown() key required, and JSON drops undefined — an
+    // unmanaged, suspicious or orphan finding has neither, so it would not load again (F6).
+    attribute: z.string().optional(), expected: z.unknown().optional(), actual: z.unknown().optional(), message: z.string(),
   })),
   capacity: z.array(z.object({
     node: z.string(), maxcpu: z.number(), maxmemBytes: z.number(),
@@ -67,14 +75,121 @@ const PLAN_SCHEMA = z.object({
   warnings: z.array(z.string()),
 });
 
-/** The file format: the Plan itself as JSON (it holds no secrets: tokens and keys never enter it). */
-export function serializePlan(plan: Plan): string {
-  // Compact: a 10,000-VM plan is tens of MB indented; `show FILE` is how people read it.
-  return `${JSON.stringify(plan)}\n`;
+/**
+ * The plan options a saved plan is made again with at apply time. `mode` is the plan's own; the
+ * injections (clock, IDs, scheduler, codec) are never saved.
+ */
+const SAVED_OPTIONS = z.strictObject({
+  targets: z.array(z.string()),
+  replace: z.array(z.string()),
+  adopt: z.boolean(),
+  gc: z.boolean(),
+  ignoreCapacity: z.boolean(),
+  allowRestart: z.boolean(),
+  detailPolicy: z.enum(["none", "touched", "ours"]),
+});
+export type SavedPlanOptions = z.infer<typeof SAVED_OPTIONS>;
+
+const SEAL = z.strictObject({
+  options: SAVED_OPTIONS,
+  hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  mac: z.string().regex(/^hmac-sha256:[0-9a-f]{64}$/).optional(),
+});
+
+/** The saved options of a planner option set (what `plan --out` records for `apply FILE`). */
+export function savedPlanOptions(o: PlanOptions): SavedPlanOptions {
+  return {
+    targets: [...(o.targets ?? [])],
+    replace: [...(o.replace ?? [])],
+    adopt: o.adopt === true,
+    gc: o.gc === true,
+    ignoreCapacity: o.ignoreCapacity === true,
+    allowRestart: o.allowRestart === true,
+    detailPolicy: o.detailPolicy ?? "touched",
+  };
 }
 
-/** Reads a saved plan; any problem is one UserError line (E_PLAN_FILE). */
-export function parseSavedPlan(text: string, file = "plan file"): Plan {
+/** The planner options to make a saved plan again with. */
+export function replanOptions(plan: Pick<Plan, "mode">, o: SavedPlanOptions): PlanOptions {
+  return { mode: plan.mode, targets: o.targets, replace: o.replace, adopt: o.adopt, gc: o.gc, ignoreCapacity: o.ignoreCapacity, allowRestart: o.allowRestart, detailPolicy: o.detailPolicy };
+}
+
+/** A saved plan as read back: the plan, the options it was made with, and whether a key verified it. */
+export interface SavedPlan {
+  plan: Plan;
+  options: SavedPlanOptions;
+  /** True when an HMAC with the operator's key was present and verified. */
+  signed: boolean;
+}
+
+/**
+ * How a reader treats the HMAC. `strict` (apply): with a key the MAC must be there and verify;
+ * without a key a signed plan is refused (it cannot be verified). Not strict (show, a library
+ * reader): a MAC is verified when there is a key, and otherwise not required.
+ */
+export interface SealCheck {
+  key?: string;
+  strict?: boolean;
+}
+
+/**
+ * JSON with object keys sorted and undefined members dropped (as JSON.stringify drops them), so
+ * the plan in memory at `plan --out` and the plan parsed back from the file hash the same.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === "function" ? "null" : canonicalJson(v))).join(",")}]`;
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined && typeof o[k] !== "function").sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+}
+
+function sealedBytes(plan: unknown, options: unknown): string {
+  // Everything the plan says is covered, which binds it to the state it was made from (lineage,
+  // serial), the shard file (configDigest), the cluster/shard and each touched VM's config digest.
+  return `pvefleet saved plan v${PLAN_FORMAT_VERSION}\n${canonicalJson({ plan, options })}`;
+}
+
+/** The saved plan's hash (`seal.hash`): sha256 over the canonical plan and its options. */
+export function savedPlanHash(plan: unknown, options: unknown): string {
+  return `sha256:${createHash("sha256").update(sealedBytes(plan, options)).digest("hex")}`;
+}
+
+/** The keyed MAC (`seal.mac`) over the same bytes; the key is the operator's, never saved anywhere. */
+export function savedPlanMac(plan: unknown, options: unknown, key: string): string {
+  return `hmac-sha256:${createHmac("sha256", key).update(sealedBytes(plan, options)).digest("hex")}`;
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The file format: the Plan itself as JSON plus `seal` {options, hash, mac?}. It holds no secrets:
+ * tokens and keys never enter it (the MAC is a keyed digest, not the key).
+ */
+export function serializePlan(plan: Plan, options: PlanOptions | SavedPlanOptions = {}, key?: string): string {
+  const saved = savedPlanOptions(options as PlanOptions);
+  const seal: z.infer<typeof SEAL> = { options: saved, hash: savedPlanHash(plan, saved) };
+  if (key) seal.mac = savedPlanMac(plan, saved, key);
+  // Compact: a 10,000-VM plan is tens of MB indented; `show FILE` is how people read it.
+  return `${JSON.stringify({ ...plan, seal })}\n`;
+}
+
+/** Reads a saved plan; any problem is one UserError line (E_PLAN_FILE, E_PLAN_TAMPERED). */
+export function parseSavedPlan(text: string, file = "plan file", check: SealCheck = { strict: false }): Plan {
+  return readSavedPlan(text, file, check).plan;
+}
+
+/**
+ * Reads a saved plan and verifies its seal: the content must hash to the recorded hash, and with a
+ * key the MAC must verify. Then the plan must agree with itself (every action belongs to a change,
+ * a new VM's steps go where its placement says, the summary counts the changes): a file edited
+ * by hand is refused here before anything reads the cluster.
+ */
+export function readSavedPlan(text: string, file = "plan file", check: SealCheck = { strict: true }): SavedPlan {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -82,20 +197,83 @@ export function parseSavedPlan(text: string, file = "plan file"): Plan {
     throw new UserError("E_PLAN_FILE", `${file} is not a pvefleet plan (not JSON: ${(e as Error).message})`);
   }
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
-  if (typeof raw !== "object" || raw === null || version === undefined) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || version === undefined) {
     throw new UserError("E_PLAN_FILE", `${file} is not a pvefleet plan (no formatVersion)`);
   }
   if (version !== PLAN_FORMAT_VERSION) {
     throw new UserError("E_PLAN_FILE", `${file} has plan format version ${String(version)}; this pvefleet reads version ${PLAN_FORMAT_VERSION}`);
   }
-  const parsed = PLAN_SCHEMA.safeParse(raw);
+  const { seal: rawSeal, ...rawPlan } = raw as Record<string, unknown>;
+  if (rawSeal === undefined) {
+    throw new UserError("E_PLAN_FILE", `${file} carries no plan hash (made by an older pvefleet, or rewritten); run plan --out again`);
+  }
+  const sealed = SEAL.safeParse(rawSeal);
+  if (!sealed.success) {
+    const issue = sealed.error.issues[0]!;
+    throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: seal.${issue.path.join(".")}: ${issue.message}`);
+  }
+  const seal = sealed.data;
+  if (!sameText(savedPlanHash(rawPlan, seal.options), seal.hash)) {
+    throw new UserError("E_PLAN_TAMPERED", `${file} was changed after pvefleet wrote it: its content does not hash to the plan hash recorded at plan time; run plan --out again`);
+  }
+  let signed = false;
+  if (check.key && (seal.mac || check.strict)) {
+    if (!seal.mac) throw new UserError("E_PLAN_TAMPERED", `${file} is not signed, but PVEFLEET_PLAN_KEY is set: make the plan with the same key (plan --out)`);
+    if (!sameText(savedPlanMac(rawPlan, seal.options, check.key), seal.mac)) {
+      throw new UserError("E_PLAN_TAMPERED", `${file} does not carry a valid signature for PVEFLEET_PLAN_KEY: it was changed after pvefleet wrote it, or made with another key`);
+    }
+    signed = true;
+  } else if (seal.mac && check.strict) {
+    throw new UserError("E_PLAN_TAMPERED", `${file} is signed, but PVEFLEET_PLAN_KEY is not set, so the signature cannot be verified`);
+  }
+  const parsed = PLAN_SCHEMA.safeParse(rawPlan);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
   const plan = parsed.data as unknown as Plan;
   validateGraph(plan.actions);
-  return plan;
+  checkConsistency(plan, file);
+  return { plan, options: seal.options, signed };
+}
+
+/** The new instance IDs of a plan (a create's, a replacement's new one), with the change that places them. */
+function newInstances(plan: Plan): Map<string, Plan["changes"][number]> {
+  const out = new Map<string, Plan["changes"][number]>();
+  for (const c of plan.changes) {
+    if (c.kind === "create") out.set(c.instanceId, c);
+    else if (c.kind === "replace" && c.replaces !== undefined) out.set(c.replaces, c);
+  }
+  return out;
+}
+
+/** What the planner guarantees by construction; a file that breaks it was edited. */
+function checkConsistency(plan: Plan, file: string): void {
+  const edited = (why: string) => new UserError("E_PLAN_TAMPERED", `${file} was edited: ${why}; run plan --out again`);
+  const owners = new Set<string>();
+  for (const c of plan.changes) {
+    owners.add(c.instanceId);
+    if (c.replaces !== undefined) owners.add(c.replaces);
+  }
+  const created = newInstances(plan);
+  for (const a of plan.actions) {
+    if (a.id !== `${a.instanceId}:${a.type}`) throw edited(`action ${a.id} is a ${a.type} of ${a.instanceId}`);
+    if (!owners.has(a.instanceId)) throw edited(`action ${a.id} belongs to no change of the plan`);
+    const placement = created.get(a.instanceId)?.placement;
+    if (!placement) continue;
+    const before = a.params.recordBefore as { instanceId?: unknown; node?: unknown; vmid?: unknown } | undefined;
+    const targets = [[a.node, a.vmid], ...(before && typeof before === "object" && "instanceId" in before ? [[before.node, before.vmid]] : [])];
+    if (before && typeof before === "object" && "instanceId" in before && before.instanceId !== a.instanceId) throw edited(`action ${a.id} records another instance`);
+    for (const [node, vmid] of targets) {
+      if (node !== placement.node || vmid !== placement.vmid) {
+        throw edited(`action ${a.id} targets ${String(node)}/${String(vmid)}, but the VM is placed at ${placement.node}/${placement.vmid}`);
+      }
+    }
+  }
+  const summary = summarise(plan.changes);
+  if (summary.add !== plan.summary.add || summary.change !== plan.summary.change || summary.destroy !== plan.summary.destroy) {
+    throw edited("its summary does not count its changes");
+  }
 }
 
 /**
@@ -139,4 +317,140 @@ export function vmsToRecheck(plan: Plan): { node: string; vmid: number }[] {
   const nodeOf = new Map<string, string>();
   for (const a of plan.actions) if (!nodeOf.has(String(a.vmid))) nodeOf.set(String(a.vmid), a.node);
   return Object.keys(plan.vmDigests).map((vmid) => ({ vmid: Number(vmid), node: nodeOf.get(vmid) ?? "" }));
+}
+
+/**
+ * `apply FILE` makes the plan again (inside the lock, from the current state, cluster and shard
+ * file) and applies that fresh plan only when it is the saved one in everything that matters;
+ * otherwise it refuses with Terraform's wording. So every action that runs was produced by the
+ * planner now, and the file only decides whether to run it.
+ *
+ * What must match: cluster, shard, mode, the state (lineage, serial), the shard file digest, each
+ * touched VM's config digest; the set of changes, and for every existing instance its change
+ * (kind, group, attributes, spec incl. userdata) and every action on it (type, instanceId, node,
+ * vmid, params, dependencies). New VMs (creates, a replacement's new VM) are compared per group as
+ * a multiset: count, spec (incl. userdata), and each step's params — with only their new instance
+ * ID, placement (node, VMID, scores) and the plan's clock masked, which legitimately differ between
+ * two plannings. Not compared: prose (reasons, warnings), drift, capacity, the listing snapshot.
+ */
+export function checkSameAsFresh(saved: Plan, fresh: Plan): void {
+  const diffs = planDifferences(saved, fresh);
+  if (diffs.length === 0) return;
+  const shown = diffs.slice(0, 3).join("; ");
+  throw new UserError(
+    "E_PLAN_STALE",
+    `Saved plan is stale: it does not match what pvefleet would do now (${shown}${diffs.length > 3 ? `; ${diffs.length - 3} more` : ""}); run plan again.`,
+  );
+}
+
+/** Every way `saved` differs from `fresh` that matters to apply, as short phrases (empty: equivalent). */
+export function planDifferences(saved: Plan, fresh: Plan): string[] {
+  const diffs: string[] = [];
+  const header = (p: Plan) => ({ cluster: `${p.clusterId}/${p.shardId}`, mode: p.mode, lineage: p.state.lineage, serial: p.state.serial, configDigest: p.configDigest });
+  const hs = header(saved);
+  const hf = header(fresh);
+  for (const k of Object.keys(hs) as (keyof typeof hs)[]) {
+    if (hs[k] !== hf[k]) diffs.push(`${k} ${String(hs[k])} in the file, ${String(hf[k])} now`);
+  }
+  if (canonicalJson(saved.vmDigests) !== canonicalJson(fresh.vmDigests)) diffs.push("the VM config digests differ");
+
+  const a = shapeOf(saved);
+  const b = shapeOf(fresh);
+  for (const key of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(key) ?? [];
+    const y = b.get(key) ?? [];
+    const what = key.startsWith(NEW) ? `new VMs of ${key.slice(NEW.length)}` : key;
+    if (x.length !== y.length) {
+      if (key.startsWith(NEW)) diffs.push(`the file creates ${x.length} ${what}, pvefleet would now create ${y.length}`);
+      else if (y.length === 0) diffs.push(`${what}: in the file, but pvefleet would not change it now`);
+      else diffs.push(`${what}: pvefleet would now change it, the file does not`);
+      continue;
+    }
+    const xs = x.map((f) => [canonicalJson(f), f] as const).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0));
+    const ys = y.map((f) => [canonicalJson(f), f] as const).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0));
+    for (let i = 0; i < xs.length; i++) {
+      if (xs[i]![0] === ys[i]![0]) continue;
+      diffs.push(`${key.startsWith(NEW) ? `a new VM of ${key.slice(NEW.length)}` : what}: ${firstDifference(xs[i]![1], ys[i]![1]) || "differs"} differs`);
+      break;
+    }
+  }
+  return diffs;
+}
+
+const NEW = "(new) ";
+
+/**
+ * Each instance the plan touches in a comparable form: existing ones under their instance ID; new
+ * ones under `(new) tenant.group` (a replacement's new VM under the instance it replaces), with
+ * their ID, placement and the plan's clock masked.
+ */
+function shapeOf(plan: Plan): Map<string, unknown[]> {
+  const created = newInstances(plan);
+  const labels = new Map<string, string>();
+  for (const [id, c] of created) labels.set(id, c.kind === "replace" ? `(new for ${c.instanceId})` : "(new)");
+  const times = new Set([plan.createdAt, secondsUtc(plan.createdAt)]);
+  const mask = (v: unknown): unknown => {
+    if (typeof v === "string") {
+      if (times.has(v)) return "(plan time)";
+      return labels.size > 0 ? v.replace(/[0-9a-z]+/g, (tok) => labels.get(tok) ?? tok) : v;
+    }
+    if (Array.isArray(v)) return v.map(mask);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mask(x)]));
+    return v;
+  };
+
+  const entries = new Map<string, { change?: unknown; actions: Record<string, unknown>; group?: string; isNew: boolean }>();
+  const entry = (id: string) => {
+    let e = entries.get(id);
+    if (!e) entries.set(id, (e = { actions: {}, isNew: created.has(id) }));
+    return e;
+  };
+  for (const c of plan.changes) {
+    const { reasons: _prose, before: _snapshot, placement: _placed, ...rest } = c;
+    const e = entry(c.instanceId);
+    e.group = `${c.group.tenant}.${c.group.group}`;
+    e.change = mask(rest);
+    if (c.kind === "replace" && c.replaces !== undefined) entry(c.replaces).group = e.group;
+  }
+  for (const act of plan.actions) {
+    const e = entry(act.instanceId);
+    const form: Record<string, unknown> = { id: act.id, type: act.type, instanceId: act.instanceId, node: act.node, vmid: act.vmid, dependsOn: [...act.dependsOn].sort(), params: act.params };
+    if (e.isNew) {
+      // Placement may differ between two plannings; readSavedPlan already checked that the file's
+      // steps go where its placement says, and the fresh plan is what runs.
+      form.node = "(placed)";
+      form.vmid = "(placed)";
+      const before = act.params.recordBefore;
+      if (before && typeof before === "object" && "instanceId" in before) form.params = { ...act.params, recordBefore: { ...before, node: "(placed)", vmid: "(placed)" } };
+    }
+    e.actions[act.type] = mask(form); // one action per type and instance (ids are unique)
+  }
+  const out = new Map<string, unknown[]>();
+  for (const [id, e] of entries) {
+    const key = e.isNew ? (labels.get(id) === "(new)" ? `${NEW}${e.group ?? "?"}` : `${NEW}${e.group ?? "?"} ${labels.get(id)}`) : id;
+    out.set(key, [...(out.get(key) ?? []), { change: e.change, actions: e.actions }]);
+  }
+  return out;
+}
+
+/** The path of the first difference between two JSON values, e.g. `change.after.userdata.content`. */
+function firstDifference(a: unknown, b: unknown, path = ""): string {
+  if (canonicalJson(a) === canonicalJson(b)) return "";
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    if (Array.isArray(a) && Array.isArray(b)) {
+      if (a.length !== b.length) return path || "(root)";
+      for (let i = 0; i < a.length; i++) {
+        const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+        if (d) return d;
+      }
+      return path;
+    }
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) {
+      const d = firstDifference(ao[k], bo[k], path ? `${path}.${k}` : k);
+      if (d) return d;
+    }
+  }
+  return path || "(root)";
 }

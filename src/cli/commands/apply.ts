@@ -1,8 +1,10 @@
 /**
  * `pvefleet apply [PLANFILE]`: without a plan file, take the lock, plan inside it, show the plan,
  * ask (only `yes` proceeds) unless `--auto-approve`, then apply with a progress UI. With a plan
- * file: the stale checks (lineage, serial, VM digests) and apply exactly that plan. Exit 0 when
- * everything applied, 1 otherwise. `destroy` is this flow with a destroy-mode plan.
+ * file: verify its seal (hash, and the MAC with PVEFLEET_PLAN_KEY), take the lock, run the stale
+ * checks (shard, lineage, serial, shard file, VM digests), plan again with the file's options and
+ * apply that fresh plan only when it matches the saved one (README: "Saved plans and tampering").
+ * Exit 0 when everything applied, 1 otherwise. `destroy` is this flow with a destroy-mode plan.
  */
 import type { Opts } from "../main.js";
 import type { Plan } from "../../planner/types.js";
@@ -10,7 +12,7 @@ import type { LeaseLock } from "../../state/types.js";
 import { UserError } from "../../errors.js";
 import {
   canPrompt, confirm, err, globals, makePlan, openShard, out, parseDuration, parsePositiveInt, planOptions,
-  readPlanFile, checkSavedPlanAgainst, runApplier, type ShardContext,
+  readPlanFile, replanSavedPlan, runApplier, type ShardContext,
 } from "../context.js";
 import { renderPlanText } from "../render/text.js";
 import { palette } from "../render/ansi.js";
@@ -30,6 +32,13 @@ export async function applyFlow(opts: Opts, planfile: string | undefined, forced
   const destroyMode = forcedMode === "destroy";
   const verb = destroyMode ? "destroy" : "apply";
 
+  // A saved plan is made again with the options it recorded; flags that would change it are a mistake.
+  if (planfile) {
+    const given = PLAN_SELECTORS.filter(([key]) => opts[key] !== undefined && opts[key] !== false && !(Array.isArray(opts[key]) && (opts[key] as unknown[]).length === 0));
+    if (given.length > 0) {
+      throw new UserError("E_FLAG", `${given.map(([, flag]) => flag).join(", ")} cannot be used with a saved plan: the plan file records the options it was made with`);
+    }
+  }
   // Decide before any network work: a run that cannot ask must say so, not hang on stdin.
   if (!planfile && !auto) {
     if (json) throw new UserError("E_APPROVE", `${verb} --json needs --auto-approve (or a saved plan file): there is no one to ask`);
@@ -46,6 +55,12 @@ export async function applyFlow(opts: Opts, planfile: string | undefined, forced
   }
 }
 
+/** The plan selectors (commander keys and flags) that a saved plan already fixed. */
+const PLAN_SELECTORS: readonly (readonly [string, string])[] = [
+  ["target", "--target"], ["replace", "--replace"], ["refreshOnly", "--refresh-only"], ["destroy", "--destroy"], ["gc", "--gc"],
+  ["adopt", "--adopt"], ["ignoreCapacity", "--ignore-capacity"], ["deep", "--deep"], ["allowRestart", "--allow-restart"],
+];
+
 interface ApplySettings { json: boolean; auto: boolean; parallelism: number; lockTimeoutMs: number; destroyMode: boolean; verb: string }
 
 async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undefined, forcedMode: Plan["mode"] | undefined, s: ApplySettings): Promise<number> {
@@ -56,8 +71,11 @@ async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undef
   const p = palette(g.color && !json);
   try {
     if (planfile) {
-      plan = await readPlanFile(planfile);
-      await checkSavedPlanAgainst(ctx, plan);
+      const saved = await readPlanFile(planfile, true);
+      lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
+      const current = await ctx.store.read();
+      // What runs is the plan made now, inside the lock; the file only decides whether it runs.
+      plan = await replanSavedPlan(ctx, saved, current?.doc);
       if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true }));
     } else {
       lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });

@@ -19,8 +19,10 @@ async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined
   return withShard(g, shard, async (ctx) => {
     const current = await ctx.store.read();
     // makePlan reads details of every VM the plan touches, so a saved plan carries their config digests.
-    const plan = await makePlan(ctx, current?.doc, planOptions(opts));
-    if (outFile) await savePlanFile(outFile, plan).catch((e: unknown) => {
+    const options = planOptions(opts);
+    const plan = await makePlan(ctx, current?.doc, options);
+    // The options go into the file: apply FILE plans again with them and compares.
+    if (outFile) await savePlanFile(outFile, plan, options).catch((e: unknown) => {
       throw writeError(outFile, e);
     });
     return plan;

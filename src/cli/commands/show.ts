@@ -13,7 +13,7 @@ import { palette } from "../render/ansi.js";
 export async function run(opts: Opts, planfile?: unknown): Promise<number> {
   const g = globals(opts);
   if (typeof planfile === "string") {
-    const plan = await readPlanFile(planfile);
+    const { plan } = await readPlanFile(planfile);
     if (g.format === "json") out(renderPlanJson(plan));
     else if (g.format === "markdown") out(renderPlanMarkdown(plan));
     else out(renderPlanText(plan, { color: g.color, quietNote: true }));
