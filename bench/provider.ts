@@ -49,9 +49,9 @@ async function creates(count: number, parallel: number): Promise<void> {
         const id = instanceId();
         const { vmid } = await p.clone({ instanceId: id, node, vmid: p.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
         const { volume } = await p.uploadIso({ node, storage: "local", filename: `${id}.iso`, bytes: iso });
-        await p.configure({ node, vmid, cores: 2, memoryMiB: 2048, net: { bridge: "vmbr0" }, onboot: true, description: "bench", tags: ["nstance", "bench", "s1"], isoVolume: volume });
-        await p.resize({ node, vmid, disk: "scsi0", bytes: 8 * 1024 ** 3 });
-        await p.start({ node, vmid });
+        await p.configure({ node, vmid, instanceId: id, fresh: true, cores: 2, memoryMiB: 2048, net: { bridge: "vmbr0" }, onboot: true, description: "bench", tags: ["nstance", "bench", "s1"], isoVolume: volume });
+        await p.resize({ node, vmid, instanceId: id, disk: "scsi0", bytes: 8 * 1024 ** 3 });
+        await p.start({ node, vmid, instanceId: id });
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));

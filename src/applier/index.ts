@@ -11,7 +11,7 @@
 import { UserError } from "../errors.js";
 import type { DesiredGroup, DesiredShard, TemplateData, UserdataSpec, VmSpec } from "../config/model.js";
 import type { Action, InstanceChange, Plan } from "../planner/types.js";
-import type { ConfigureRequest, ProxmoxOps } from "../providers/proxmox/types.js";
+import type { ConfigureRequest, ProxmoxOps, VmTarget } from "../providers/proxmox/types.js";
 import { privilegesFor } from "../providers/proxmox/permissions.js";
 import type { CreateStep, InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/types.js";
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
@@ -285,14 +285,19 @@ class ApplyContext {
     return this.changes.get(a.instanceId)?.after ?? this.group(a.instanceId)?.spec;
   }
 
-  private where(a: Action): { node: string; vmid: number } {
+  /** The VM an action is for, and whose it must be (the provider checks, rule 2). */
+  private where(a: Action): VmTarget {
+    const instanceId = a.instanceId;
     const placed = this.placed.get(a.instanceId);
-    if (placed) return placed;
+    if (placed) return { ...placed, instanceId };
     // A resumed create whose clone ran in an earlier (crashed) run: the record knows the VMID used.
     const rec = this.writer.current.instances[a.instanceId];
-    if (rec?.phase === "creating" && rec.stepsDone.includes("clone")) return { node: rec.node, vmid: rec.vmid };
-    return { node: a.node, vmid: a.vmid };
+    if (rec?.phase === "creating" && rec.stepsDone.includes("clone")) return { node: rec.node, vmid: rec.vmid, instanceId };
+    return { node: a.node, vmid: a.vmid, instanceId };
   }
+
+  /** Instances whose clone was sent in this run: a second attempt may find the first one's VM. */
+  private readonly cloneSent = new Set<string>();
 
   private steps(a: Action): CreateStep[] {
     return Array.isArray(a.params.steps) ? (a.params.steps as string[]).filter(isCreateStep) : [];
@@ -382,8 +387,11 @@ class ApplyContext {
         // would make a second VM with the same name. A VMID taken by someone else moves on anyway.
         const rec = this.writer.current.instances[a.instanceId];
         const earlier = rec?.phase === "creating" && !rec.stepsDone.includes("clone") && rec.vmid > 0 ? rec : undefined;
+        const resumed = this.changes.get(a.instanceId)?.resumeFrom !== undefined || this.cloneSent.has(a.instanceId);
+        this.cloneSent.add(a.instanceId);
         const got = await ops.clone({
           instanceId: a.instanceId,
+          ...(resumed ? { resumed } : {}),
           node: earlier?.node ?? a.node,
           vmid: earlier?.vmid ?? a.vmid,
           template: "vmid" in template && typeof p.templateNode === "string" ? { ...template, node: p.templateNode } : template,
@@ -421,11 +429,12 @@ class ApplyContext {
         await ops.stop({ ...this.where(a), timeoutSec: (p.timeoutSec as number | undefined) ?? this.shutdownTimeoutSec });
         return {};
       case "delete-vm":
-        await ops.deleteVm({ ...this.where(a), instanceId: a.instanceId });
+        await ops.deleteVm(this.where(a));
         return {};
       case "delete-iso": {
         const volume = (p.volume as string | undefined) ?? this.writer.current.instances[a.instanceId]?.isoVolume ?? `${this.shard.provider.options.cloudInitIsoStorage}:iso/${isoFileName(a.instanceId)}`;
-        await ops.deleteVolume({ node: this.where(a).node, volume });
+        const { node, vmid } = this.where(a);
+        await ops.deleteVolume({ node, volume, instanceId: a.instanceId, vmid });
         return {};
       }
       case "record-state":
@@ -442,6 +451,8 @@ class ApplyContext {
   private async configure(a: Action): Promise<void> {
     const p = a.params;
     const req: ConfigureRequest = { ...this.where(a) };
+    // The create chain's configure writes the tags: its clone is identified by name until then.
+    if (this.steps(a).includes("tag") || a.type === "tag" || a.type === "attach-iso") req.fresh = true;
     if (typeof p.cores === "number") req.cores = p.cores;
     if (typeof p.memoryMiB === "number") req.memoryMiB = p.memoryMiB;
     if (typeof p.onboot === "boolean") req.onboot = p.onboot;

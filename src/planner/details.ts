@@ -1,10 +1,11 @@
 /**
  * Which VMs need a per-VM read (ARCHITECTURE.md rule 9: per-VM calls only where a fact is not in
  * the listing, or where the listing cannot be trusted). Policies (PlanOptions.detailPolicy):
+ *   (all)   — every VM listed without a published name (`VM <vmid>` or empty), with `status: true`:
+ *             a fresh clone looks like that for a pvestatd cycle, and only a read tells whose it is;
  *   none    — the two listings only, except orphans when adopting (their notes name the group);
  *   touched — plan and apply (the CLI's default): every VM the listing says needs a change —
- *             stopped or unknown, cores/memory/tags differ, disk to grow, to be deleted — and every
- *             record whose VMID is listed without a name. These get `status: true` as well
+ *             stopped or unknown, cores/memory/tags differ, disk to grow, to be deleted. These get `status: true` as well
  *             (status/current is live; the listing lags up to a pvestatd cycle, pve-api.md §7
  *             rule 20), and the planner then trusts the read over the listing. A steady fleet
  *             costs no per-VM call; a drifted VM costs two (config + status/current).
@@ -28,11 +29,11 @@ export function vmsNeedingDetails(desired: DesiredShard, state: StateDoc | undef
   };
   const policy = options.detailPolicy ?? "none";
 
-  if (policy === "touched" || policy === "ours") {
-    // A record whose VM the listing names nothing: a VM created moments ago is listed with its
-    // VMID and tags but no name until pvestatd publishes it. Read it before calling it gone.
-    for (const vm of unnamedRecordVms(facts)) add(vm, true);
-  }
+  // Every policy: a VM listed without a published name (a clone or rename of the last ~10 s, shown
+  // as `VM <vmid>`) may be one of ours, or a clone an interrupted run left behind. Absence from the
+  // listing never proves a VM gone (ARCHITECTURE.md rule 7), so it is read by VMID before any
+  // decision. A settled cluster has none, so this costs nothing in steady state.
+  for (const vm of unnamedVms(facts)) add(vm, true);
   if (policy === "ours") {
     for (const record of facts.records) {
       const vm = vmOf(facts, record);
@@ -55,14 +56,7 @@ export function vmsNeedingDetails(desired: DesiredShard, state: StateDoc | undef
   return [...out.values()].sort((a, b) => a.vmid - b.vmid);
 }
 
-/** Listed VMs without a name at the VMID a record holds, where no VM carries the record's name. */
-function unnamedRecordVms(facts: Facts): { node: string; vmid: number }[] {
-  const byVmid = new Map(facts.live.vms.map((vm) => [vm.vmid, vm]));
-  const out: { node: string; vmid: number }[] = [];
-  for (const record of facts.records) {
-    if (vmOf(facts, record)) continue;
-    const vm = byVmid.get(record.vmid);
-    if (vm && !vm.template && vm.name === "") out.push(vm);
-  }
-  return out;
+/** Non-template VMs the listing shows without a published name. */
+function unnamedVms(facts: Facts): { node: string; vmid: number }[] {
+  return facts.live.vms.filter((vm) => !vm.template && vm.name === "");
 }

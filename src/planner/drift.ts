@@ -8,7 +8,8 @@ import type { DesiredShard } from "../config/model.js";
 import type { LiveShard, VmDetail } from "../providers/proxmox/types.js";
 import type { StateDoc } from "../state/types.js";
 import { diffMember } from "./diff.js";
-import { cmp, groupKey, indexFacts, vmOf, type Facts } from "./facts.js";
+import { cmp, findRecordVm, groupKey, indexFacts, type Facts } from "./facts.js";
+import { heldWarning } from "./reconcile.js";
 import type { DriftFinding, PlanOptions } from "./types.js";
 
 export function drift(
@@ -21,6 +22,15 @@ export function drift(
   return computeDrift(indexFacts(desired, state, live, { notes: options.notes }, details));
 }
 
+/**
+ * Findings that mean "changed outside pvefleet" and make `drift` exit 2. VMs that are not this
+ * shard's (hand-made VMs, a sibling shard's) are information: counted, never drift (rule 10), or a
+ * shared cluster would never be in sync.
+ */
+export function isDrift(finding: Pick<DriftFinding, "kind">): boolean {
+  return finding.kind !== "unmanaged";
+}
+
 export function fingerprint(kind: DriftFinding["kind"], subject: string | number, attribute = ""): string {
   return createHash("sha256").update(`${kind}\u0000${subject}\u0000${attribute}`).digest("hex");
 }
@@ -28,11 +38,22 @@ export function fingerprint(kind: DriftFinding["kind"], subject: string | number
 export function computeDrift(facts: Facts): DriftFinding[] {
   const out: DriftFinding[] = [];
   const known = new Set<string>();
+  const claimed = new Set<number>();
   for (const record of facts.records) {
     known.add(record.instanceId);
+    const found = findRecordVm(facts, record);
+    if (found) claimed.add(found.vm.vmid);
     if (record.phase !== "ready") continue;
     const id = record.instanceId;
-    const vm = vmOf(facts, record);
+    if (found && found.as !== "instance") {
+      // Renamed, or an ownership tag removed: changed outside pvefleet, and now out of its reach.
+      out.push({
+        fingerprint: fingerprint("suspicious", id), kind: "suspicious", instanceId: id, vmid: found.vm.vmid, node: found.vm.node,
+        message: heldWarning(facts, record, found),
+      });
+      continue;
+    }
+    const vm = found?.vm;
     if (!vm) {
       out.push({
         fingerprint: fingerprint("missing", id), kind: "missing", instanceId: id, vmid: record.vmid, node: record.node,
@@ -61,6 +82,7 @@ export function computeDrift(facts: Facts): DriftFinding[] {
   }
   const vms = facts.live.vms.filter((vm) => !vm.template).sort((a, b) => a.vmid - b.vmid);
   for (const vm of vms) {
+    if (claimed.has(vm.vmid)) continue;
     if (vm.ownership === "unmanaged") {
       if (known.has(vm.name)) continue;
       out.push({

@@ -37,6 +37,8 @@ export interface Facts {
   groups: Map<string, DesiredGroup>;
   /** Non-template VMs by name; several when a name is duplicated. */
   byName: Map<string, LiveVmX[]>;
+  /** Non-template and template VMs by VMID. */
+  vmByVmid: Map<number, LiveVmX>;
   records: InstanceRecord[]; // sorted by instanceId
   ownershipTags: string[];
   isoStorage: string;
@@ -79,6 +81,7 @@ export function indexFacts(
     running,
     groups,
     byName,
+    vmByVmid: new Map(live.vms.map((vm) => [vm.vmid, vm])),
     records,
     ownershipTags: ownershipTags(desired.clusterId, desired.shardId),
     isoStorage: desired.provider.options.cloudInitIsoStorage,
@@ -98,7 +101,8 @@ function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard
   const status = d.status ?? vm.status;
   const out: LiveVmX = {
     ...vm,
-    name: vm.name || d.name || "",
+    // The config's name is live; the listing's lags a clone or a rename by a pvestatd cycle.
+    name: d.name ?? vm.name,
     status,
     tags: d.tags,
     cores: d.cores,
@@ -129,11 +133,35 @@ export function ownershipTags(clusterId: string, shardId: string): string[] {
   return normaliseTags(OWNERSHIP_TAGS(clusterId, shardId));
 }
 
-/** The VM a record stands for: found by name among all VMs, the recorded VMID preferred. */
-export function vmOf(facts: Facts, record: Pick<InstanceRecord, "instanceId" | "vmid">): LiveVmX | undefined {
-  const list = facts.byName.get(record.instanceId);
-  if (!list) return undefined;
-  return list.find((vm) => vm.vmid === record.vmid) ?? list[0];
+/**
+ * How a record's VM was found (ARCHITECTURE.md rules 1, 2, 7):
+ *   instance — named after the instance and carrying the three ownership tags; for a `creating`
+ *              record, named after it whatever its tags (the clone exists before its tags do);
+ *   untagged — named after a ready instance but missing an ownership tag: never touched, reported;
+ *   renamed  — no VM has the name, but the VM at the recorded VMID carries the three tags: it is
+ *              the instance under another name (it still uses the instance's ISO), never touched.
+ */
+export type RecordVm = { as: "instance" | "untagged" | "renamed"; vm: LiveVmX };
+
+export function findRecordVm(facts: Facts, record: Pick<InstanceRecord, "instanceId" | "vmid" | "phase">): RecordVm | undefined {
+  const list = facts.byName.get(record.instanceId) ?? [];
+  const atVmid = (l: LiveVmX[]) => l.find((vm) => vm.vmid === record.vmid) ?? l[0];
+  const ours = list.filter((vm) => vm.ownership === "ours");
+  if (ours.length > 0) return { as: "instance", vm: atVmid(ours)! };
+  if (list.length > 0) return { as: record.phase === "creating" ? "instance" : "untagged", vm: atVmid(list)! };
+  const there = facts.vmByVmid.get(record.vmid);
+  if (there && !there.template && there.name !== "" && hasAll(there.tags, facts.ownershipTags)) return { as: "renamed", vm: there };
+  return undefined;
+}
+
+function hasAll(tags: readonly string[], wanted: readonly string[]): boolean {
+  return wanted.every((t) => tags.includes(t));
+}
+
+/** The VM a record stands for, when it is that instance (see findRecordVm); the recorded VMID preferred. */
+export function vmOf(facts: Facts, record: Pick<InstanceRecord, "instanceId" | "vmid" | "phase">): LiveVmX | undefined {
+  const found = findRecordVm(facts, record);
+  return found?.as === "instance" ? found.vm : undefined;
 }
 
 export function cmp(a: string, b: string): number {

@@ -8,7 +8,7 @@ import { UserError } from "../errors.js";
 import type { CreateStep, InstanceRecord } from "../state/types.js";
 import type { InstanceChange, NotesBlockFields } from "./types.js";
 import { diffMember, hasInPlaceChange, type MemberDiff } from "./diff.js";
-import { cmp, CREATE_STEPS, groupKey, isoVolumeOf, vmOf, type Facts, type LiveVmX } from "./facts.js";
+import { cmp, CREATE_STEPS, findRecordVm, groupKey, isoVolumeOf, type Facts, type LiveVmX, type RecordVm } from "./facts.js";
 
 export interface CreateIntent {
   instanceId: string; // a placeholder `new:<group>:<n>` until the plan assigns a real ID
@@ -71,12 +71,21 @@ export function reconcile(facts: Facts): Reconciled {
 
   checkSelectors(facts);
 
+  const held = new Map<string, number>();
   for (const record of facts.records) {
-    const vm = vmOf(facts, record);
-    if (vm) claimed.add(vm);
+    const found = findRecordVm(facts, record);
+    if (found) claimed.add(found.vm);
     const key = groupKey(record);
     const group = facts.groups.get(key);
     const ref = { tenant: record.tenant, group: record.group };
+    if (found && found.as !== "instance") {
+      // Ours by the record, not by the VM's own marks: neither changed, replaced nor deleted, and
+      // still a member of its group (no second VM is made for it). The warning says how to fix it.
+      warnings.push(heldWarning(facts, record, found));
+      held.set(key, (held.get(key) ?? 0) + 1);
+      continue;
+    }
+    const vm = found?.vm;
 
     if (record.phase === "deleting") {
       if (mode === "refresh-only" && !vm) intents.push(forgetIntent(facts, record, "deleted (an interrupted delete finished out of band)", false));
@@ -111,7 +120,9 @@ export function reconcile(facts: Facts): Reconciled {
   for (const [name, list] of facts.byName) {
     for (const vm of list) {
       if (claimed.has(vm)) continue;
-      if (vm.ownership === "ours" || (facts.state?.instances[name] && vm.ownership !== "unmanaged")) orphans.push(vm);
+      // Only a VM with all three tags and an instance-ID name can be an orphan (rule 2): a VM that
+      // merely carries a known instance's name is an operator's, and `--gc`/`--adopt` never see it.
+      if (vm.ownership === "ours") orphans.push(vm);
     }
   }
   orphans.sort((a, b) => cmp(a.name, b.name) || a.vmid - b.vmid);
@@ -120,17 +131,20 @@ export function reconcile(facts: Facts): Reconciled {
   if (mode === "normal") {
     for (const group of facts.desired.groups) {
       const key = groupKey(group.ref);
-      reconcileGroup(facts, group, members.get(key) ?? [], orphans, adopted, lostByGroup.get(key) ?? [], intents, warnings);
+      reconcileGroup(facts, group, members.get(key) ?? [], held.get(key) ?? 0, orphans, adopted, lostByGroup.get(key) ?? [], intents, warnings);
     }
   }
 
   for (const vm of orphans) {
     if (adopted.has(vm)) continue;
     if (facts.options.gc && mode !== "refresh-only") {
+      // A twin of a managed instance (same name, another VMID) shares that instance's ISO name:
+      // its ISO is the instance's, and stays.
+      const twin = facts.state?.instances[vm.name] !== undefined;
       intents.push({
         change: baseChange(vm.name, notesGroup(facts, vm) ?? { tenant: "", group: "" }, "delete", ["orphan: not in the state (--gc)"], vm),
         vm,
-        remove: { vm, node: vm.node, vmid: vm.vmid, isoVolume: isoVolumeOf(facts.isoStorage, vm.name), forget: false, deleteIso: true },
+        remove: { vm, node: vm.node, vmid: vm.vmid, isoVolume: isoVolumeOf(facts.isoStorage, vm.name), forget: false, deleteIso: !twin },
       });
     }
   }
@@ -144,6 +158,7 @@ function reconcileGroup(
   facts: Facts,
   group: DesiredGroup,
   list: { record: InstanceRecord; vm?: LiveVmX }[],
+  held: number,
   orphans: LiveVmX[],
   adopted: Set<LiveVmX>,
   lost: string[],
@@ -166,12 +181,13 @@ function reconcileGroup(
   // Oldest first: createdAt, then the instance ID (which sorts by creation time too).
   list.sort((a, b) => cmp(a.record.createdAt, b.record.createdAt) || cmp(a.record.instanceId, b.record.instanceId));
   let keep = list;
-  if (list.length > group.size) {
-    const excess = list.length - group.size;
+  if (list.length + held > group.size && list.length > 0) {
+    // Held members (renamed, untagged) count but are never chosen: they cannot be deleted.
+    const excess = Math.min(list.length, list.length + held - group.size);
     const victims = order === "oldest" ? list.slice(0, excess) : list.slice(list.length - excess);
     keep = order === "oldest" ? list.slice(excess) : list.slice(0, list.length - excess);
     for (const { record, vm } of victims) {
-      intents.push(removeIntent(facts, record, vm, [`size ${list.length} > ${group.size} (${order} first)`]));
+      intents.push(removeIntent(facts, record, vm, [`size ${list.length + held} > ${group.size} (${order} first)`]));
     }
   }
 
@@ -209,7 +225,7 @@ function reconcileGroup(
     if (intent) intents.push(intent);
   }
 
-  let deficit = group.size - keep.length;
+  let deficit = group.size - keep.length - held;
   if (deficit > 0 && facts.options.adopt) {
     for (const vm of orphans) {
       if (deficit === 0) break;
@@ -223,13 +239,25 @@ function reconcileGroup(
   }
   for (let n = 0; n < deficit; n++) {
     const replaces = lost[n];
-    const reasons = [`size ${keep.length} < ${group.size}`];
+    const reasons = [`size ${keep.length + held} < ${group.size}`];
     if (replaces) reasons.push(`replaces ${replaces} (deleted out of band)`);
     const change = baseChange(`${PLACEHOLDER}${key}:${n}`, group.ref, "create", reasons);
     change.after = group.spec;
     if (replaces) change.replaces = replaces;
     intents.push({ change, group, create: { instanceId: change.instanceId, group, stepsDone: [] } });
   }
+}
+
+/** Why a record's VM is left alone, and how the operator makes it manageable again. */
+export function heldWarning(facts: Facts, record: InstanceRecord, found: RecordVm): string {
+  const { vm } = found;
+  const tags = facts.ownershipTags;
+  const where = `VM ${vm.vmid} on ${vm.node}`;
+  if (found.as === "renamed") {
+    return `${record.instanceId}: ${where} carries this shard's tags but is named "${vm.name}": renamed, so pvefleet will not change, replace or delete it (its ISO is kept); rename it back (qm set ${vm.vmid} --name ${record.instanceId}) to manage it again`;
+  }
+  const missing = tags.filter((t) => !vm.tags.includes(t));
+  return `${record.instanceId}: ${where} carries this instance's name but lacks the ownership tag${missing.length === 1 ? "" : "s"} ${missing.join(", ")}: pvefleet will not change, replace or delete it; restore the tags (qm set ${vm.vmid} --tags '${[...new Set([...vm.tags, ...tags])].sort().join(";")}') to manage it again`;
 }
 
 function memberIntent(record: InstanceRecord, vm: LiveVmX, group: DesiredGroup, d: MemberDiff): Intent | undefined {

@@ -65,14 +65,13 @@ describe("a second plan is empty", () => {
     const w = healthy([1, 2, 3]);
     w.live.vms[0]!.status = "stopped";
     w.live.vms[1]!.cores = 16;
-    w.live.vms[2]!.tags = ["lab", "nstance", "keep-me"];
-    w.live.vms[2]!.ownership = "suspicious";
+    w.live.vms[2]!.tags = ["dev", "lab", "nstance", "keep-me"];
     w.details.get(w.live.vms[0]!.vmid)!.description = "operator note";
     // A per-VM read is trusted over the listing, so the edits show in both, as on PVE.
     w.details.get(w.live.vms[1]!.vmid)!.cores = 16;
-    w.details.get(w.live.vms[2]!.vmid)!.tags = ["lab", "nstance", "keep-me"];
+    w.details.get(w.live.vms[2]!.vmid)!.tags = ["dev", "lab", "nstance", "keep-me"];
     const first = planWorld(desired([group("web", 3)]), w);
-    expect(first.changes.map((c) => c.kind).sort()).toEqual(["update", "update", "update"]);
+    expect(first.changes.map((c) => c.kind).sort()).toEqual(["update", "update"]);
     expect(first.actions.filter((a) => a.instanceId === iid(1)).map((a) => a.type)).toEqual(["configure", "start"]);
     const { world, rounds } = converge(desired([group("web", 3)]), w);
     expect(rounds).toBe(1);

@@ -98,14 +98,21 @@ describe("reconcile", () => {
     expect(p2.actions.find((a) => a.type === "configure")!.params).toEqual({ memoryMiB: 2048 });
   });
 
-  it("compares tags as sets: operator tags are kept, a missing ownership tag is restored", () => {
+  it("compares tags as sets: operator tags are kept", () => {
     const extra = member(1, { vm: { tags: ["backup", "dev", "lab", "nstance"] } });
     expect(plan(desired([group("web", 1)]), state([extra.record]), live([extra.vm]), planOptions()).changes).toEqual([]);
+  });
 
+  it("never touches an instance whose VM lost an ownership tag, and makes no second VM for it", () => {
     const stripped = member(2, { vm: { tags: ["backup", "lab", "nstance"], ownership: "suspicious" } });
     const p = plan(desired([group("web", 1)]), state([stripped.record]), live([stripped.vm]), planOptions());
-    expect(kinds(p)).toEqual([`update:${stripped.record.instanceId}`]);
-    expect(p.actions[0]!.params.tags).toEqual(["backup", "dev", "lab", "nstance"]);
+    expect(p.changes).toEqual([]);
+    expect(p.actions).toEqual([]);
+    expect(p.warnings.join("\n")).toMatch(new RegExp(`${stripped.record.instanceId}: VM ${stripped.vm.vmid} on \\w+ carries this instance's name but lacks the ownership tag dev`));
+    expect(p.warnings.join("\n")).toContain(`qm set ${stripped.vm.vmid} --tags 'backup;dev;lab;nstance'`);
+    // destroy does not delete it either: it is not recognisably ours any more.
+    const d = plan(desired([group("web", 1)]), state([stripped.record]), live([stripped.vm]), planOptions({ mode: "destroy" }));
+    expect(d.actions).toEqual([]);
   });
 
   it("compares notes and onboot only when details were fetched, keeping operator text", () => {

@@ -34,7 +34,8 @@ describe("details", () => {
     expect(stopped!.name).toBe(INSTANCE);
     expect(stopped!.running).toBeUndefined();
 
-    await provider.start({ node, vmid });
+    await provider.configure({ node, vmid, instanceId: INSTANCE, fresh: true, tags: ["nstance", "lab", "dev"] });
+    await provider.start({ node, vmid, instanceId: INSTANCE });
     await raw.put(`/nodes/${node}/qemu/${vmid}/config`, { cores: 4, memory: "4096" });
     const [d] = await provider.details([{ node, vmid }], { status: true });
     expect({ cores: d!.cores, memoryMiB: d!.memoryMiB }).toEqual({ cores: 4, memoryMiB: 4096 });

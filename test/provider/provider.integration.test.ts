@@ -63,6 +63,13 @@ async function closedPort(): Promise<number> {
   });
 }
 
+/** A clone made ours the way the create chain does it: its configure (fresh) writes the tags. */
+async function ourVm(provider: ProxmoxProvider, node: string, id = instanceId()): Promise<{ vmid: number; node: string; instanceId: string }> {
+  const { vmid } = await provider.clone({ instanceId: id, node, vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
+  await provider.configure({ node, vmid, instanceId: id, fresh: true, tags: ["nstance", CLUSTER, SHARD] });
+  return { vmid, node, instanceId: id };
+}
+
 async function caught(p: Promise<unknown>): Promise<ProxmoxError> {
   try {
     await p;
@@ -112,7 +119,7 @@ describe("Proxmox provider against the simulator", () => {
     expect(live.storages?.some((s) => s.storage === "local" && s.content.includes("iso"))).toBe(true);
   });
 
-  it("creates a VM end to end in at most 9 calls without task polls", async () => {
+  it("creates a VM end to end in at most 12 calls without task polls", async () => {
     const live = await provider.refresh();
     const id = instanceId();
     const start = provider.stats();
@@ -126,6 +133,8 @@ describe("Proxmox provider against the simulator", () => {
     await provider.configure({
       node: "pve2",
       vmid,
+      instanceId: id,
+      fresh: true,
       cores: 4,
       memoryMiB: 4096,
       net: { bridge: "vmbr0", vlan: 20 },
@@ -134,11 +143,12 @@ describe("Proxmox provider against the simulator", () => {
       tags: ["Nstance", CLUSTER, SHARD, "team-a"],
       isoVolume: iso.volume,
     });
-    await provider.resize({ node: "pve2", vmid, disk: "scsi0", bytes: 8 * GiB });
-    await provider.start({ node: "pve2", vmid });
+    await provider.resize({ node: "pve2", vmid, instanceId: id, disk: "scsi0", bytes: 8 * GiB });
+    await provider.start({ node: "pve2", vmid, instanceId: id });
     const end = provider.stats();
     const calls = end.requests - start.requests - (end.taskPolls - start.taskPolls);
-    expect(calls).toBeLessThanOrEqual(9);
+    // 9, plus the ownership guard's config read before configure, resize and start.
+    expect(calls).toBeLessThanOrEqual(12);
 
     const after = await provider.refresh();
     const vm = after.vms.find((v) => v.vmid === vmid);
@@ -208,9 +218,17 @@ describe("Proxmox provider against the simulator", () => {
   });
 
   it("reports a failed task with its exitstatus (starting a template)", async () => {
-    const e = await caught(provider.start({ node: "pve1", vmid: 9000 }));
-    expect(e.code).toBe("TASK_FAILED");
-    expect(e.exitstatus).toBe("you can't start a vm if it's a template");
+    const client = rawClient(sim);
+    try {
+      const { vmid } = await ourVm(provider, "pve1");
+      await client.post(`/nodes/pve1/qemu/${vmid}/template`, {});
+      const e = await caught(provider.start({ node: "pve1", vmid, instanceId: "x" }));
+      expect(e.code).toBe("NOT_OURS"); // a template is never an instance: refused before any start
+      const raw = await client.post<string>(`/nodes/pve1/qemu/9000/status/start`, {}).catch((err: ProxmoxError) => err);
+      expect(raw).toBeDefined();
+    } finally {
+      await client.close();
+    }
   });
 
   it("refuses to configure a VM locked by a running clone", async () => {
@@ -221,7 +239,7 @@ describe("Proxmox provider against the simulator", () => {
     try {
       // Start the clone without waiting: the target carries `lock: clone` until the task ends.
       const upid = await client.post<string>(`/nodes/pve1/qemu/9000/clone`, { newid: vmid, name: id, full: 1, storage: "local-lvm" });
-      const e = await caught(provider.configure({ node: "pve1", vmid, cores: 2 }));
+      const e = await caught(provider.configure({ node: "pve1", vmid, instanceId: id, fresh: true, cores: 2 }));
       expect(e.code).toBe("VM_LOCKED");
       expect(e.lock).toBe("clone");
       // clone() of the same instance adopts it once the lock is gone.
@@ -237,24 +255,27 @@ describe("Proxmox provider against the simulator", () => {
     await provider.refresh();
     const id = instanceId();
     const { vmid } = await provider.clone({ instanceId: id, node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
-    await provider.configure({ node: "pve1", vmid, net: { bridge: "vmbr1" } });
+    await provider.configure({ node: "pve1", vmid, instanceId: id, fresh: true, net: { bridge: "vmbr1" }, tags: ["nstance", CLUSTER, SHARD] });
     const [before] = await provider.details([{ node: "pve1", vmid }]);
-    await provider.configure({ node: "pve1", vmid, net: { bridge: "vmbr1" }, currentNet0: before!.net0, cores: 3, digest: before!.digest });
+    await provider.configure({ node: "pve1", vmid, instanceId: id, net: { bridge: "vmbr1" }, currentNet0: before!.net0, cores: 3, digest: before!.digest });
     const [after] = await provider.details([{ node: "pve1", vmid }]);
     expect(after!.net0).toBe(before!.net0);
     expect(after!.cores).toBe(3);
-    const e = await caught(provider.configure({ node: "pve1", vmid, cores: 4, digest: before!.digest }));
+    const e = await caught(provider.configure({ node: "pve1", vmid, instanceId: id, cores: 4, digest: before!.digest }));
     expect(e.code).toBe("CONFLICT");
   });
 
   it("grows disks only: equal is a no-op, a shrink fails before any call", async () => {
     await provider.refresh();
-    const { vmid } = await provider.clone({ instanceId: instanceId(), node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
-    await provider.resize({ node: "pve1", vmid, disk: "scsi0", bytes: 4 * GiB });
+    const vm = await ourVm(provider, "pve1");
+    await provider.resize({ ...vm, disk: "scsi0", bytes: 4 * GiB });
     const n = provider.requestCount();
-    await provider.resize({ node: "pve1", vmid, disk: "scsi0", bytes: 4 * GiB, currentBytes: 4 * GiB });
-    expect(provider.requestCount()).toBe(n);
-    const e = await caught(provider.resize({ node: "pve1", vmid, disk: "scsi0", bytes: 3 * GiB }));
+    await provider.resize({ ...vm, disk: "scsi0", bytes: 4 * GiB, currentBytes: 4 * GiB });
+    expect(provider.requestCount()).toBe(n + 1); // the guard's read only: the size is reached
+    const sent = provider.requestCount();
+    const e = await caught(provider.resize({ ...vm, disk: "scsi0", bytes: 3 * GiB }));
+    expect(provider.requestCount()).toBe(sent + 1); // refused after the read, before any resize
+    const { vmid } = vm;
     expect(e.code).toBe("VALIDATION");
     const [d] = await provider.details([{ node: "pve1", vmid }]);
     expect(d!.scsi0).toMatch(/size=4G/);
@@ -276,8 +297,8 @@ describe("Proxmox provider against the simulator", () => {
   it("deletes an ISO volume, and deleting it again succeeds", async () => {
     const id = instanceId();
     const { volume } = await provider.uploadIso({ node: "pve1", storage: "local", filename: `${id}.iso`, bytes: new Uint8Array(2048) });
-    await provider.deleteVolume({ node: "pve1", volume });
-    await provider.deleteVolume({ node: "pve1", volume });
+    await provider.deleteVolume({ node: "pve1", volume, instanceId: id });
+    await provider.deleteVolume({ node: "pve1", volume, instanceId: id });
     const client = rawClient(sim);
     try {
       const list = await client.get<{ volid: string }[]>("/nodes/pve1/storage/local/content", { content: "iso" });
@@ -289,29 +310,31 @@ describe("Proxmox provider against the simulator", () => {
 
   it("stops with a shutdown, then a hard stop when the guest ignores ACPI", async () => {
     await provider.refresh();
-    const { vmid } = await provider.clone({ instanceId: instanceId(), node: "pve2", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
+    const vm = await ourVm(provider, "pve2");
+    const { vmid } = vm;
     const client = rawClient(sim);
     try {
       await client.put(`/nodes/pve2/qemu/${vmid}/config`, { acpi: 0 });
     } finally {
       await client.close();
     }
-    await provider.start({ node: "pve2", vmid });
-    await provider.start({ node: "pve2", vmid }); // already running: success
-    await provider.stop({ node: "pve2", vmid, timeoutSec: 1 });
+    await provider.start(vm);
+    await provider.start(vm); // already running: success
+    await provider.stop({ ...vm, timeoutSec: 1 });
     const [d] = await provider.details([{ node: "pve2", vmid }], { status: true });
     expect(d!.status).toBe("stopped");
-    await provider.stop({ node: "pve2", vmid, timeoutSec: 1 }); // stopped: no-op
+    await provider.stop({ ...vm, timeoutSec: 1 }); // stopped: no-op
   });
 
   it("treats stopping a VM that no longer exists as done (a delete chain resumed after a crash)", async () => {
-    await expect(provider.stop({ node: "pve1", vmid: 999_999, timeoutSec: 1 })).resolves.toBeUndefined();
+    await expect(provider.stop({ node: "pve1", vmid: 999_999, instanceId: instanceId(), timeoutSec: 1 })).resolves.toBeUndefined();
   });
 
   it("reports a paused VM as suspended only in a deep check, and hard-stops it", async () => {
     await provider.refresh();
-    const { vmid } = await provider.clone({ instanceId: instanceId(), node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
-    await provider.start({ node: "pve1", vmid });
+    const vm = await ourVm(provider, "pve1");
+    const { vmid } = vm;
+    await provider.start(vm);
     const client = rawClient(sim);
     try {
       const upid = await client.post<string>(`/nodes/pve1/qemu/${vmid}/status/suspend`, {});
@@ -328,17 +351,18 @@ describe("Proxmox provider against the simulator", () => {
     expect(live.vms.find((v) => v.vmid === vmid)?.status).toBe("running");
     const [deep] = await provider.details([{ node: "pve1", vmid }], { status: true });
     expect(deep!.status).toBe("suspended");
-    await provider.stop({ node: "pve1", vmid, timeoutSec: 5 }); // shutdown refused while paused → hard stop
+    await provider.stop({ ...vm, timeoutSec: 5 }); // shutdown refused while paused → hard stop
     const [after] = await provider.details([{ node: "pve1", vmid }], { status: true });
     expect(after!.status).toBe("stopped");
   });
 
   it("deletes only the VM still named after the instance, and a missing VM is success", async () => {
     await provider.refresh();
-    const id = instanceId();
-    const { vmid } = await provider.clone({ instanceId: id, node: "pve3", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
-    await provider.start({ node: "pve3", vmid });
-    await provider.deleteVm({ node: "pve3", vmid, instanceId: instanceId() }); // VMID "reused": untouched
+    const vm = await ourVm(provider, "pve3");
+    const { vmid, instanceId: id } = vm;
+    await provider.start(vm);
+    const e = await caught(provider.deleteVm({ node: "pve3", vmid, instanceId: instanceId() })); // VMID "reused"
+    expect(e.code).toBe("NOT_OURS");
     expect((await provider.refresh()).vms.some((v) => v.vmid === vmid)).toBe(true);
     await provider.deleteVm({ node: "pve3", vmid, instanceId: id });
     expect((await provider.refresh()).vms.some((v) => v.vmid === vmid)).toBe(false);

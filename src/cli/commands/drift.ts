@@ -9,6 +9,7 @@ import { err, globals, makeDrift, out, withShard, shardIds, type GlobalOptions }
 import { renderDriftText, type DriftReport } from "../render/text.js";
 import { renderDriftMarkdown } from "../render/markdown.js";
 import { driftToJson, renderDriftJson } from "../render/json.js";
+import { isDrift } from "../../planner/index.js";
 
 async function driftShard(g: GlobalOptions, shard: string | undefined): Promise<DriftReport> {
   return withShard(g, shard, async (ctx) => makeDrift(ctx, (await ctx.store.read())?.doc));
@@ -25,7 +26,7 @@ export async function run(opts: Opts): Promise<number> {
   if (!opts.allShards) {
     const r = await driftShard(g, g.shard);
     print(r, g);
-    return r.findings.length ? 2 : 0;
+    return r.findings.some(isDrift) ? 2 : 0;
   }
   const reports: { shard: string; report?: DriftReport; error?: string }[] = [];
   for (const id of await shardIds(g)) {
@@ -42,10 +43,10 @@ export async function run(opts: Opts): Promise<number> {
   if (g.format === "json") {
     out(`${JSON.stringify({ format_version: "1.0", shards: reports.map((r) => ({ shard: r.shard, error: r.error, drift: r.report ? driftToJson(r.report) : undefined })) }, null, 2)}\n`);
   } else {
-    const drifted = reports.filter((r) => r.report?.findings.length).length;
+    const drifted = reports.filter((r) => r.report?.findings.some(isDrift)).length;
     const failed = reports.filter((r) => r.error).length;
     out(`\n${reports.length} shard${reports.length === 1 ? "" : "s"}: ${drifted} with drift, ${reports.length - drifted - failed} in sync, ${failed} failed.\n`);
   }
   if (reports.some((r) => r.error)) return 1;
-  return reports.some((r) => r.report?.findings.length) ? 2 : 0;
+  return reports.some((r) => r.report?.findings.some(isDrift)) ? 2 : 0;
 }

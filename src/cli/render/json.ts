@@ -6,6 +6,7 @@
  */
 import type { DriftFinding, Plan } from "../../planner/types.js";
 import { VERSION } from "../../version.js";
+import { isDrift } from "../../planner/drift.js";
 import { planHash, driftDigest } from "./markdown.js";
 import type { DriftReport } from "./text.js";
 import { addressOf, countChanges, DISPLAY, displayOf, groupName, hasChanges } from "./vocabulary.js";
@@ -145,7 +146,7 @@ export function driftToJson(report: DriftReport): DriftJson {
     pvefleet_version: VERSION,
     cluster_id: report.clusterId,
     shard_id: report.shardId,
-    in_sync: report.findings.length === 0,
+    in_sync: !report.findings.some(isDrift),
     digest: driftDigest(report.findings),
     summary: {
       total: report.findings.length, attribute: n("attribute"), missing: n("missing"), stopped: n("stopped"),

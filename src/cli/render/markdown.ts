@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import type { DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
 import { isManagedDrift, unifiedDiff, type DriftReport } from "./text.js";
+import { isDrift } from "../../planner/drift.js";
 import {
   addressOf, countChanges, displayOf, formatValue, groupName, isTextAttribute, liveAttributes,
   noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display,
@@ -194,8 +195,9 @@ export function renderDriftMarkdown(report: DriftReport, options: MarkdownOption
   const head: string[] = [driftMarker(report),
     `<!-- pvefleet-drift ${JSON.stringify({ cluster: report.clusterId, shard: report.shardId, digest: driftDigest(report.findings), findings: report.findings.length })} -->`, "",
     `## pvefleet drift for \`${report.clusterId}/${report.shardId}\``, ""];
-  if (report.findings.length === 0) {
-    head.push("**No drift.** The cluster matches the state.", "");
+  if (!report.findings.some(isDrift)) {
+    const others = report.findings.length;
+    head.push(`**No drift.** The cluster matches the state.${others ? ` ${others} VM${others === 1 ? "" : "s"} on the cluster ${others === 1 ? "is" : "are"} not this shard's (left alone).` : ""}`, "");
     return head.join("\n");
   }
   const kinds: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];

@@ -5,6 +5,7 @@
 import { structuredPatch } from "diff";
 import type { DriftFinding, InstanceChange, NodeCapacity, Plan } from "../../planner/types.js";
 import { palette, type Palette } from "./ansi.js";
+import { isDrift } from "../../planner/drift.js";
 import {
   addressOf, countChanges, DISPLAY, displayOf, formatBytes, formatValue, groupName, isTextAttribute,
   LEGEND_ORDER, liveAttributes, noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display, type Tone,
@@ -249,8 +250,11 @@ export interface DriftReport {
 export function renderDriftText(report: DriftReport, options: { color?: boolean } = {}): string {
   const p = palette(options.color ?? false);
   const head = `Shard ${report.clusterId}/${report.shardId}`;
-  if (report.findings.length === 0) {
-    return `${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.\n`;
+  if (!report.findings.some(isDrift)) {
+    // VMs that are not this shard's are information, not drift (rule 10).
+    const others = report.findings.length;
+    const note = others ? ` ${others} VM${others === 1 ? "" : "s"} on the cluster ${others === 1 ? "is" : "are"} not this shard's (left alone).` : "";
+    return `${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.${note}\n`;
   }
   const managed = report.findings.filter(isManagedDrift);
   const others = report.findings.filter((f) => !isManagedDrift(f));

@@ -20,6 +20,7 @@ export type ProxmoxErrorCode =
   | "TASK_TIMEOUT" // a task was still running when our wait ended
   | "NETWORK" // connection refused/reset, TLS failure, timeout, 59x proxy failures
   | "CONFLICT" // `checksum mismatch (file change by other user?)`: stale config digest
+  | "NOT_OURS" // the VM re-read before a change is not this instance (tags or name): refused, nothing sent
   | "SERVER" // any other 5xx
   | "CONFIG"; // missing environment or unreadable CA file (before any request)
 

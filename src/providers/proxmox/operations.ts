@@ -7,13 +7,13 @@ import { apiPath, backoffMs, sleep, type ProxmoxClient } from "./client.js";
 import { ProxmoxError, isProxmoxError } from "./errors.js";
 import { TaskWaiter } from "./tasks.js";
 import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidRange } from "./vmid.js";
-import { INSTANCE_ID_RE, readDetails, refreshShard } from "./refresh.js";
+import { INSTANCE_ID_RE, publishedName, readDetails, refreshShard } from "./refresh.js";
 import { checkPermissions } from "./permissions.js";
-import { formatTags } from "./tags.js";
+import { formatTags, hasOwnershipTags, normaliseTags } from "./tags.js";
 import { MAX_DESCRIPTION_CHARS } from "./notes-block.js";
 import { formatNet0, sameNetwork } from "./net0.js";
 import { EMPTY_CDROM, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, parseDrive } from "./drives.js";
-import type { CloneRequest, ConfigureRequest, LiveShard, ProxmoxOps, VmDetail } from "./types.js";
+import type { CloneRequest, ConfigureRequest, LiveShard, ProxmoxOps, VmDetail, VmTarget } from "./types.js";
 
 /** Storage types whose volumes are files (uploads allowed; pve-api.md §6 "path-based"). */
 const PATH_BASED_STORAGE = new Set(["dir", "nfs", "cifs", "cephfs", "glusterfs", "btrfs"]);
@@ -103,6 +103,11 @@ export class ProxmoxOperations implements ProxmoxOps {
     if (!INSTANCE_ID_RE.test(req.instanceId)) throw new ProxmoxError("VALIDATION", `"${req.instanceId}" is not an instance ID`);
     const known = this.lastSnapshot?.vms.find((v) => v.name === req.instanceId);
     if (known) return this.adopt(known.node, known.vmid);
+    if (req.resumed) {
+      // The interrupted run's clone may be minutes old or still running, listed as `VM <vmid>`.
+      const earlier = await this.findNamed(await this.listVms(), req.instanceId);
+      if (earlier) return this.adopt(earlier.node, earlier.vmid);
+    }
 
     const source = await this.resolveTemplate(req);
     let vmid = req.vmid;
@@ -120,8 +125,8 @@ export class ProxmoxOperations implements ProxmoxOps {
           if (e.code !== "VMID_TAKEN" && !ambiguous) throw e;
           if (round >= this.client.retry.attempts) throw e;
           listing = await this.listVms();
-          const mine = listing.find((v) => v.name === req.instanceId);
-          if (mine) return this.adopt(mine.node, Number(mine.vmid));
+          const mine = await this.findNamed(listing, req.instanceId);
+          if (mine) return this.adopt(mine.node, mine.vmid);
           if (ambiguous) {
             // Nothing happened (no VM with our name): safe to clone again, after a pause.
             const delayMs = backoffMs(this.client.retry, round);
@@ -135,8 +140,8 @@ export class ProxmoxOperations implements ProxmoxOps {
         }
       } else {
         listing = await this.listVms();
-        const mine = listing.find((v) => v.name === req.instanceId);
-        if (mine) return this.adopt(mine.node, Number(mine.vmid));
+        const mine = await this.findNamed(listing, req.instanceId);
+        if (mine) return this.adopt(mine.node, mine.vmid);
         const holder = await this.settledHolder(listing, vmid, req.instanceId);
         if (holder) return holder;
         if (round > this.client.retry.attempts) throw new ProxmoxError("VMID_TAKEN", `VMID ${vmid} is taken and no free VMID stayed free for ${req.instanceId}`);
@@ -174,7 +179,9 @@ export class ProxmoxOperations implements ProxmoxOps {
   private async settledHolder(listing: ResourceVm[], vmid: number, instanceId: string): Promise<{ vmid: number; node: string } | undefined> {
     const holder = listing.find((v) => Number(v.vmid) === vmid);
     if (!holder || holder.type !== "qemu") return undefined;
-    if (!holder.lock && holder.name) return undefined; // settled, and not named after us (checked by the caller)
+    // Settled and named (not `VM <vmid>`, which only means pvestatd has not published the name yet):
+    // the caller already checked that name is not ours.
+    if (!holder.lock && publishedName(holder.name, vmid) !== "") return undefined;
     try {
       const name = await this.waitUnlocked(holder.node, vmid);
       return name === instanceId ? { vmid, node: holder.node } : undefined;
@@ -201,6 +208,65 @@ export class ProxmoxOperations implements ProxmoxOps {
     await this.waitUnlocked(node, vmid);
     this.allocator?.reserve(vmid);
     return { vmid, node };
+  }
+
+  /**
+   * The VM named `instanceId`, if any: by the listing's name, else by reading every non-template
+   * VM the listing shows without a published name (a fresh clone is listed as `VM <vmid>` for up to
+   * a pvestatd cycle; status/current has the config's name at once). Those are few: only VMs
+   * created or renamed in the last ~10 s.
+   */
+  private async findNamed(listing: ResourceVm[], instanceId: string): Promise<{ node: string; vmid: number } | undefined> {
+    const named = listing.find((v) => v.type === "qemu" && v.name === instanceId);
+    if (named) return { node: named.node, vmid: Number(named.vmid) };
+    const unnamed = listing.filter((v) => v.type === "qemu" && !v.template && publishedName(v.name, Number(v.vmid)) === "");
+    const names = await Promise.all(
+      unnamed.map((v) =>
+        this.client
+          .get<{ name?: string }>(apiPath`/nodes/${v.node}/qemu/${Number(v.vmid)}/status/current`)
+          .then((st) => st?.name, (e: unknown) => {
+            if (isProxmoxError(e, "NOT_FOUND")) return undefined; // gone meanwhile (a failed clone)
+            throw e;
+          }),
+      ),
+    );
+    const i = names.findIndex((n) => n === instanceId);
+    return i < 0 ? undefined : { node: unnamed[i]!.node, vmid: Number(unnamed[i]!.vmid) };
+  }
+
+  /**
+   * The ownership guard (ARCHITECTURE.md rule 2), run right before every change to an existing VM:
+   * the VM is re-read by VMID and the change goes ahead only if it carries all three ownership tags
+   * and the instance's name — or, for a create's own clone (`fresh`), the name alone: its tags are
+   * written by the very configure that asks. Anything else is NOT_OURS, and nothing is sent. The
+   * config read is returned (its digest makes the change conditional on nothing having changed
+   * since); undefined when the VM is not there.
+   */
+  private async guard(target: VmTarget, change: string): Promise<Record<string, string> | undefined> {
+    let config: Record<string, string>;
+    try {
+      config = (await this.client.get<Record<string, string>>(apiPath`/nodes/${target.node}/qemu/${target.vmid}/config`)) ?? {};
+    } catch (e) {
+      if (isProxmoxError(e, "NOT_FOUND")) return undefined;
+      throw e;
+    }
+    const name = config.name ?? "";
+    const tagged = hasOwnershipTags(config.tags ?? "", this.options.clusterId, this.options.shardId);
+    if (name === target.instanceId && (tagged || target.fresh === true) && config.template !== "1" && Number(config.template) !== 1) return config;
+    if (config.lock === "clone" || config.lock === "create") {
+      // A clone still running holds only `lock: clone` (qemu-server writes a temporary config
+      // first): whose it is shows when the lock clears. Nothing is sent meanwhile.
+      throw new ProxmoxError("VM_LOCKED", `VM ${target.vmid} is locked (${config.lock})`, { lock: config.lock });
+    }
+    const tags = normaliseTags(config.tags ?? "");
+    const why =
+      name !== target.instanceId
+        ? `it is named "${name}"`
+        : `its tags [${tags.join(", ")}] lack ${["nstance", this.options.clusterId, this.options.shardId].map((t) => t.toLowerCase()).filter((t) => !tags.includes(t)).join(", ") || "none"}`;
+    throw new ProxmoxError(
+      "NOT_OURS",
+      `refusing to ${change} VM ${target.vmid} on ${target.node}: it is not instance ${target.instanceId} of shard ${this.options.clusterId}/${this.options.shardId} (${why}); nothing was sent — run plan again`,
+    );
   }
 
   private async listVms(): Promise<ResourceVm[]> {
@@ -254,6 +320,8 @@ export class ProxmoxOperations implements ProxmoxOps {
    * refused as CONFLICT, so it is sent once and the caller re-reads.
    */
   async configure(req: ConfigureRequest): Promise<void> {
+    const config = await this.guard(req, "configure");
+    if (!config) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} does not exist on node "${req.node}"`);
     const params: Record<string, string | number | undefined> = {};
     if (req.cores !== undefined) params.cores = req.cores;
     if (req.memoryMiB !== undefined) params.memory = req.memoryMiB;
@@ -283,46 +351,38 @@ export class ProxmoxOperations implements ProxmoxOps {
       throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: ${(e as Error).message}`);
     }
     if (Object.keys(params).length === 0) return; // PVE answers "no options specified"
-    if (req.digest) params.digest = req.digest;
+    // The plan's digest when it has one; else the guard's: PVE refuses the write (CONFLICT) if the
+    // VM changed since it was found to be ours, so no check-then-act window is left open.
+    params.digest = req.digest ?? config.digest;
     const answer = await this.client.post<string | null>(
       apiPath`/nodes/${req.node}/qemu/${req.vmid}/config`,
       params,
-      req.digest ? "unsafe" : "idempotent",
+      params.digest ? "unsafe" : "idempotent",
     );
     await this.tasks.settle(answer);
   }
 
   /**
-   * Grow only, to an absolute size: a repeat after success finds the size equal and does nothing.
-   * A shrink is refused here, before PVE's task would fail.
+   * Grow only, to an absolute size read right before (the guard's read): a repeat after success
+   * finds the size equal and does nothing. A shrink is refused here, before PVE's task would fail.
    */
-  async resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void> {
-    const told = req.currentBytes ?? this.clonedDiskBytes.get(req.vmid);
-    try {
-      await this.resizeFrom(req, told);
-    } catch (e) {
-      // A size we were told (not read) can be stale: re-check against the config before failing.
-      if (told === undefined || !isProxmoxError(e) || !/shrinking/.test(e.exitstatus ?? "")) throw e;
-      await this.resizeFrom(req, undefined);
-    }
-  }
-
-  private async resizeFrom(req: { node: string; vmid: number; disk: "scsi0"; bytes: number }, known: number | undefined): Promise<void> {
-    let current = known;
-    if (current === undefined) {
-      const config = await this.client.get<Record<string, string>>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/config`);
-      const drive = config?.[req.disk];
-      if (drive === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} has no disk ${req.disk}`);
-      current = parseDrive(drive).sizeBytes;
-    }
+  async resize(req: VmTarget & { disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void> {
+    // The guard's config read also gives the disk's current size, so resize costs no extra call.
+    const config = await this.guard(req, "resize");
+    if (!config) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} does not exist on node "${req.node}"`);
+    const drive = config[req.disk];
+    if (drive === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} has no disk ${req.disk}`);
+    const current = parseDrive(drive).sizeBytes ?? req.currentBytes ?? this.clonedDiskBytes.get(req.vmid);
     if (current !== undefined && req.bytes < current) {
       throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: ${req.disk} is ${current} bytes; shrinking to ${req.bytes} bytes is not supported`);
     }
     if (current !== undefined && req.bytes === current) return;
     const answer = await this.client.put<string | null>(
       apiPath`/nodes/${req.node}/qemu/${req.vmid}/resize`,
-      { disk: req.disk, size: String(req.bytes) },
-      "idempotent",
+      { disk: req.disk, size: String(req.bytes), digest: config.digest },
+      // With a digest a repeat after a lost success is refused as CONFLICT: send once; the
+      // applier's retry re-reads, finds the size reached and does nothing.
+      "unsafe",
     );
     await this.tasks.settle(answer);
   }
@@ -380,7 +440,8 @@ export class ProxmoxOperations implements ProxmoxOps {
   // ---- power ---------------------------------------------------------------------------------
 
   /** A second start fails the task with `VM <id> already running`: that is success. */
-  async start(req: { node: string; vmid: number }): Promise<void> {
+  async start(req: VmTarget): Promise<void> {
+    if (!(await this.guard(req, "start"))) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} does not exist on node "${req.node}"`);
     try {
       const upid = await this.client.post<string>(apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/start`, {}, "idempotent");
       await this.tasks.settle(upid);
@@ -394,7 +455,14 @@ export class ProxmoxOperations implements ProxmoxOps {
    * Graceful shutdown with a timeout, then a hard stop when the guest did not power off (or is
    * paused, which refuses a shutdown). Both are no-ops on a stopped VM, so repeats are safe.
    */
-  async stop(req: { node: string; vmid: number; timeoutSec: number }): Promise<void> {
+  async stop(req: VmTarget & { timeoutSec: number }): Promise<void> {
+    // No VM there (its clone task failed after a killed run, or it was deleted meanwhile): it is
+    // not running, which is all a stop promises. deleteVm finds a migrated VM by its listing.
+    if (!(await this.guard(req, "stop"))) return;
+    await this.stopOurs(req);
+  }
+
+  private async stopOurs(req: { node: string; vmid: number; timeoutSec: number }): Promise<void> {
     let shutdownStillRunning = false;
     try {
       const upid = await this.client.post<string>(
@@ -407,9 +475,7 @@ export class ProxmoxOperations implements ProxmoxOps {
       return;
     } catch (e) {
       if (!isProxmoxError(e)) throw e;
-      // No VM there (its clone task failed after a killed run, or it was deleted meanwhile): it is
-      // not running, which is all a stop promises. deleteVm finds a migrated VM by its listing.
-      if (e.code === "NOT_FOUND") return;
+      if (e.code === "NOT_FOUND") return; // deleted between the guard and the shutdown
       const text = e.exitstatus ?? e.message;
       shutdownStillRunning = e.code === "TASK_TIMEOUT";
       const hardStopHelps = shutdownStillRunning || /got timeout|VM is paused|cannot shutdown|powerdown failed/.test(text);
@@ -427,8 +493,13 @@ export class ProxmoxOperations implements ProxmoxOps {
   // ---- delete --------------------------------------------------------------------------------
 
   /** A volume that is already gone is success; an unclear failure is checked against the listing. */
-  async deleteVolume(req: { node: string; volume: string }): Promise<void> {
+  async deleteVolume(req: { node: string; volume: string; instanceId: string; vmid?: number }): Promise<void> {
     const storage = req.volume.split(":")[0] ?? "";
+    const user = await this.volumeUser(req.volume, req.instanceId, req.vmid);
+    if (user) {
+      this.options.onNotice?.(`kept ${req.volume}: VM ${user.vmid} on ${user.node} ("${user.name}") still uses it (${user.drive})`);
+      return;
+    }
     try {
       const upid = await this.client.del<string | null>(apiPath`/nodes/${req.node}/storage/${storage}/content/${req.volume}`);
       await this.tasks.settle(upid);
@@ -443,14 +514,44 @@ export class ProxmoxOperations implements ProxmoxOps {
   }
 
   /**
-   * Deletes only the VM that is still named `instanceId` (the VMID may have been reused: then
-   * nothing is touched). Missing → success. A running VM is stopped first (PVE refuses to
-   * destroy it). `purge=1` removes it from backup jobs/HA/replication; `destroy-unreferenced-disks=1`
-   * also frees disks left unreferenced, so nothing leaks.
+   * A VM that references `volume` in any drive, looked for where one can be: the VMs named after
+   * the instance (the ISO's name is the instance ID: a duplicate or an adopted twin), the VM at the
+   * VMID the instance was recorded at (renamed, it keeps its `ide2`) and VMs whose listing name is
+   * not yet published. One listing plus a config read per candidate.
    */
-  async deleteVm(req: { node: string; vmid: number; instanceId: string }): Promise<void> {
+  private async volumeUser(volume: string, instanceId: string, vmid: number | undefined): Promise<{ vmid: number; node: string; name: string; drive: string } | undefined> {
+    const listing = await this.listVms();
+    const candidates = listing.filter(
+      (v) => v.type === "qemu" && !v.template && (v.name === instanceId || Number(v.vmid) === vmid || publishedName(v.name, Number(v.vmid)) === ""),
+    );
+    for (const v of candidates) {
+      let config: Record<string, string>;
+      try {
+        config = (await this.client.get<Record<string, string>>(apiPath`/nodes/${v.node}/qemu/${Number(v.vmid)}/config`)) ?? {};
+      } catch (e) {
+        if (isProxmoxError(e, "NOT_FOUND")) continue;
+        throw e;
+      }
+      for (const [key, value] of Object.entries(config)) {
+        if (!/^(ide|sata|scsi|virtio)\d+$/.test(key)) continue;
+        if (value.split(",")[0]!.replace(/^file=/, "") === volume) return { vmid: Number(v.vmid), node: v.node, name: config.name ?? "", drive: key };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Deletes the VM at vmid only if it is still this instance (the guard: three tags and the name).
+   * Missing → success. A VMID now held by another VM, or the instance's VM with a tag removed or
+   * renamed, is refused with NOT_OURS. A running VM is stopped first (PVE refuses to destroy it).
+   * `purge=1` removes it from backup jobs/HA/replication; `destroy-unreferenced-disks=1` also frees
+   * disks left unreferenced, so nothing leaks.
+   */
+  async deleteVm(req: VmTarget): Promise<void> {
     const where = (await this.listVms()).find((v) => v.type === "qemu" && Number(v.vmid) === req.vmid);
     if (!where) return;
+    const target = { ...req, node: where.node };
+    if (!(await this.guard(target, "delete"))) return;
     let current: { name?: string; status?: string; lock?: string };
     try {
       current = await this.client.get(apiPath`/nodes/${where.node}/qemu/${req.vmid}/status/current`);
@@ -458,11 +559,7 @@ export class ProxmoxOperations implements ProxmoxOps {
       if (isProxmoxError(e, "NOT_FOUND")) return;
       throw e;
     }
-    if (current.name !== req.instanceId) {
-      this.options.onNotice?.(`VMID ${req.vmid} now holds "${current.name ?? ""}", not ${req.instanceId}: VMID reused, nothing deleted`);
-      return;
-    }
-    if (current.status === "running") await this.stop({ node: where.node, vmid: req.vmid, timeoutSec: this.options.shutdownTimeoutSec ?? 60 });
+    if (current.status === "running") await this.stopOurs({ node: where.node, vmid: req.vmid, timeoutSec: this.options.shutdownTimeoutSec ?? 60 });
     try {
       const upid = await this.client.del<string>(apiPath`/nodes/${where.node}/qemu/${req.vmid}`, { purge: 1, "destroy-unreferenced-disks": 1 });
       await this.tasks.settle(upid);

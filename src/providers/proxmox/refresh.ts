@@ -76,10 +76,23 @@ const num = (v: unknown, fallback = 0): number => {
   return Number.isFinite(n) ? n : fallback;
 };
 
+/**
+ * PVE lists a VM whose name pvestatd has not yet republished as `VM <vmid>` (pve-api.md §2.3,
+ * rule 20): for up to one status cycle after a clone or a rename the listing does not know the
+ * name. `VM <vmid>` can never be a real name (PVE names are DNS names: no spaces), so it means
+ * "not yet published", exactly like an empty name, and such a VM must be read by VMID before
+ * anything is decided about it (ARCHITECTURE.md rule 7).
+ */
+export function publishedName(name: string | undefined, vmid: number): string {
+  if (name === undefined || name === "" || name === `VM ${vmid}`) return "";
+  return name;
+}
+
 export function toLiveVm(item: ResourceItem): LiveVm {
+  const vmid = num(item.vmid);
   const vm: LiveVm = {
-    vmid: num(item.vmid),
-    name: item.name ?? "",
+    vmid,
+    name: publishedName(item.name, vmid),
     node: item.node ?? "",
     status: mapStatus(item.status),
     template: item.template === 1 || item.template === true,

@@ -8,7 +8,7 @@ export type VmStatus = "running" | "stopped" | "suspended" | "unknown";
 
 export interface LiveVm {
   vmid: number;
-  name: string; // "" when PVE has no name yet
+  name: string; // "" when PVE has no name yet, or the listing shows its `VM <vmid>` placeholder
   node: string;
   status: VmStatus;
   template: boolean;
@@ -93,11 +93,34 @@ export interface CloneRequest {
   storage: string;
   pool?: string;
   full: boolean;
+  /**
+   * An earlier, interrupted run may have sent this clone already: before cloning, every VM the
+   * listing shows without a published name is read, so that clone is found (and adopted) even
+   * within the pvestatd cycle that lists it as `VM <vmid>`.
+   */
+  resumed?: boolean;
 }
 
-export interface ConfigureRequest {
+/**
+ * Whose VM a change is for (ARCHITECTURE.md rule 2). The provider re-reads the VM by VMID right
+ * before the change and goes ahead only if it carries the three ownership tags and this name.
+ */
+export interface VmOwner {
+  instanceId: string;
+  /**
+   * The create chain's own clone, before its first configure has written the tags: the name alone
+   * (a fresh, random instance ID) identifies it. Only the create chain's configure sets this.
+   */
+  fresh?: boolean;
+}
+
+/** A change to one existing VM. */
+export interface VmTarget extends VmOwner {
   node: string;
   vmid: number;
+}
+
+export interface ConfigureRequest extends VmTarget {
   cores?: number;
   memoryMiB?: number;
   /** `virtio,bridge=<Bridge>[,tag=<VLANTag>]`; the provider keeps the existing MAC when the rest is unchanged. */
@@ -117,7 +140,11 @@ export interface ConfigureRequest {
   digest?: string;
 }
 
-/** The operations the applier uses. Every one is idempotent: safe to re-run after a crash. */
+/**
+ * The operations the applier uses. Every one is idempotent: safe to re-run after a crash. Every
+ * one that changes or removes an existing VM re-reads it first and refuses with NOT_OURS unless it
+ * is the named instance (VmTarget); nothing is sent to a VM that is not ours.
+ */
 export interface ProxmoxOps {
   refresh(options?: { storages?: boolean }): Promise<LiveShard>;
   details(vms: { node: string; vmid: number }[], options?: { status?: boolean }): Promise<VmDetail[]>;
@@ -125,15 +152,19 @@ export interface ProxmoxOps {
   clone(req: CloneRequest): Promise<{ vmid: number; node: string }>;
   configure(req: ConfigureRequest): Promise<void>;
   /** `currentBytes` (e.g. the template's maxdisk) saves the config read that finds the current size. */
-  resize(req: { node: string; vmid: number; disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void>;
+  resize(req: VmTarget & { disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void>;
   /** Uploads the bytes as `<storage>:iso/<filename>`; succeeds if an identical volume already exists. */
   uploadIso(req: { node: string; storage: string; filename: string; bytes: Uint8Array }): Promise<{ volume: string }>;
-  start(req: { node: string; vmid: number }): Promise<void>;
-  /** Graceful shutdown with a timeout, then a hard stop. */
-  stop(req: { node: string; vmid: number; timeoutSec: number }): Promise<void>;
-  deleteVolume(req: { node: string; volume: string }): Promise<void>;
-  /** Deletes only if the VM at vmid is still named instanceId (VMID reuse touches nothing). */
-  deleteVm(req: { node: string; vmid: number; instanceId: string }): Promise<void>;
+  start(req: VmTarget): Promise<void>;
+  /** Graceful shutdown with a timeout, then a hard stop. A VM that is gone is stopped. */
+  stop(req: VmTarget & { timeoutSec: number }): Promise<void>;
+  /**
+   * Deletes an instance's cloud-init ISO. Never while a VM still references it in a drive (a
+   * renamed or duplicated VM): then it is kept and a notice says why.
+   */
+  deleteVolume(req: { node: string; volume: string; instanceId: string; /** where the instance was last recorded */ vmid?: number }): Promise<void>;
+  /** Deletes the VM at vmid if it is this instance; a VM that is gone is deleted. */
+  deleteVm(req: VmTarget): Promise<void>;
   /** Fails with code PERMISSION listing the missing privileges before any change. */
   checkPermissions(needed: string[]): Promise<void>;
 }
