@@ -36,12 +36,27 @@ const COMMANDS: Record<string, () => Promise<{ run: RunFn }>> = {
   "force-unlock": () => import("./commands/force-unlock.js") as Promise<{ run: RunFn }>,
 };
 
+/** Commands that may write the file backend's state (and so wait for its writer lock). */
+const STATE_COMMANDS = new Set(["plan", "apply", "drift", "show", "destroy", "state-list", "state-show", "state-pull", "state-push", "force-unlock"]);
+
+/** A write stalled behind someone's writer lock is said once, instead of a silent wait of up to 30 s. */
+async function reportWriterLockWaits(): Promise<void> {
+  const { setWriterLockWaitListener } = await import("../state/file-backend.js");
+  setWriterLockWaitListener((w) => {
+    const host = w.host ? ` on ${w.host}` : "";
+    process.stderr.write(`Waiting for writer lock ${w.lockPath}: held by pid ${w.pid}${host} since ${w.since.toISOString()}; it is taken over once it is ${w.staleAfterMs / 1000} s old.\n`);
+  });
+}
+
 /** Calls the command module's run() with the command's merged options (globals included). */
 function lazy(name: keyof typeof COMMANDS & string) {
   return async (...actionArgs: unknown[]) => {
     const cmd = actionArgs[actionArgs.length - 1] as Command;
     const positional = actionArgs.slice(0, -2);
     const opts = cmd.optsWithGlobals() as Opts;
+    // The client reads the permission from the environment, like every other connection setting.
+    if (opts.allowInsecureHttp === true) process.env.PVEFLEET_ALLOW_INSECURE_HTTP = "1";
+    if (STATE_COMMANDS.has(name)) await reportWriterLockWaits();
     const mod = await COMMANDS[name]!();
     exitCode = await mod.run(opts, ...positional);
   };
@@ -81,6 +96,7 @@ export function buildProgram(): Command {
     .description("Declarative fleets of Proxmox VE virtual machines: plan, apply, drift.")
     .version(VERSION, "-V, --version")
     .option("--no-color", "never colour output (also NO_COLOR)")
+    .option("--allow-insecure-http", "allow an http:// PROXMOX_API_URL (the API token then travels in cleartext; also PVEFLEET_ALLOW_INSECURE_HTTP=1)")
     .showHelpAfterError("(run pvefleet help for usage)")
     .configureOutput({ outputError: (s, write) => write(s) })
     .exitOverride();

@@ -19,11 +19,38 @@ import type { ObjectBackend, Versioned } from "./types.js";
 const STALE_WRITER_LOCK_MS = 30_000;
 /** The writer lock is held for a few ms (one small write + fsyncs); give up after this long. */
 const WRITER_LOCK_WAIT_MS = 60_000;
+/** A wait longer than this is not contention but a leftover lock: say so (once per lock seen). */
+const WRITER_LOCK_NOTICE_MS = 1_000;
+
+/** A writer lock someone else holds while this process waits for it. */
+export interface WriterLockWait {
+  lockPath: string;
+  pid: number;
+  host: string;
+  /** When the holder took it (from the lock file). */
+  since: Date;
+  /** It is broken as stale this long after `since`, even if its pid looks alive. */
+  staleAfterMs: number;
+}
+
+let defaultWaitListener: ((wait: WriterLockWait) => void) | undefined;
+
+/**
+ * Receives a notice when a write has waited over a second for a writer lock (e.g. a leftover
+ * `state.json.wlock` whose pid was reused: the write stalls until the lock is 30 s old). Used by
+ * every FileBackend created without its own `onWriterLockWait`; the CLI prints it.
+ */
+export function setWriterLockWaitListener(listener: ((wait: WriterLockWait) => void) | undefined): void {
+  defaultWaitListener = listener;
+}
 
 export class FileBackend implements ObjectBackend {
   readonly description: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    private readonly options: { onWriterLockWait?: (wait: WriterLockWait) => void } = {},
+  ) {
     this.description = `file ${path.resolve(root)}`;
   }
 
@@ -107,6 +134,7 @@ export class FileBackend implements ObjectBackend {
     const content = `${process.pid} ${hostname()} ${nonce} ${Date.now()}\n`;
     const started = Date.now();
     let pauseMs = 1;
+    let reported = "";
     for (;;) {
       try {
         const fh = await fs.open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
@@ -120,6 +148,14 @@ export class FileBackend implements ObjectBackend {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(`create ${lockPath}`, e);
       }
       await breakIfStale(lockPath);
+      if (Date.now() - started > WRITER_LOCK_NOTICE_MS) {
+        const held = await readLock(lockPath);
+        const listener = this.options.onWriterLockWait ?? defaultWaitListener;
+        if (held && held.raw !== reported && listener) {
+          reported = held.raw;
+          listener({ lockPath, pid: held.pid, host: held.host, since: new Date(held.time), staleAfterMs: STALE_WRITER_LOCK_MS });
+        }
+      }
       if (Date.now() - started > WRITER_LOCK_WAIT_MS) {
         throw new UserError("STATE_IO", `timed out waiting for the writer lock ${lockPath}; if no pvefleet is running, remove it`);
       }

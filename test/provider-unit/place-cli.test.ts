@@ -142,7 +142,7 @@ describe("pvefleet place against a live API", () => {
   it("reads the nodes with one GET and the API token", async () => {
     seen.length = 0;
     answer = { status: 200, body: { data: vectorB } };
-    const r = await runPlace(["--cores", "2", "--memory", "1024", "--format", "json"], { ...token, PROXMOX_API_URL: url });
+    const r = await runPlace(["--cores", "2", "--memory", "1024", "--format", "json"], { ...token, PROXMOX_API_URL: url, PVEFLEET_ALLOW_INSECURE_HTTP: "1" });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { placements: { node: string }[] }).placements[0].node).toBe("pve2");
@@ -152,7 +152,7 @@ describe("pvefleet place against a live API", () => {
 
   it("fails in one line without printing the secret when the token is refused", async () => {
     answer = { status: 401, body: { data: null } };
-    const r = await runPlace(["--cores", "2", "--memory", "1024"], { ...token, PROXMOX_API_URL: url });
+    const r = await runPlace(["--cores", "2", "--memory", "1024"], { ...token, PROXMOX_API_URL: url, PVEFLEET_ALLOW_INSECURE_HTTP: "1" });
     expect(r.code).toBe(1);
     expect(r.stderr.startsWith("Error: ")).toBe(true);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
@@ -161,7 +161,7 @@ describe("pvefleet place against a live API", () => {
 
   it("asks for the token before any request when it is missing", async () => {
     seen.length = 0;
-    const r = await runPlace(["--cores", "2", "--memory", "1024"], { PROXMOX_API_URL: url });
+    const r = await runPlace(["--cores", "2", "--memory", "1024"], { PROXMOX_API_URL: url, PVEFLEET_ALLOW_INSECURE_HTTP: "1" });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("Error: PROXMOX_TOKEN_ID environment variable is required for proxmox provider\n");
     expect(seen).toEqual([]);

@@ -31,7 +31,7 @@ describe("compressed reads", () => {
   afterAll(async () => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it("asks for gzip on a read and decodes the compressed answer", async () => {
-    const client = new ProxmoxClient({ env: { PROXMOX_API_URL: url, PROXMOX_TOKEN_ID: "root@pam!t", PROXMOX_TOKEN_SECRET: "s" }, retry: { attempts: 1 } });
+    const client = new ProxmoxClient({ env: { PROXMOX_API_URL: url, PROXMOX_TOKEN_ID: "root@pam!t", PROXMOX_TOKEN_SECRET: "s" }, allowInsecureHttp: true, retry: { attempts: 1 } });
     try {
       const vms = await client.get<{ vmid: number }[]>("/cluster/resources", { type: "vm" });
       expect(seen.at(-1)!["accept-encoding"]).toContain("gzip");

@@ -36,7 +36,7 @@ describe("TaskWaiter", () => {
 
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  const client = () => new ProxmoxClient({ env: { PROXMOX_API_URL: url, PROXMOX_TOKEN_ID: "a@pve!t", PROXMOX_TOKEN_SECRET: "s" } });
+  const client = () => new ProxmoxClient({ env: { PROXMOX_API_URL: url, PROXMOX_TOKEN_ID: "a@pve!t", PROXMOX_TOKEN_SECRET: "s" }, allowInsecureHttp: true });
 
   it("succeeds on WARNINGS: n and reports the warning, polling the UPID's node", async () => {
     const c = client();

@@ -38,6 +38,8 @@ export async function run(opts: Opts): Promise<number> {
   const out = process.stdout;
   out.write(`Proxmox VE 8.4 API simulator listening on ${sim.url}\n`);
   const exports = [`PROXMOX_API_URL=${sim.url}`, `PROXMOX_TOKEN_ID='${sim.tokenId}'`, `PROXMOX_TOKEN_SECRET=${sim.tokenSecret}`];
+  // Plain HTTP sends the token in cleartext, so the client refuses it unless told (loopback labs).
+  if (opts.http === true) exports.push("PVEFLEET_ALLOW_INSECURE_HTTP=1");
   if (sim.caCertificate) {
     caDir = mkdtempSync(join(tmpdir(), "pvefleet-sim-"));
     const caFile = join(caDir, "ca.pem");

@@ -47,6 +47,11 @@ export type RetryClass = "read" | "idempotent" | "unsafe" | "never";
 export interface ClientOptions {
   env?: NodeJS.ProcessEnv;
   insecureTls?: boolean;
+  /**
+   * Accept an `http://` PROXMOX_API_URL (the token then travels in cleartext). Also allowed by
+   * `PVEFLEET_ALLOW_INSECURE_HTTP=1` in `env`, which the CLI's `--allow-insecure-http` sets.
+   */
+  allowInsecureHttp?: boolean;
   /** PEM CA bundle to trust (tests); `PROXMOX_CA_FILE` is read when this is absent. */
   ca?: string;
   maxConnections?: number;
@@ -66,6 +71,34 @@ export interface ClientStats {
 }
 
 const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** `scheme://user:pass@host` → `scheme://***@host`: a URL is echoed in errors, its credentials never. */
+export function withoutUserinfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#@\s]*@/i, "$1***@");
+}
+
+/**
+ * PROXMOX_API_URL, checked before any request: https (http only when allowed — the token would go
+ * out in cleartext), no `user:password@` (the token is the only credential, and a URL is shown in
+ * errors). Returns it without trailing slashes.
+ */
+export function checkApiUrl(raw: string, allowInsecureHttp: boolean): string {
+  const shown = withoutUserinfo(raw);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ProxmoxError("CONFIG", `PROXMOX_API_URL must be an https:// URL, got "${shown}"`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ProxmoxError("CONFIG", `PROXMOX_API_URL must be an https:// URL, got "${shown}"`);
+  if (url.username !== "" || url.password !== "") {
+    throw new ProxmoxError("CONFIG", `PROXMOX_API_URL must not carry credentials ("${shown}"): the API token comes from PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET`);
+  }
+  if (url.protocol === "http:" && !allowInsecureHttp) {
+    throw new ProxmoxError("CONFIG", `PROXMOX_API_URL "${shown}" is plain http, so the API token would travel in cleartext: use https, or pass --allow-insecure-http (PVEFLEET_ALLOW_INSECURE_HTTP=1) for a lab or the simulator's --http mode`);
+  }
+  return raw.replace(/\/+$/, "");
+}
 
 export class ProxmoxClient {
   readonly baseUrl: string;
@@ -89,8 +122,7 @@ export class ProxmoxClient {
     this.tokenId = tokenId;
     this.secret = secret;
     this.authorization = `PVEAPIToken=${tokenId}=${secret}`;
-    this.baseUrl = (env.PROXMOX_API_URL || DEFAULT_API_URL).replace(/\/+$/, "");
-    if (!/^https?:\/\//.test(this.baseUrl)) throw new ProxmoxError("CONFIG", `PROXMOX_API_URL must be an http(s) URL, got "${this.baseUrl}"`);
+    this.baseUrl = checkApiUrl(env.PROXMOX_API_URL || DEFAULT_API_URL, options.allowInsecureHttp === true || /^(1|true|yes)$/i.test(env.PVEFLEET_ALLOW_INSECURE_HTTP ?? ""));
 
     let ca = options.ca;
     if (ca === undefined && env.PROXMOX_CA_FILE) {
