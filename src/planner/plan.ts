@@ -9,6 +9,7 @@ import type { LiveShard, VmDetail } from "../providers/proxmox/types.js";
 import type { StateDoc } from "../state/types.js";
 import { ActionList, createChain, deleteChain, memberChain } from "./actions.js";
 import { CapacityLedger } from "./capacity.js";
+import { checkPlanBounds, checkTemplateDisks } from "./bounds.js";
 import { computeDrift } from "./drift.js";
 import { cmp, groupKey, indexFacts, MIB, type Facts } from "./facts.js";
 import { validateGraph } from "./graph.js";
@@ -22,6 +23,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   if (state && (state.clusterId !== desired.clusterId || state.shardId !== desired.shardId)) {
     throw new UserError("E_STATE_MISMATCH", `the state belongs to ${state.clusterId}/${state.shardId}, not ${desired.clusterId}/${desired.shardId}`);
   }
+  checkPlanBounds(desired); // before anything is allocated per instance
   const facts = indexFacts(desired, state, live, options, details);
   const mode = options.mode ?? "normal";
   const createdAt = now(facts);
@@ -93,6 +95,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   if (mode === "normal" && !options.ignoreCapacity) capacity.check(popts.memoryHeadroom);
 
   const changes = rec.intents.map((i) => i.change).sort(changeOrder);
+  checkTemplateDisks(desired, live, changes);
   const drift = computeDrift(facts);
   const counts = countOwnership(facts, rec.orphans.length);
   if (rec.orphans.length > 0 && !options.gc) {
