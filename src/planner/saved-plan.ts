@@ -270,6 +270,10 @@ function checkConsistency(plan: Plan, file: string): void {
       }
     }
   }
+  const nodeOf = knownNodes(plan);
+  for (const vmid of Object.keys(plan.vmDigests)) {
+    if (!nodeOf.has(vmid)) throw edited(`it records the config digest of VM ${vmid}, which it does not touch`);
+  }
   const summary = summarise(plan.changes);
   if (summary.add !== plan.summary.add || summary.change !== plan.summary.change || summary.destroy !== plan.summary.destroy) {
     throw edited("its summary does not count its changes");
@@ -314,9 +318,16 @@ export function checkVmDigests(plan: Plan, details: VmDetail[]): void {
 
 /** The VMs `checkVmDigests` needs fresh details for. */
 export function vmsToRecheck(plan: Plan): { node: string; vmid: number }[] {
+  const nodeOf = knownNodes(plan);
+  return Object.keys(plan.vmDigests).map((vmid) => ({ vmid: Number(vmid), node: nodeOf.get(vmid) ?? "" }));
+}
+
+/** The node of each VMID the plan names: where its actions go, else where the listing saw it. */
+function knownNodes(plan: Plan): Map<string, string> {
   const nodeOf = new Map<string, string>();
   for (const a of plan.actions) if (!nodeOf.has(String(a.vmid))) nodeOf.set(String(a.vmid), a.node);
-  return Object.keys(plan.vmDigests).map((vmid) => ({ vmid: Number(vmid), node: nodeOf.get(vmid) ?? "" }));
+  for (const c of plan.changes) if (c.before && !nodeOf.has(String(c.before.vmid))) nodeOf.set(String(c.before.vmid), c.before.node);
+  return nodeOf;
 }
 
 /**
