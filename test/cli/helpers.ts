@@ -76,3 +76,34 @@ export function cli(ws: Workspace, args: string[], extraEnv: NodeJS.ProcessEnv =
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/**
+ * `pvefleet …` in this process through `main()` (what bin/pvefleet.js calls), so coverage and
+ * mutants of src/cli count: stdout and stderr are captured, `env` is set for the call and restored.
+ * Not for commands that prompt or install signal handlers for the life of the process.
+ */
+export async function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const { vi } = await import("vitest");
+  const { main } = await import("../../src/cli/main.js");
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries({ CI: "1", NO_COLOR: "1", ...env })) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => { stdout += String(chunk); return true; });
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => { stderr += String(chunk); return true; });
+  try {
+    const code = await main(["node", "pvefleet", ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}

@@ -8,7 +8,7 @@
  * The CLI runs in-process through `main()` (the exported entry point bin/pvefleet.js calls), with
  * stdout and stderr captured; the provider errors are checked whole (message, stack, cause, JSON).
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { Agent, request } from "undici";
-import { main } from "../../src/cli/main.js";
+import { cliInProcess as pvefleet } from "../cli/helpers.js";
 import { startSimulator } from "../../src/sim/index.js";
 import { ProxmoxClient } from "../../src/providers/proxmox/client.js";
 import { ProxmoxError } from "../../src/providers/proxmox/errors.js";
@@ -78,33 +78,6 @@ function echo(mode: EchoMode, req: IncomingMessage, res: ServerResponse): void {
     case "500": return json(500, `internal error ${auth}`, { data: null, message: `daemon busy: ${auth}\n` });
     case "locked": return json(500, "VM is locked (clone)", { data: null, message: `VM is locked (clone) - requested by ${auth}\n` });
     case "501-text": res.writeHead(501, `Method not implemented for ${auth}`, { "Content-Type": "text/plain" }); return void res.end(`no such method; you sent ${auth}`);
-  }
-}
-
-interface CliRun { code: number; stdout: string; stderr: string }
-
-/** `pvefleet …` in this process, its output captured; the environment is restored afterwards. */
-async function pvefleet(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries({ CI: "1", NO_COLOR: "1", ...env })) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => { stdout += String(chunk); return true; });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => { stderr += String(chunk); return true; });
-  try {
-    const code = await main(["node", "pvefleet", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   }
 }
 
