@@ -372,17 +372,23 @@ function resolveGroup(p: Problems, x: GroupInput): DesiredGroup | undefined {
     Provider: { Kind: "proxmox", Region: x.provider.region, Zone: x.provider.zone },
   };
 
-  // Args: deep merge, then render every string once per group.
+  // Args: deep merge, then render every string once per group. An arg whose template failed is
+  // reported once, not again by the type checks below on its unrendered text.
+  const failedArgs = new Set<string>();
   const render = (v: unknown, argPath: string[]): unknown => {
     if (typeof v === "string") {
       if (!v.includes("{{")) return v;
       const nodes = checkTemplate(p, origin(argPath), v, false, "args");
-      if (!nodes) return v;
+      if (!nodes) {
+        failedArgs.add(argPath[0]!);
+        return v;
+      }
       try {
         return executeTemplate(nodes, data);
       } catch (err) {
         if (!(err instanceof GoTemplateError)) throw err;
         p.error(origin(argPath), `template: ${err.message}`, { where: p.map.locateInString(origin(argPath), err.offset, v), code: "E_TEMPLATE" });
+        failedArgs.add(argPath[0]!);
         return v;
       }
     }
@@ -406,6 +412,7 @@ function resolveGroup(p: Problems, x: GroupInput): DesiredGroup | undefined {
   if (!checked.success) {
     for (const issue of checked.error.issues) {
       const key = String(issue.path[0] ?? "");
+      if (failedArgs.has(key)) continue;
       if (key === "StoragePool" && typed.StoragePool === undefined) {
         const near = nearest("StoragePool", Object.keys(args).filter((k) => !PROXMOX_ARG_NAMES.includes(k)));
         p.error(groupPath, `StoragePool is required in args for proxmox provider${near ? ` (found ${JSON.stringify(near)}: did you mean "StoragePool"?)` : ""}`);
