@@ -43,6 +43,12 @@ export interface SimulatorOptions {
   sharedStorage?: boolean;
   stateFile?: string;
   latency?: LatencyProfile;
+  /**
+   * Overrides the profile's pvestatd cycle (ms). A real cycle is 10 s but stretches to minutes
+   * when a storage hangs (pvestatd polls them in turn), so a test may hold the listing's view of
+   * new VMs (no name, `VM <vmid>`, stale status) for as long as it needs.
+   */
+  statsIntervalMs?: number;
   faults?: string;
   seed?: number;
   tokenId?: string;
@@ -64,6 +70,11 @@ export interface Simulator {
    * on, e.g. a test that builds a fleet cleanly and then makes one kind of call fail.
    */
   setFaults(spec: string | undefined): void;
+  /**
+   * Runs one pvestatd cycle now: every VM's listing entry is republished from its current config,
+   * e.g. while a clone holds only `lock: clone`, which lists it as `VM <vmid>` until the next cycle.
+   */
+  tickStats(): void;
   stop(): Promise<void>;
 }
 
@@ -87,7 +98,7 @@ async function makeCertificate(): Promise<{ key: string; cert: string; fingerpri
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const latency = options.latency ?? "fast";
-  const timings = profileTimings(latency);
+  const timings = { ...profileTimings(latency), ...(options.statsIntervalMs !== undefined ? { statsIntervalMs: options.statsIntervalMs } : {}) };
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const topo = options.topology ? resolveTopology(options.topology) : defaultTopology(options.nodes ?? 3, { sharedStorage: options.sharedStorage });
   const faults = new FaultInjector(options.faults ? parseFaults(options.faults) : undefined, seed);
@@ -111,11 +122,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // pvestatd: with a cycle, VM stats are republished on each tick; without, on every change.
   let statsTimer: NodeJS.Timeout | undefined;
+  const tickStats = () => {
+    for (const vm of cluster.vms.values()) cluster.publish(vm);
+    cluster.version++;
+  };
   if (timings.statsIntervalMs > 0) {
-    statsTimer = setInterval(() => {
-      for (const vm of cluster.vms.values()) cluster.publish(vm);
-      cluster.version++;
-    }, timings.statsIntervalMs);
+    statsTimer = setInterval(tickStats, timings.statsIntervalMs);
     statsTimer.unref();
   }
   cluster.onChange(() => writer?.changed());
@@ -184,6 +196,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tokenId, tokenSecret, caCertificate, fingerprint,
     stats: () => structuredClone(pipeline.stats),
     setFaults: (spec) => faults.setSpec(spec ? parseFaults(spec) : undefined),
+    tickStats,
     async stop() {
       if (statsTimer) clearInterval(statsTimer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

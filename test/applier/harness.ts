@@ -69,8 +69,8 @@ export interface Env {
   close(): Promise<void>;
 }
 
-export async function startEnv(simOptions: { latency: "instant" | "fast" | "realistic"; faults?: string; seed?: number; nodes?: number; topology?: SimulatorOptions["topology"] }): Promise<Env> {
-  const sim = await startSimulator({ port: 0, latency: simOptions.latency, faults: simOptions.faults, seed: simOptions.seed ?? 1, ...(simOptions.nodes ? { nodes: simOptions.nodes } : {}), ...(simOptions.topology ? { topology: simOptions.topology } : {}) });
+export async function startEnv(simOptions: { latency: "instant" | "fast" | "realistic"; faults?: string; seed?: number; nodes?: number; topology?: SimulatorOptions["topology"]; statsIntervalMs?: number }): Promise<Env> {
+  const sim = await startSimulator({ port: 0, latency: simOptions.latency, faults: simOptions.faults, seed: simOptions.seed ?? 1, ...(simOptions.statsIntervalMs !== undefined ? { statsIntervalMs: simOptions.statsIntervalMs } : {}), ...(simOptions.nodes ? { nodes: simOptions.nodes } : {}), ...(simOptions.topology ? { topology: simOptions.topology } : {}) });
   const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-applier-"));
   const shardPath = path.join(dir, "shard.json");
   const stateDir = path.join(dir, "state");
