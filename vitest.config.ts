@@ -8,5 +8,13 @@ export default defineConfig({
     pool: "forks",
     // Two cores: integration suites start simulators and child processes; keep the fan-out modest.
     maxWorkers: 2,
+    // `npm run coverage` (scripts/coverage.sh) turns it on and adds the spawned CLI's coverage.
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts", "src/**/*.tsx"],
+      reporter: ["json", "text-summary"],
+      reportsDirectory: "coverage/in-process",
+      reportOnFailure: true,
+    },
   },
 });

@@ -47,6 +47,8 @@ export async function workspace(sim: Sim, shardText = SHARD_JSONC): Promise<Work
     PROXMOX_TOKEN_SECRET: sim.tokenSecret,
     PVEFLEET_CONFIG: config,
     PVEFLEET_STATE_DIR: join(dir, "state"),
+    // `npm run coverage` collects the spawned CLI's coverage too (scripts/coverage.sh).
+    ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}),
   };
   if (sim.caCertificate) {
     await writeFile(join(dir, "ca.pem"), sim.caCertificate);
