@@ -33,6 +33,7 @@ export const live = (over: Partial<LiveVm> = {}): LiveVm => ({
 
 const web = { tenant: "acme", group: "web" };
 const db = { tenant: "acme", group: "db" };
+const batch = { tenant: "acme", group: "batch" };
 
 export function basePlan(over: Partial<Plan> = {}): Plan {
   return {
@@ -55,11 +56,16 @@ export function basePlan(over: Partial<Plan> = {}): Plan {
   };
 }
 
-/** Every kind of change, a drift block and a capacity table. */
+/**
+ * Every kind of change, a drift block and a capacity table, as the planner would make them: web
+ * holds 2 members and wants 3 (reason `size 2 < 3`), batch holds 2 and wants 1 (`size 2 > 1
+ * (newest first)`), db's member is replaced. The capacity rows add up the VMs shown: 2 GiB / 2 cores
+ * each, the update to 4 GiB / 4 cores, and VM 200 (legacy-db, 1 GiB / 1 core) on pve3.
+ */
 export function mixedPlan(): Plan {
   const changes: InstanceChange[] = [
     {
-      instanceId: "tst06dxa00000000000000000001", group: web, kind: "create", reasons: ["size 3 > 2"], attributes: [],
+      instanceId: "tst06dxa00000000000000000001", group: web, kind: "create", reasons: ["size 2 < 3"], attributes: [],
       after: spec(), placement: { node: "pve2", vmid: 10004, scores: { pve1: 0.41, pve2: 0.77 } },
     },
     {
@@ -80,7 +86,7 @@ export function mixedPlan(): Plan {
       placement: { node: "pve1", vmid: 10005, scores: { pve1: 0.8 } },
     },
     {
-      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3m", group: web, kind: "delete", reasons: ["size 1 < 2 (newest first)"], attributes: [],
+      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3m", group: batch, kind: "delete", reasons: ["size 2 > 1 (newest first)"], attributes: [],
       before: live({ vmid: 10006, name: "tst06dx9xy919t3v9kzd2xdsyzb3m", node: "pve2" }),
     },
   ];
@@ -96,9 +102,12 @@ export function mixedPlan(): Plan {
       { fingerprint: "sha256:cccc000000000000000000000000", kind: "unmanaged", vmid: 200, node: "pve3", message: "VM 200 (legacy-db) has no ownership tags" },
     ],
     capacity: [
-      { node: "pve1", maxcpu: 16, maxmemBytes: 64 * 1024 ** 3, before: { cores: 4, memBytes: 8 * 1024 ** 3 }, after: { cores: 8, memBytes: 12 * 1024 ** 3 } },
-      { node: "pve2", maxcpu: 16, maxmemBytes: 64 * 1024 ** 3, before: { cores: 2, memBytes: 4 * 1024 ** 3 }, after: { cores: 2, memBytes: 4 * 1024 ** 3 } },
-      { node: "pve3", maxcpu: 8, maxmemBytes: 32 * 1024 ** 3, before: { cores: 2, memBytes: 2 * 1024 ** 3 }, after: { cores: 0, memBytes: 0 } },
+      // pve1: 3g (2 → 4 cores, 2 → 4 GiB) and 3h (2, 2 GiB), plus db's successor (2, 2 GiB).
+      { node: "pve1", maxcpu: 16, maxmemBytes: 64 * 1024 ** 3, before: { cores: 4, memBytes: 4 * 1024 ** 3 }, after: { cores: 8, memBytes: 8 * 1024 ** 3 } },
+      // pve2: 3m (2, 2 GiB) deleted, web's new member (2, 2 GiB) placed here.
+      { node: "pve2", maxcpu: 16, maxmemBytes: 64 * 1024 ** 3, before: { cores: 2, memBytes: 2 * 1024 ** 3 }, after: { cores: 2, memBytes: 2 * 1024 ** 3 } },
+      // pve3: db's old member (2, 2 GiB) goes, VM 200 (1, 1 GiB) stays.
+      { node: "pve3", maxcpu: 8, maxmemBytes: 32 * 1024 ** 3, before: { cores: 3, memBytes: 3 * 1024 ** 3 }, after: { cores: 1, memBytes: 1 * 1024 ** 3 } },
     ],
     summary: { add: 2, change: 2, destroy: 2 },
     warnings: ["node pve3 is offline; its VMs were not refreshed"],
@@ -116,5 +125,8 @@ export function hugePlan(n: number): Plan {
       placement: i % 10 === 0 ? undefined : { node: `pve${i % 5}`, vmid: 20000 + i, scores: {} },
     });
   }
-  return basePlan({ changes, summary: { add: n - Math.ceil(n / 10), change: 0, destroy: Math.ceil(n / 10) } });
+  // Counted the way the planner counts (a create adds, a delete destroys), not typed in.
+  const add = changes.filter((c) => c.kind === "create").length;
+  const destroy = changes.filter((c) => c.kind === "delete").length;
+  return basePlan({ changes, summary: { add, change: 0, destroy } });
 }

@@ -4,6 +4,8 @@ import { GITHUB_COMMENT_LIMIT, planHash, renderDriftMarkdown, renderPlanMarkdown
 import { planToJson, driftToJson, renderPlanJson } from "../../src/cli/render/json.js";
 import { stripAnsi } from "../../src/cli/render/ansi.js";
 import { basePlan, hugePlan, mixedPlan } from "./fixtures.js";
+import { plan } from "../../src/planner/plan.js";
+import { desired, group, live, member, planOptions, state } from "../planner/fixtures.js";
 
 describe("text plan", () => {
   it("renders every kind of change, the drift block and the capacity table like Terraform", async () => {
@@ -15,7 +17,32 @@ describe("text plan", () => {
   });
 
   it("counts a replacement once in add and once in destroy", () => {
-    expect(renderPlanText(mixedPlan())).toContain("Plan: 2 to add, 2 to change, 2 to destroy.");
+    // A plan the planner made: one member whose replace hash changed, next to one in sync.
+    const [a, b] = [member(1), member(2)];
+    const api = member(3, { record: { group: "api" } });
+    const p = plan(desired([group("web", 2, {}, { replace: "sha256:r2" })], { maxSurge: 1 }), state([a.record, b.record]), live([a.vm, b.vm]), planOptions());
+    expect(p.changes.map((c) => c.kind)).toEqual(["replace"]);
+    expect(renderPlanText(p)).toContain("Plan: 1 to add, 0 to change, 1 to destroy.");
+    // Two replacements and an update (cores) elsewhere: 2 to add, 1 to change, 2 to destroy.
+    const both = plan(
+      desired([group("web", 2, {}, { replace: "sha256:r2" }), group("api", 1, { cores: 4 })], { maxSurge: 2 }),
+      state([a.record, b.record, api.record]), live([a.vm, b.vm, api.vm]), planOptions(),
+    );
+    expect(both.changes.map((c) => c.kind).sort()).toEqual(["replace", "replace", "update"]);
+    expect(renderPlanText(both)).toContain("Plan: 2 to add, 1 to change, 2 to destroy.");
+  });
+
+  it("renders the fixture's reasons exactly as the planner words them", () => {
+    // The snapshot fixture must not document output real plans never show (reversed comparisons).
+    const ms = [1, 2, 3, 4].map((n) => member(n, { record: { group: n <= 2 ? "web" : "batch" } }));
+    const p = plan(desired([group("web", 3), group("batch", 1)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), planOptions());
+    const reasonOf = (kind: string) => p.changes.find((c) => c.kind === kind)!.reasons;
+    const fixture = mixedPlan().changes;
+    expect(fixture.find((c) => c.kind === "create")!.reasons).toEqual(reasonOf("create"));
+    expect(fixture.find((c) => c.kind === "delete")!.reasons).toEqual(reasonOf("delete"));
+    const text = renderPlanText(mixedPlan());
+    expect(text).toContain(`(because ${reasonOf("create")[0]})`);
+    expect(text).toContain(`(because ${reasonOf("delete")[0]})`);
   });
 
   it("marks attributes that force a replacement and shows userdata as a unified diff", () => {
