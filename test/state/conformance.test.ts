@@ -206,12 +206,20 @@ describe.each(backends)("state store conformance: $name backend", (b) => {
 
     it("renews a held lease every third of its TTL", async () => {
       const store = await open();
-      const lock = await store.lock("apply", { ttlMs: 300 });
-      const first = JSON.parse(dec((await store.backend.get(store.lockKey))!.body)).expires as string;
-      await sleep(450);
+      const ttlMs = 600;
+      const lock = await store.lock("apply", { ttlMs });
+      // Watch the stored lease for one and a half TTLs: renewals every TTL/3 write 4 new expiries
+      // in that time; one renewal per TTL would write 1. At least 3 leaves room for a slow timer.
+      const seen = new Set<string>([JSON.parse(dec((await store.backend.get(store.lockKey))!.body)).expires as string]);
+      const until = Date.now() + ttlMs * 1.5;
+      while (Date.now() < until) {
+        await sleep(20);
+        seen.add(JSON.parse(dec((await store.backend.get(store.lockKey))!.body)).expires as string);
+      }
+      expect(seen.size - 1).toBeGreaterThanOrEqual(3);
+      const expiries = [...seen].map((e) => Date.parse(e));
+      expect(expiries).toEqual([...expiries].sort((a, b) => a - b)); // each renewal moves it later
       lock.assertHeld();
-      const later = JSON.parse(dec((await store.backend.get(store.lockKey))!.body)).expires as string;
-      expect(Date.parse(later)).toBeGreaterThan(Date.parse(first));
       await expectUserError(store.lock("apply"), "STATE_LOCKED");
       await lock.release();
     });
