@@ -173,11 +173,22 @@ function reconcileGroup(
   // An interrupted create whose VM was never cloned, for a spec the shard file no longer asks for:
   // resuming it would attach an ISO built from outdated userdata (same name, possibly the same
   // size), so it is abandoned (its ISO deleted, its record forgotten) and a fresh instance made.
+  // Unless its clone may still be running (a killed run's clone task outlives it): a VM at the
+  // recorded VMID that is locked or not yet named could become this instance, so the record waits
+  // a run — counted, untouched — rather than be forgotten while its VM appears (a leak).
+  let inFlight = 0;
   list = list.filter(({ record, vm }) => {
     if (record.phase !== "creating" || vm || record.replaceHash === group.replaceHash) return true;
+    const there = facts.vmByVmid.get(record.vmid);
+    if (there && !there.template && (there.lock === "clone" || there.lock === "create" || there.name === "")) {
+      warnings.push(`${record.instanceId}: an interrupted create for an older spec may still be cloning at VMID ${record.vmid} on ${there.node}; left alone until it settles (plan again in a minute)`);
+      inFlight++;
+      return false;
+    }
     intents.push(removeIntent(facts, record, undefined, ["interrupted create for a spec the shard file no longer asks for: abandoned"]));
     return false;
   });
+  held += inFlight;
   // Oldest first: createdAt, then the instance ID (which sorts by creation time too).
   list.sort((a, b) => cmp(a.record.createdAt, b.record.createdAt) || cmp(a.record.instanceId, b.record.instanceId));
   let keep = list;

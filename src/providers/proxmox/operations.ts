@@ -221,13 +221,12 @@ export class ProxmoxOperations implements ProxmoxOps {
     if (named) return { node: named.node, vmid: Number(named.vmid) };
     const unnamed = listing.filter((v) => v.type === "qemu" && !v.template && publishedName(v.name, Number(v.vmid)) === "");
     const names = await Promise.all(
+      // A clone still running has no name yet (its config is only `lock: clone`): wait for it.
       unnamed.map((v) =>
-        this.client
-          .get<{ name?: string }>(apiPath`/nodes/${v.node}/qemu/${Number(v.vmid)}/status/current`)
-          .then((st) => st?.name, (e: unknown) => {
-            if (isProxmoxError(e, "NOT_FOUND")) return undefined; // gone meanwhile (a failed clone)
-            throw e;
-          }),
+        this.waitUnlocked(v.node, Number(v.vmid)).catch((e: unknown) => {
+          if (isProxmoxError(e, "NOT_FOUND")) return undefined; // gone meanwhile (a failed clone)
+          throw e;
+        }),
       ),
     );
     const i = names.findIndex((n) => n === instanceId);
