@@ -233,6 +233,16 @@ describe("reconcile", () => {
     expect(fresh[0]!.resumeFrom).toBeUndefined();
   });
 
+  it("holds an interrupted create for an older spec while a clone may still be running at its VMID", () => {
+    const creating = record(5, { phase: "creating", stepsDone: [], node: "pve3", replaceHash: "sha256:old" });
+    // A killed run's clone: the listing shows the VMID locked, with no name yet.
+    const cloning = vm(creating.vmid, "", { node: "pve3", tags: [], ownership: "unmanaged", status: "unknown", lock: "clone" });
+    const p = plan(desired([group("web", 1)]), state([creating]), live([cloning]), planOptions());
+    expect(p.changes).toEqual([]);
+    expect(p.actions).toEqual([]);
+    expect(p.warnings.join("\n")).toContain(`${creating.instanceId}: an interrupted create for an older spec may still be cloning at VMID ${creating.vmid} on pve3`);
+  });
+
   it("resumes a create whose clone finished but whose tags were never written, finding the VM by name", () => {
     const creating = record(5, { phase: "creating", stepsDone: [] });
     const untagged = vm(creating.vmid + 7, creating.instanceId, { tags: [], ownership: "unmanaged", status: "stopped", cores: 1 });
