@@ -141,8 +141,9 @@ describe("state push", () => {
     const stateDir = join(dir, "state-wlock");
     const shardDir = join(stateDir, "shard", "dev");
     mkdirSync(shardDir, { recursive: true });
-    // Our own pid is alive, like a reused pid: only the 30 s age rule breaks it. Aged 28 s, the wait is ~2 s.
-    const since = Date.now() - 28_000;
+    // Our own pid is alive, like a reused pid: only the 30 s age rule breaks it. Aged 22 s, the
+    // CLI waits up to ~8 s (less the time it takes to start), long enough to pass the 1 s notice.
+    const since = Date.now() - 22_000;
     writeFileSync(join(shardDir, "state.json.wlock"), `${process.pid} ${execFileSync("hostname").toString().trim()} nonce ${since}\n`);
     const file = join(dir, "push.json");
     writeFileSync(file, doc(5));
@@ -151,7 +152,7 @@ describe("state push", () => {
     const notices = r.stderr.split("\n").filter((l) => l.startsWith("Waiting for writer lock"));
     expect(notices).toEqual([`Waiting for writer lock ${join(shardDir, "state.json.wlock")}: held by pid ${process.pid} on ${execFileSync("hostname").toString().trim()} since ${new Date(since).toISOString()}; it is taken over once it is 30 s old.`]);
     expect(JSON.parse(readFileSync(join(shardDir, "state.json"), "utf8")).serial).toBe(6);
-  });
+  }, 30_000);
 });
 
 describe("the Proxmox API URL", () => {
