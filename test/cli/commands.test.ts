@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent } from "undici";
+import { createServer, type AddressInfo } from "node:net";
 import { startSimulator } from "../../src/sim/index.js";
 import { openStateStore } from "../../src/state/index.js";
 import { apiUrl, cli, workspace, type Sim, type Workspace } from "./helpers.js";
@@ -77,7 +78,10 @@ describe("the CLI against the simulator (exit codes)", () => {
   });
 
   it("destroy without a terminal and without --auto-approve refuses with exit 1", async () => {
-    expect((await cli(ws, ["destroy"])).code).toBe(1);
+    const r = await cli(ws, ["destroy"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Error: destroy needs confirmation but there is no terminal to ask on: pass --auto-approve, or save a plan with "pvefleet plan --out FILE" and run "pvefleet apply FILE"\n');
+    expect(r.stdout).toBe("");
   });
 
   it("show of a saved plan prints it in every format and exits 0", async () => {
@@ -137,7 +141,12 @@ describe("the CLI against the simulator (exit codes)", () => {
     const state = JSON.parse(await readFile(join(ws.dir, "state", "shard", "dev", "state.json"), "utf8")) as { instances: Record<string, { vmid: number; node: string }> };
     const vm = Object.values(state.instances)[0]!;
     await pveApi("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`);
-    await new Promise((r) => setTimeout(r, 200));
+    // The stop is a task: wait until PVE reports the VM stopped rather than for a fixed time.
+    for (let i = 0; i < 100; i++) {
+      const st = (await pveApi("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/status/current`)) as { status: string };
+      if (st.status === "stopped") break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const r = await cli(ws, ["drift", "--format", "json"]);
     expect(r.code).toBe(2);
     const j = JSON.parse(r.stdout) as { in_sync: boolean; findings: { kind: string; fingerprint: string; vmid: number }[] };
@@ -150,9 +159,25 @@ describe("the CLI against the simulator (exit codes)", () => {
   });
 
   it("drift exits 1 when the API cannot be reached", async () => {
+    // A port nothing listens on: the connection is refused after the client's bounded retries.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await cli(ws, ["drift"], { PROXMOX_API_URL: `https://127.0.0.1:${port}/api2/json` });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^Error: Proxmox API GET /cluster/resources: ECONNREFUSED .*127\\.0\\.0\\.1:${port}`));
+    expect(r.stderr).not.toContain(sim.tokenSecret);
+  });
+
+  it("drift exits 1 before any request when the token secret is missing", async () => {
     const r = await cli(ws, ["drift"], { PROXMOX_TOKEN_SECRET: "" });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("PROXMOX_TOKEN_SECRET");
+    expect(r.stderr).toBe("Error: PROXMOX_TOKEN_SECRET environment variable is required for proxmox provider\n");
   });
 
   it("apply --json streams Terraform-shaped events and repairs the drift", async () => {
