@@ -2,8 +2,8 @@
 /**
  * Mutation testing of the safety-critical modules (issue 18): `npm run mutation` (scripts/mutation.sh
  * starts the S3 test server the state suites need). Mutants are switched in-process, so only tests
- * that import `src/` can kill them: the suites that spawn the built CLI or child processes are left
- * out of the run (see stryker.vitest.config.ts). Slow — see the note in scripts/mutation.sh.
+ * that import `src/` can kill them; the slowest suites that only spawn the built CLI or child
+ * processes are left out of the run (see stryker.vitest.config.ts). Slow — see the note in scripts/mutation.sh.
  * Narrow a run with `npm run mutation -- --mutate src/state/lease-lock.ts`.
  *
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
@@ -12,6 +12,9 @@ export default {
   packageManager: "npm",
   testRunner: "vitest",
   vitest: { configFile: "stryker.vitest.config.ts", related: true },
+  // Suites that spawn bin/pvefleet.js need dist/ in the sandbox; built from the instrumented
+  // sources, it runs with no mutant active (mutants are switched in the test process only).
+  buildCommand: "npx tsc -p . --noCheck",
   checkers: ["typescript"],
   tsconfigFile: "tsconfig.json",
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
