@@ -5,8 +5,6 @@
  * the realistic-latency CLI convergence, the tmux terminal). Other CLI-spawning suites stay: they
  * run once in the dry run against the sandbox's dist/ and are not associated with any mutant.
  */
-import none of the mutated modules.
- */
 import { defineConfig, mergeConfig } from "vitest/config";
 import base from "./vitest.config.js";
 
