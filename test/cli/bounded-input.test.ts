@@ -172,6 +172,28 @@ describe("the Proxmox API URL", () => {
     }
   });
 
+  it("sim --http prints the permission its clients need, and place works with it", async () => {
+    const child = spawn(process.execPath, [BIN, "sim", "--http", "--port", "0", "--latency", "instant"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        child.stdout.on("data", (d: Buffer) => {
+          text += d.toString();
+          const m = /^export (.*)$/m.exec(text);
+          if (m) resolve(m[1]!);
+        });
+        child.on("exit", () => reject(new Error(`sim exited: ${text}`)));
+      });
+      expect(line).toContain("PVEFLEET_ALLOW_INSECURE_HTTP=1");
+      const env = Object.fromEntries([...line.matchAll(/(\w+)=('[^']*'|\S+)/g)].map((m) => [m[1]!, m[2]!.replace(/^'|'$/g, "")]));
+      const r = await run(["place", "--cores", "1", "--memory", "512"], env);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
   it("never echoes a URL's userinfo", async () => {
     for (const url of ["ftp://u:s3cr3t-in-url@x", "https://admin:s3cr3t-in-url@pve1:8006/api2/json", "u:s3cr3t-in-url@x"]) {
       const r = await run(["place", "--cores", "1", "--memory", "512"], { ...token, PROXMOX_API_URL: url });
