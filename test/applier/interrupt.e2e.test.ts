@@ -45,6 +45,11 @@ describe("interrupts and lost races", () => {
     // the state holds what finished: the cloned VMs are recorded, so the next run resumes them
     const doc = (await store.read())!.doc;
     const view = await clusterView(env);
+    // The abort came after a clone finished, so at least that VM exists and must be recorded.
+    const cloned = events.filter((e) => e.type === "done" && e.action === "clone").map((e) => e.instanceId);
+    expect(cloned.length).toBeGreaterThan(0);
+    expect(view.vms.length).toBeGreaterThanOrEqual(cloned.length);
+    for (const id of cloned) expect(view.vms.map((v) => v.name)).toContain(id);
     for (const v of view.vms) expect(doc.instances[v.name]).toBeDefined();
 
     for (let i = 0; i < 3 && (await planNow(env)).actions.length > 0; i++) await planAndApply(env);
