@@ -14,7 +14,7 @@ import { LineIndex } from "./source-map.js";
  */
 export const MAX_NESTING = 256;
 
-/** Largest shard file read (`-c`): 16 MiB, far above any real shard (the 10,000-VM bench file is ~30 KiB). */
+/** Largest shard file read (`-c`): 16 MiB, far above any real shard (a group of 10,000 VMs is one `size` number). */
 export const MAX_SHARD_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Most instances one group may ask for (`size`). */
