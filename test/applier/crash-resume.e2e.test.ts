@@ -4,39 +4,12 @@
  * stale lock is force-unlocked, as an operator would, and apply runs again until the plan is empty.
  * Then: every desired VM exists exactly once, no VM or ISO is left behind, the state matches.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterView, planAndApply, planNow, startEnv, type Env } from "./harness.js";
+import { clusterView, planAndApply, planNow, runChild, startEnv, type Env } from "./harness.js";
 
 const KILLS = 20;
-
-function runChild(env: Env, caFile: string, killAfterMs: number): Promise<{ killed: boolean; lines: string[] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "crash-child.ts")], {
-      env: { ...process.env, ...env.providerEnv, SIM_CA_FILE: caFile, SHARD: env.shardPath, STATE_DIR: env.stateDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const lines: string[] = [];
-    let killed = false;
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdout.on("data", (d: Buffer) => {
-      for (const line of d.toString().split("\n")) {
-        if (!line) continue;
-        lines.push(line);
-        // The clock starts when the plan is made: from then on every moment is mid-apply.
-        if (line.startsWith("planned")) setTimeout(() => { killed = child.kill("SIGKILL"); }, killAfterMs);
-      }
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (signal !== "SIGKILL" && code !== 0) return reject(new Error(`child apply failed (${code}): ${stderr.slice(-2000)}`));
-      resolve({ killed: killed && signal === "SIGKILL", lines });
-    });
-  });
-}
 
 describe("crash-resume", () => {
   let env: Env;

@@ -3,6 +3,7 @@
  * loopback port (HTTPS), a shard file in a temp dir, the file state store, and one
  * refresh → plan → apply round exactly as the CLI does it (no mocks of our own modules).
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -182,6 +183,33 @@ export async function clusterView(env: Env): Promise<ClusterView> {
     for (const c of content) if (/-cidata\.iso$|cidata/.test(c.volid) || /(web|dbs)[0-9a-z]{20,}/.test(c.volid)) isos.push(`${n.node}/${c.volid}`);
   }
   return { vms, isos };
+}
+
+/** A child `apply` (crash-child.ts) SIGKILLed `killAfterMs` after it printed its plan. */
+export function runChild(env: Env, caFile: string, killAfterMs: number): Promise<{ killed: boolean; lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "crash-child.ts")], {
+      env: { ...process.env, ...env.providerEnv, SIM_CA_FILE: caFile, SHARD: env.shardPath, STATE_DIR: env.stateDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines: string[] = [];
+    let killed = false;
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.on("data", (d: Buffer) => {
+      for (const line of d.toString().split("\n")) {
+        if (!line) continue;
+        lines.push(line);
+        // The clock starts when the plan is made: from then on every moment is mid-apply.
+        if (line.startsWith("planned")) setTimeout(() => { killed = child.kill("SIGKILL"); }, killAfterMs);
+      }
+    });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (signal !== "SIGKILL" && code !== 0) return reject(new Error(`child apply failed (${code}): ${stderr.slice(-2000)}`));
+      resolve({ killed: killed && signal === "SIGKILL", lines });
+    });
+  });
 }
 
 export function readJson(file: string): unknown {
