@@ -36,10 +36,15 @@ describe("drift", () => {
     expect(found.filter((f) => f.kind === "attribute").map((f) => f.attribute)).toEqual(["notes", "onboot"]);
   });
 
-  it("is embedded in the plan", async () => {
+  it("is embedded in the plan, with the plan's per-VM reads, next to the changes that repair it", async () => {
     const { plan } = await import("../../src/planner/plan.js");
     const { planOptions } = await import("./fixtures.js");
-    const { d, s, l } = facts(4);
-    expect(plan(d, s, l, planOptions()).drift).toEqual(drift(d, s, l));
+    const { d, s, l, a } = facts(4);
+    const p = plan(d, s, l, planOptions(), [detail(a.vm, a.record, { description: "hello", onboot: false })]);
+    expect(p.drift.map((f) => `${f.kind}:${f.attribute ?? ""}`)).toEqual(["missing:", "stopped:", "attribute:cores", "attribute:notes", "attribute:onboot", "orphan:", "unmanaged:"]);
+    expect(p.drift.find((f) => f.attribute === "cores")).toMatchObject({ instanceId: iid(1), expected: 2, actual: 4, fingerprint: fingerprint("attribute", iid(1), "cores") });
+    // The drifted member is repaired in place; the missing one is replaced by a create.
+    expect(p.changes.find((c) => c.instanceId === iid(1))?.kind).toBe("update");
+    expect(p.changes.filter((c) => c.kind === "create")).toHaveLength(1);
   });
 });

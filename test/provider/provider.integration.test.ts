@@ -390,7 +390,12 @@ describe("Proxmox provider against the simulator", () => {
   });
 
   it("passes the permission preflight with every privilege", async () => {
-    await provider.checkPermissions(privilegesFor(["clone", "configure", "resize", "upload-iso", "attach-iso", "start", "stop", "delete-iso", "delete-vm"]));
+    const needed = privilegesFor(["clone", "configure", "resize", "upload-iso", "attach-iso", "start", "stop", "delete-iso", "delete-vm"]);
+    expect(needed).toEqual(expect.arrayContaining(["VM.Clone", "VM.Allocate", "VM.PowerMgmt", "Datastore.AllocateSpace", "Datastore.AllocateTemplate"]));
+    const asked = sim.stats().requests["GET /access/permissions"] ?? 0;
+    await expect(provider.checkPermissions(needed)).resolves.toBeUndefined();
+    // It asked the cluster (one permissions read), rather than passing without looking.
+    expect((sim.stats().requests["GET /access/permissions"] ?? 0) - asked).toBe(1);
   });
 
   it("sent no request the simulator's schema validation rejected", () => {
