@@ -22,12 +22,12 @@ const shard = (isoStorage: string) => `{
 }
 `;
 
-let sim: Sim & { stats(): { requests: Record<string, number>; rejected: unknown[] } };
+let sim: Awaited<ReturnType<typeof startSimulator>>;
 let ws: Workspace;
 
 beforeAll(async () => {
-  sim = (await startSimulator({ port: 0, latency: "instant" })) as typeof sim;
-  ws = await workspace(sim, shard("local-lvm"));
+  sim = await startSimulator({ port: 0, latency: "instant" });
+  ws = await workspace(sim as Sim, shard("local-lvm"));
 });
 
 afterAll(async () => {
@@ -37,9 +37,9 @@ afterAll(async () => {
   expect(rejected).toEqual([]);
 });
 
-type Record = { phase: string; vmid: number; stepsDone: string[] };
-async function records(): Promise<{ [id: string]: Record }> {
-  const doc = JSON.parse(await readFile(join(ws.dir, "state", "shard", "dev", "state.json"), "utf8")) as { instances: { [id: string]: Record } };
+type InstanceRec = { phase: string; vmid: number; stepsDone: string[] };
+async function records(): Promise<{ [id: string]: InstanceRec }> {
+  const doc = JSON.parse(await readFile(join(ws.dir, "state", "shard", "dev", "state.json"), "utf8")) as { instances: { [id: string]: InstanceRec } };
   return doc.instances;
 }
 
