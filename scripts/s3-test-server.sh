@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real S3 server for the state-store tests: single-host Ceph (1 mon, 1 memstore OSD, no mgr)
 # plus RADOS Gateway (beast) on 127.0.0.1:PORT, from Debian's radosgw/ceph-mon/ceph-osd.
-# Recipe and quirks: shared/reference/s3-server.md (tested on RGW 16.2.15).
+# Recipe and quirks: docs/reference/s3-server.md (tested on RGW 16.2.15).
 #
 #   scripts/s3-test-server.sh start DIR PORT   # returns when the endpoint answers; non-zero + reason otherwise
 #   scripts/s3-test-server.sh stop DIR         # kills what start started (by pid file), removes nothing outside DIR

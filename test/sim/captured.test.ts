@@ -1,14 +1,14 @@
 /**
- * The real responses captured in shared/pve-api/captured/ are matched in shape — same keys, same
+ * The real responses captured in test/fixtures/pve-captured/ are matched in shape — same keys, same
  * JSON value types — by the simulator's answers to the same calls. Where PVE 8.4 differs from an
  * older capture, the difference is named in the test (and in src/sim/README.md).
  */
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClient, type Client } from "./helpers.js";
 
-const DIR = ["/work/shared/pve-api/captured", join(process.cwd(), "..", "shared", "pve-api", "captured")].find((d) => existsSync(d))!;
+const DIR = join(import.meta.dirname, "..", "fixtures", "pve-captured");
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function captured(file: string): any {

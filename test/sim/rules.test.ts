@@ -1,5 +1,5 @@
 /**
- * One test per rule of shared/reference/pve-api.md §7: the simulator answers with PVE 8.4's status
+ * One test per rule of docs/reference/pve-api.md §7: the simulator answers with PVE 8.4's status
  * codes, reason phrases and texts, over real HTTPS on loopback.
  */
 import { createHash } from "node:crypto";
