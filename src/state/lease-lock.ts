@@ -224,7 +224,19 @@ class HeldLease implements LeaseLock {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
-    await this.renewing;
+    // A renewal that hangs (a black-holed endpoint, no request timeout) must not hang the run that
+    // releases: after a TTL the lease has expired anyway, so give up on it and leave the object to
+    // expire (its If-Match would decide a late race either way).
+    if (this.renewing) {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.ttlMs);
+        timer.unref();
+      });
+      const settled = await Promise.race([this.renewing.then(() => true), gaveUp]);
+      clearTimeout(timer);
+      if (!settled) return;
+    }
     // Expired but not taken over: still try to mark it released, so the next run need not wait.
     // The If-Match write fails (and nothing is deleted) if anyone wrote the lock since.
     if (this.takenOver) return;

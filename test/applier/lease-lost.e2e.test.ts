@@ -68,22 +68,29 @@ interface LostRun {
 }
 
 /** One apply holding a short lease; `whenCloneStarts` breaks the lease while the clone is held. */
-async function applyLosingLease(env: Env, whenCloneStarts: (ctx: { backend: LockFaultBackend; lock: LeaseLock; other: ShardStateStore }) => void): Promise<LostRun> {
+async function applyLosingLease(
+  env: Env,
+  whenCloneStarts: (ctx: { backend: LockFaultBackend; lock: LeaseLock; other: ShardStateStore }) => void,
+  options: { applyTakesTheLock?: boolean } = {},
+): Promise<LostRun> {
   const backend = new LockFaultBackend(new FileBackend(env.stateDir));
   const store = new ShardStateStore(backend, "apptest", "e2e", LOCK_OPTIONS);
   const other = new ShardStateStore(new FileBackend(env.stateDir), "apptest", "e2e", LOCK_OPTIONS);
   const desired = await env.desired();
   const ops = env.provider();
-  const lock = await store.lock("apply");
   const plan = await makePlan(ops, desired, (await store.read())?.doc);
+  // Either the caller holds the lock (apply without a plan file) or apply takes and releases it.
+  let lock: LeaseLock | undefined = options.applyTakesTheLock ? undefined : await store.lock("apply");
   expect(plan.actions.filter((a) => a.type === "clone")).toHaveLength(1);
   const logStart = env.sim.stats().log.length;
   const events: ApplyEvent[] = [];
+  let lockId = "";
   const error = await apply(plan, {
     ops, store, desired, lock, parallelism: 1, retry: { baseDelayMs: 20, maxDelayMs: 200 },
     onEvent: (e) => {
       events.push(e);
-      if (e.type === "start" && e.action === "clone") whenCloneStarts({ backend, lock, other });
+      if (e.type === "lock") lockId = /ID ([\w-]+)/.exec(e.message ?? "")![1]!;
+      if (e.type === "start" && e.action === "clone") whenCloneStarts({ backend, lock: lock ?? { info: { id: lockId } } as LeaseLock, other });
       if (e.type === "failed" && e.error?.code === "LOCK_LOST") backend.trail.push({ kind: "lost", simLogAt: env.sim.stats().log.length });
     },
   }).then(
@@ -94,6 +101,7 @@ async function applyLosingLease(env: Env, whenCloneStarts: (ctx: { backend: Lock
   const log = env.sim.stats().log;
   const lost = backend.trail.find((s): s is Extract<Step, { kind: "lost" }> => s.kind === "lost");
   const mutating = (from: number) => log.slice(from).filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`);
+  lock ??= { info: { id: lockId }, assertHeld: () => undefined, release: async () => undefined } as unknown as LeaseLock;
   return { error, events, backend, lock, writes: mutating(logStart), writesAfterLoss: lost ? mutating(lost.simLogAt) : ["(never lost)"] };
 }
 
@@ -162,6 +170,18 @@ describe("an apply that loses its lease", () => {
     await new Promise((r) => setTimeout(r, TTL_MS / 2));
     expect(() => run.lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST" }));
     await run.lock.release();
+    env.sim.setFaults(undefined);
+    await expectNextRunResumes(env);
+  });
+
+  it("returns LOCK_LOST, not hang, when it took the lock itself and the renewal never answers", async () => {
+    const run = await applyLosingLease(env, ({ backend }) => { backend.mode = "hang"; }, { applyTakesTheLock: true });
+    await expectStoppedCleanly(env, run);
+    expect(run.error.message).toMatch(/expired at .* without being renewed/);
+    // The hung renewal was given up on: the lease object is left to expire, still naming that run.
+    const held = JSON.parse(new TextDecoder().decode((await new FileBackend(env.stateDir).get("shard/e2e/state.lock"))!.body)) as { id: string };
+    expect(held.id).toBe(run.lock.info.id);
+    run.backend.release();
     env.sim.setFaults(undefined);
     await expectNextRunResumes(env);
   });
