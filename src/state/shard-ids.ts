@@ -1,11 +1,13 @@
 /**
  * Which cluster and shard a state command works on: the config engineer's `loadShardFile` (so every
- * command reads the shard file one way), with s3:// shard files read through this folder's client.
+ * command reads the shard file one way), with s3:// and gs:// shard files read through this
+ * folder's clients.
  * This is CLI glue; nothing else in src/state imports src/config.
  */
 import { UserError } from "../errors.js";
 import { loadShardFile } from "../config/index.js";
-import { readS3Object } from "./s3-backend.js";
+import { readRemoteObject } from "./remote-object.js";
+import { STORAGE_KINDS, type StorageKind } from "./storage-kinds.js";
 
 export interface ShardIds {
   clusterId: string;
@@ -13,7 +15,7 @@ export interface ShardIds {
 }
 
 export async function resolveShardIds(opts: { config?: string; shard?: string }): Promise<ShardIds> {
-  const desired = await loadShardFile(opts.config, { shard: opts.shard, readRemote: (url) => readS3Object(url) });
+  const desired = await loadShardFile(opts.config, { shard: opts.shard, readRemote: (url) => readRemoteObject(url) });
   return { clusterId: desired.clusterId, shardId: desired.shardId };
 }
 
@@ -32,6 +34,6 @@ export async function openShardStore(opts: ShardStoreOptions): Promise<import(".
   const { openStateStore } = await import("./index.js");
   const ids = await resolveShardIds(opts);
   const storage = opts.storage ?? "file";
-  if (storage !== "file" && storage !== "s3") throw new UserError("E_STORAGE", `unknown --storage "${storage}" (supported: file, s3)`);
-  return openStateStore({ storage, stateDir: opts.stateDir, bucket: opts.bucket, prefix: opts.prefix, ...ids });
+  if (!(STORAGE_KINDS as readonly string[]).includes(storage)) throw new UserError("E_STORAGE", `unknown --storage "${storage}" (supported: ${STORAGE_KINDS.join(", ")})`);
+  return openStateStore({ storage: storage as StorageKind, stateDir: opts.stateDir, bucket: opts.bucket, prefix: opts.prefix, ...ids });
 }

@@ -1,7 +1,9 @@
 /**
- * One conformance suite, run against both backends over their real I/O: the file backend in a temp
- * directory and the S3 backend against Ceph RGW (scripts/s3-test-server.sh). Covers conditional
- * writes, the state store's compare-and-swap, the lease lock, and multi-process races.
+ * One conformance suite, run against every backend over its real I/O: the file backend in a temp
+ * directory, the S3 backend against Ceph RGW (scripts/s3-test-server.sh) and the GCS backend
+ * against the strict GCS JSON-API test server (test/state/gcs-server/; or PVEFLEET_TEST_GCS_ENDPOINT).
+ * Covers conditional writes, the state store's compare-and-swap, the lease lock, and
+ * multi-process races.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fork, type ChildProcess } from "node:child_process";
@@ -13,19 +15,20 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { canonicalJson, FileBackend, newStateDoc, openStateStore, StoreConflictError, type OpenStateStoreOptions } from "../../src/state/index.js";
 import type { ShardStateStore } from "../../src/state/store.js";
 import { UserError } from "../../src/errors.js";
-import { makeBucket, s3Env, tempDir } from "./helpers.js";
+import { gcsTestBucket, makeBucket, s3Env, tempDir } from "./helpers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 interface BackendUnderTest {
-  name: "file" | "s3";
+  name: "file" | "s3" | "gcs";
   setup(): Promise<Omit<OpenStateStoreOptions, "clusterId" | "shardId">>;
-  teardown(): void;
+  teardown(): void | Promise<void>;
 }
 
 let fileDir: { dir: string; cleanup: () => void } | undefined;
+let gcs: Awaited<ReturnType<typeof gcsTestBucket>> | undefined;
 const backends: BackendUnderTest[] = [
   {
     name: "file",
@@ -42,6 +45,14 @@ const backends: BackendUnderTest[] = [
       return { storage: "s3", bucket: await makeBucket(), prefix: "pvefleet/", env };
     },
     teardown: () => undefined,
+  },
+  {
+    name: "gcs",
+    async setup() {
+      gcs = await gcsTestBucket();
+      return { storage: "gcs", bucket: gcs.bucket, prefix: "pvefleet/", env: gcs.env };
+    },
+    teardown: () => gcs?.close(),
   },
 ];
 
@@ -122,6 +133,11 @@ describe.each(backends)("state store conformance: $name backend", (b) => {
       if (b.name === "s3") {
         const s3 = store.backend as import("../../src/state/s3-backend.js").S3Backend;
         await expect(s3.ensureProbed()).resolves.toBeUndefined();
+      } else if (b.name === "gcs") {
+        const backend = store.backend as import("../../src/state/gcs-backend.js").GcsBackend;
+        await expect(backend.ensureProbed()).resolves.toBeUndefined();
+        // The probe object is removed again; nothing else was written.
+        if (gcs?.server) expect(gcs.server.objectNames(gcs.bucket).filter((n) => n.includes(".pvefleet-probe"))).toEqual([]);
       } else {
         // A writer lock left by a crashed process (dead pid) must not block writes forever.
         const file = (store.backend as FileBackend).where("k/probe");

@@ -1,13 +1,15 @@
 /**
  * Test helpers for the state suites: the real S3 server (Ceph RGW started by
- * scripts/s3-test-server.sh) and throw-away directories. Never skips: without a server the S3
- * suite fails and says how to start one.
+ * scripts/s3-test-server.sh), the GCS JSON-API test server (test/state/gcs-server/) and throw-away
+ * directories. Never skips: without a server the S3 suite fails and says how to start one.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { createS3Client } from "../../src/state/s3-backend.js";
+import { createGcsClient } from "../../src/state/gcs-backend.js";
+import { startGcsServer, type GcsTestServer } from "./gcs-server/server.js";
 
 /** Test-only keys created by scripts/s3-test-server.sh (the AWS documentation examples). */
 export const TEST_S3_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE";
@@ -50,4 +52,23 @@ export async function makeBucket(): Promise<string> {
 export function tempDir(label: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), `pvefleet-${label}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A GCS endpoint and a fresh bucket on it: PVEFLEET_TEST_GCS_ENDPOINT when set (another
+ * GCS-compatible server, reached like an emulator through STORAGE_EMULATOR_HOST), else the strict
+ * JSON-API test server started here on loopback. `close` stops the server this started.
+ */
+export async function gcsTestBucket(): Promise<{ env: NodeJS.ProcessEnv; bucket: string; server?: GcsTestServer; close: () => Promise<void> }> {
+  const bucket = `pvefleet-test-${randomUUID().slice(0, 8)}`;
+  const external = process.env.PVEFLEET_TEST_GCS_ENDPOINT;
+  if (external) {
+    const env = { STORAGE_EMULATOR_HOST: external, GOOGLE_CLOUD_PROJECT: "pvefleet-test" };
+    const { storage } = await createGcsClient(env);
+    await storage.createBucket(bucket);
+    return { env, bucket, close: async () => undefined };
+  }
+  const server = await startGcsServer();
+  server.createBucket(bucket);
+  return { env: { STORAGE_EMULATOR_HOST: server.endpoint }, bucket, server, close: () => server.close() };
 }

@@ -5,10 +5,11 @@
 import { openStateStore, isStoreConflict } from "../../src/state/index.js";
 import { isUserError } from "../../src/errors.js";
 import type { LeaseLock, StateDoc } from "../../src/state/types.js";
+import type { StorageKind } from "../../src/state/storage-kinds.js";
 import type { ShardStateStore } from "../../src/state/store.js";
 
 type Msg =
-  | { type: "init"; storage: "file" | "s3"; stateDir?: string; bucket?: string; prefix?: string; env?: NodeJS.ProcessEnv; clusterId: string; shardId: string; workerId: number }
+  | { type: "init"; storage: StorageKind; stateDir?: string; bucket?: string; prefix?: string; env?: NodeJS.ProcessEnv; clusterId: string; shardId: string; workerId: number }
   | { type: "lock"; round: number }
   | { type: "unlock"; round: number }
   | { type: "read"; round: number }
