@@ -1,0 +1,3 @@
+module pvefleet.test/go-oracle
+
+go 1.19
