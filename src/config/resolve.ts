@@ -295,7 +295,7 @@ function checkTemplate(p: Problems, path: Path, text: string, encoded: boolean, 
   };
   let nodes: TemplateNode[];
   try {
-    nodes = parseTemplate(text);
+    nodes = parseTemplate(text, what); // Nstance names its templates "userdata" and "args"
   } catch (err) {
     if (!(err instanceof GoTemplateError)) throw err;
     p.error(path, `template: ${err.message}${where(err.offset)}`, { where: at(err.offset), code: "E_TEMPLATE" });

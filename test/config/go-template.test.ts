@@ -23,7 +23,7 @@ function errorOf(src: string): GoTemplateError {
   throw new Error("expected a template error");
 }
 
-describe("Go template subset", () => {
+describe("Go templates", () => {
   it("renders fields, index, $ and literals", () => {
     expect(renderGoTemplate("{{ .Instance.ID }} {{ .Cluster.ID }}/{{ .Server.Shard }} {{ .Provider.Kind }}", DATA)).toBe("tst06dx9xy919t3v9kzd2xdsyzb3g demo/dev proxmox");
     expect(renderGoTemplate('{{ index .Vars "Env" }}-{{ $.Vars.Env }}-{{ "lit" }}-{{ 42 }}', DATA)).toBe("prod-prod-lit-42");
@@ -52,28 +52,42 @@ describe("Go template subset", () => {
     expect(renderGoTemplate("{{ len .Vars.Env }}{{/* a comment */}}", DATA)).toBe("4");
   });
 
-  it("reports unsupported actions and unknown functions with the offset", () => {
-    const range = errorOf("abc {{ range .Vars }}x{{ end }}");
-    expect(range.message).toMatch(/\{\{range\}\} is not supported/);
-    expect(range.offset).toBe(7);
+  it("renders range, with, variables and define/template/block as Go does", () => {
+    expect(renderGoTemplate("{{ range $k, $v := .Vars }}{{ $k }}={{ $v }};{{ end }}", DATA)).toBe("Empty=;Env=prod;N=3;");
+    expect(renderGoTemplate("{{ with .Instance }}{{ .Kind }}/{{ $.Cluster.ID }}{{ end }}", DATA)).toBe("tst/demo");
+    expect(renderGoTemplate('{{ $x := "a" }}{{ $x = print $x "b" }}{{ $x }}', DATA)).toBe("ab");
+    expect(renderGoTemplate('{{ define "T" }}[{{ . }}]{{ end }}{{ template "T" .Vars.Env }}{{ block "B" 7 }}<{{ . }}>{{ end }}', DATA)).toBe("[prod]<7>");
+  });
+
+  it("formats printf verbs with flags, width and precision", () => {
+    expect(renderGoTemplate('{{ printf "%05d" (len .Instance.ID) }}', DATA)).toBe("00029");
+    expect(renderGoTemplate('{{ printf "%-8s|%8.3f|%x|%q|%t|%%|%d" "ab" 3.14159 255 "q" true "s" }}', DATA)).toBe('ab      |   3.142|ff|"q"|true|%|%!d(string=s)');
+    expect(renderGoTemplate("{{ .Vars }}", DATA)).toBe("map[Empty: Env:prod N:3]");
+  });
+
+  it("reports unknown functions and undefined variables with the offset", () => {
     const fn = errorOf("{{ lowr .Vars.Env }}");
-    expect(fn.message).toMatch(/function "lowr" not defined/);
+    expect(fn.message).toBe('function "lowr" not defined');
     expect(fn.offset).toBe(3);
-    expect(errorOf("{{ $x := 1 }}").message).toMatch(/variables/);
+    const v = errorOf("abc {{ $x }}");
+    expect(v.message).toBe('undefined variable "$x"');
+    expect(v.offset).toBe(7);
   });
 
   it("reports unclosed actions, missing end and stray end/else", () => {
     expect(errorOf("hello {{ .Vars.Env").message).toMatch(/unclosed action/);
-    expect(errorOf("{{ if .Vars.Env }}x").message).toMatch(/no \{\{end\}\}/);
+    expect(errorOf("{{ if .Vars.Env }}x").message).toMatch(/unexpected EOF/);
     expect(errorOf("x{{ end }}").message).toMatch(/unexpected \{\{end\}\}/);
-    expect(errorOf("{{ else }}").message).toMatch(/outside/);
-    expect(errorOf("{{ }}").message).toMatch(/empty action/);
-    expect(errorOf('{{ "abc }}').message).toMatch(/unclosed action|unterminated/);
+    expect(errorOf("{{ else }}").message).toMatch(/unexpected \{\{else\}\}/);
+    expect(errorOf("{{ }}").message).toMatch(/missing value for command/);
+    expect(errorOf('{{ "abc }}').message).toMatch(/unterminated quoted string/);
+    expect(errorOf("{{ break }}").message).toMatch(/\{\{break\}\} outside \{\{range\}\}/);
   });
 
   it("reports execution errors such as comparing a string with a number", () => {
     expect(errorOf("{{ if eq .Vars.N 3 }}{{ end }}").message).toMatch(/incompatible types/);
-    expect(errorOf("{{ index .Vars.Env \"x\" }}").message).toMatch(/can't index/);
+    expect(errorOf('{{ index .Vars.Env "x" }}').message).toMatch(/cannot index slice\/array with type string/);
+    expect(errorOf("{{ .Instance.Nope }}").message).toMatch(/can't evaluate field Nope in type instances.InstanceData/);
   });
 });
 

@@ -147,9 +147,9 @@ describe("validation problems and their positions (JSONC)", () => {
     expect(lines).toEqual([
       `t.jsonc:${pos(text, ".Instance.Foo")}: templates.web.userdata.content: template: can't evaluate field Foo in .Instance (fields: ID, Kind, Arch, Type, Hostname)`,
     ]);
-    f.templates.web.userdata = { content: "ok\n{{ range .Vars }}{{ end }}" };
+    f.templates.web.userdata = { content: "ok\n{{ range .Vars }}{{ lowr . }}{{ end }}" };
     const text2 = JSON.stringify(f, null, 2);
-    expect(await problems(text2)).toEqual([expect.stringContaining(`t.jsonc:${pos(text2, "range")}: templates.web.userdata.content: template: {{range}} is not supported`)]);
+    expect(await problems(text2)).toEqual([`t.jsonc:${pos(text2, "lowr")}: templates.web.userdata.content: template: function "lowr" not defined`]);
   });
 
   it("reports a template error in base64 userdata with the decoded line", async () => {
