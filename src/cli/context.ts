@@ -12,6 +12,7 @@ import type { DesiredShard } from "../config/model.js";
 import type { Plan, PlanOptions } from "../planner/types.js";
 import type { ProxmoxOps, VmDetail } from "../providers/proxmox/types.js";
 import type { StateDoc, StateStore } from "../state/types.js";
+import type { StorageKind } from "../state/storage-kinds.js";
 import { colorWanted } from "./render/ansi.js";
 import type { DriftReport } from "./render/text.js";
 import type { Opts } from "./main.js";
@@ -29,7 +30,7 @@ import { MAX_PLAN_FILE_BYTES, readJsonInput } from "./files.js";
 export interface GlobalOptions {
   config?: string;
   shard?: string;
-  storage: "file" | "s3";
+  storage: StorageKind;
   bucket?: string;
   prefix: string;
   stateDir: string;
@@ -41,7 +42,7 @@ export function globals(opts: Opts): GlobalOptions {
   return {
     config: opts.config as string | undefined,
     shard: opts.shard as string | undefined,
-    storage: ((opts.storage as string | undefined) ?? "file") as "file" | "s3",
+    storage: ((opts.storage as string | undefined) ?? "file") as StorageKind,
     bucket: opts.bucket as string | undefined,
     prefix: (opts.prefix as string | undefined) ?? "",
     stateDir: (opts.stateDir as string | undefined) ?? "./.pvefleet",
@@ -70,17 +71,19 @@ export interface ShardContext {
 
 /** `-c` default: ./shard.jsonc, then ./shard.hcl (the loader decides; we pass what was given). */
 export async function loadDesired(g: GlobalOptions, shard = g.shard): Promise<DesiredShard> {
-  return loadShardFile(g.config, { shard, readRemote: g.config?.startsWith("s3://") ? readRemoteConfig : undefined });
+  return loadShardFile(g.config, { shard, readRemote: isRemoteConfig(g.config) ? readRemoteConfig : undefined });
 }
 
+const isRemoteConfig = (config: string | undefined): boolean => /^(s3|gs):\/\//.test(config ?? "");
+
 async function readRemoteConfig(url: string): Promise<Uint8Array> {
-  const { readS3Object } = await import("../state/index.js");
-  return readS3Object(url);
+  const { readRemoteObject } = await import("../state/index.js");
+  return readRemoteObject(url);
 }
 
 /** The shard IDs a file declares (for `--all-shards`). */
 export async function shardIds(g: GlobalOptions): Promise<string[]> {
-  return listShardIds(g.config, { readRemote: g.config?.startsWith("s3://") ? readRemoteConfig : undefined });
+  return listShardIds(g.config, { readRemote: isRemoteConfig(g.config) ? readRemoteConfig : undefined });
 }
 
 export async function openStore(g: GlobalOptions, desired: Pick<DesiredShard, "clusterId" | "shardId">): Promise<StateStore> {

@@ -65,10 +65,10 @@ function lazy(name: keyof typeof COMMANDS & string) {
 /** Options shared by every command that reads a shard file and a state store. */
 function shardOptions(cmd: Command): Command {
   return cmd
-    .option("-c, --config <file>", "shard file (.jsonc, .json, .hcl) or s3://bucket/key (default ./shard.jsonc, then ./shard.hcl)", process.env.PVEFLEET_CONFIG)
+    .option("-c, --config <file>", "shard file (.jsonc, .json, .hcl), s3://bucket/key or gs://bucket/object (default ./shard.jsonc, then ./shard.hcl)", process.env.PVEFLEET_CONFIG)
     .option("--shard <id>", "shard to use when the file holds several", process.env.PVEFLEET_SHARD)
-    .addOption(new Option("--storage <kind>", "state backend").choices(["file", "s3"]).default(process.env.PVEFLEET_STORAGE ?? "file"))
-    .option("--bucket <name>", "S3 bucket for the state (with --storage s3)", process.env.PVEFLEET_BUCKET)
+    .addOption(new Option("--storage <kind>", "state backend").choices(["file", "s3", "gcs"]).default(process.env.PVEFLEET_STORAGE ?? "file"))
+    .option("--bucket <name>", "S3 or GCS bucket for the state (with --storage s3 or gcs)", process.env.PVEFLEET_BUCKET)
     .option("--prefix <prefix>", "key prefix inside the bucket", process.env.PVEFLEET_PREFIX ?? "")
     .option("--state-dir <dir>", "directory of the file state backend", process.env.PVEFLEET_STATE_DIR ?? "./.pvefleet");
 }

@@ -1,7 +1,7 @@
 /**
- * Where a shard file comes from (a local path or `s3://bucket/key` through an injected reader) and
- * which parser reads it. JSONC is parsed in-process; the HCL module (and its WASM) is imported only
- * for `.hcl` files.
+ * Where a shard file comes from (a local path, or `s3://bucket/key` / `gs://bucket/object` through
+ * an injected reader) and which parser reads it. JSONC is parsed in-process; the HCL module (and its
+ * WASM) is imported only for `.hcl` files.
  */
 import { access } from "node:fs/promises";
 import { UserError, UserErrors } from "../errors.js";
@@ -15,7 +15,7 @@ import { formatBytes, readBoundedFile } from "./read-file.js";
 import { MAX_SHARD_FILE_BYTES } from "./limits.js";
 
 export interface LoadOptions {
-  /** Reads `s3://bucket/key` (the state engineer's S3 reader; the CLI wires it). */
+  /** Reads `s3://bucket/key` and `gs://bucket/object` (the state engineer's readers; the CLI wires them). */
   readRemote?: (url: string) => Promise<Uint8Array>;
   /** Shard of a multi-shard file (`--shard`). */
   shard?: string;
@@ -51,14 +51,15 @@ function formatOf(location: string): Format {
 
 async function readSource(location: string, opts: LoadOptions): Promise<Uint8Array> {
   formatOf(location);
-  if (location.startsWith("s3://")) {
-    if (!/^s3:\/\/[^/]+\/.+/.test(location)) throw new UserError("E_CONFIG_URL", `${location}: expected s3://bucket/key`);
-    if (!opts.readRemote) throw new UserError("E_CONFIG_URL", `${location}: reading shard files from S3 is not available here`);
+  const remote = /^(s3|gs):\/\//.exec(location)?.[1];
+  if (remote) {
+    if (!/^(s3|gs):\/\/[^/]+\/.+/.test(location)) throw new UserError("E_CONFIG_URL", `${location}: expected ${remote}://bucket/key`);
+    if (!opts.readRemote) throw new UserError("E_CONFIG_URL", `${location}: reading shard files from ${remote === "s3" ? "S3" : "GCS"} is not available here`);
     const bytes = await opts.readRemote(location);
     if (bytes.length > MAX_SHARD_FILE_BYTES) throw new UserError("E_CONFIG_READ", `${location}: file is larger than ${formatBytes(MAX_SHARD_FILE_BYTES)}, the limit for this input`);
     return bytes;
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new UserError("E_CONFIG_URL", `${location}: only local paths and s3://bucket/key are supported`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new UserError("E_CONFIG_URL", `${location}: only local paths, s3://bucket/key and gs://bucket/object are supported`);
   return readBoundedFile(location, { maxBytes: MAX_SHARD_FILE_BYTES, code: "E_CONFIG_READ" });
 }
 

@@ -54,10 +54,14 @@ export async function createGcsClient(env: NodeJS.ProcessEnv = process.env): Pro
   return { storage, endpoint: apiEndpoint ?? "Google Cloud Storage" };
 }
 
-/** The HTTP status of a client error (ApiError.code), or undefined for network/credential failures. */
+/**
+ * The HTTP status of a client error, or undefined for network/credential failures. JSON-API calls
+ * fail with ApiError (`code`), resumable uploads with GaxiosError (`status`, `response.status`).
+ */
 function status(e: unknown): number | undefined {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === "number" ? code : undefined;
+  const err = e as { code?: unknown; status?: unknown; response?: { status?: unknown } } | undefined;
+  for (const v of [err?.code, err?.status, err?.response?.status]) if (typeof v === "number") return v;
+  return undefined;
 }
 
 /**
@@ -215,7 +219,8 @@ export class GcsBackend implements ObjectBackend {
       if (isMissingBucket(e) || (code !== 412 && code !== undefined && code < 500)) throw this.userError(`write ${key}`, e);
       // Did an earlier attempt of this very request (a client retry after a 5xx or a dropped
       // connection) land? Our bytes are unique.
-      const now = await this.rawGet(key);
+      // When even that read fails (the server is unreachable), the write's own error is the news.
+      const now = await this.rawGet(key).catch(() => Promise.reject(this.userError(`write ${key}`, e)));
       if (now && equalBytes(now.body, body)) return this.remember(key, now.etag);
       if (code !== 412) throw this.userError(`write ${key}`, e);
       throw await this.conflict(key, cond, e, now);

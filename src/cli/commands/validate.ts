@@ -1,15 +1,15 @@
 /**
  * `pvefleet validate`: read the shard file, print a one-line summary (exit 0) or every problem as
  * `file:line:col: path: message` (exit 1). Notices go to stderr. No network, no credentials —
- * except reading an s3:// shard file, which uses the state backend's S3 reader.
+ * except reading an s3:// or gs:// shard file, which uses the state backend's S3 or GCS reader.
  */
 import type { Opts } from "../main.js";
 import { isUserError, UserErrors } from "../../errors.js";
 import { loadShardFileDetailed } from "../../config/load.js";
 
 async function readRemote(url: string): Promise<Uint8Array> {
-  const { readS3Object } = await import("../../state/index.js");
-  return readS3Object(url);
+  const { readRemoteObject } = await import("../../state/index.js");
+  return readRemoteObject(url);
 }
 
 function plural(n: number, word: string): string {

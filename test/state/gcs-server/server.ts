@@ -344,21 +344,26 @@ export async function startGcsServer(options: GcsTestServerOptions = {}): Promis
         const session = sessions.get(query.upload_id);
         if (!session) throw new HttpError(404, "notFound", "No such upload session");
         const range = req.headers["content-range"] ?? `bytes 0-${body.length - 1}/${body.length}`;
-        const m = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(range);
+        // `bytes S-E/T` (a chunk), `bytes S-*/T` (the rest of the object in one streamed request, as
+        // the Node client sends it; T may be * when the size was not known up front) or `bytes */T`
+        // (a status query).
+        const m = /^bytes (?:(\d+)-(\d+|\*)|\*)\/(\d+|\*)$/.exec(range);
         if (!m) throw new HttpError(400, "invalid", `Invalid Content-Range: ${range}`);
+        let total = m[3];
         if (m[1] !== undefined) {
           if (Number(m[1]) !== session.received) throw new HttpError(400, "invalid", `Content-Range starts at ${m[1]}, expected ${session.received}`);
-          if (Number(m[2]) - Number(m[1]) + 1 !== body.length) throw new HttpError(400, "invalid", "Content-Range does not match the body length");
+          if (m[2] !== "*" && Number(m[2]) - Number(m[1]) + 1 !== body.length) throw new HttpError(400, "invalid", "Content-Range does not match the body length");
           session.chunks.push(body);
           session.received += body.length;
+          if (m[2] === "*" && total === "*") total = String(session.received);
         } else if (body.length !== 0) {
           throw new HttpError(400, "invalid", "a status query (bytes */N) must have an empty body");
         }
-        if (m[3] === "*" || Number(m[3]) > session.received) {
+        if (total === "*" || Number(total) > session.received) {
           res.writeHead(308, { ...(session.received > 0 ? { Range: `bytes=0-${session.received - 1}` } : {}), "Content-Length": 0 }).end();
           return;
         }
-        if (Number(m[3]) !== session.received) throw new HttpError(400, "invalid", "more bytes than the declared total");
+        if (Number(total) !== session.received) throw new HttpError(400, "invalid", "more bytes than the declared total");
         sessions.delete(query.upload_id);
         uploaded(res, commit(session.bucket, session.name, Buffer.concat(session.chunks), session, session.pre));
         return;
