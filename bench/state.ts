@@ -1,9 +1,11 @@
 /**
- * State store write latency and document size for a 10,000-instance shard, on the file backend and
- * on S3 (Ceph RGW). Uses PVEFLEET_TEST_S3_ENDPOINT when set, else starts scripts/s3-test-server.sh
- * on a free port and stops it at the end.
+ * State store write latency and document size for a 10,000-instance shard, on the file backend, on
+ * S3 (Ceph RGW) and on GCS (the GCS JSON-API test server from test/state/gcs-server/, in this
+ * process, so its figures are the client's and the protocol's cost, not Google's). S3 uses
+ * PVEFLEET_TEST_S3_ENDPOINT when set; with `--s3` it starts scripts/s3-test-server.sh on a free
+ * port and stops it at the end; otherwise S3 is left out (RGW is heavy to start).
  *
- *   npx tsx bench/state.ts [writes=30]
+ *   npx tsx bench/state.ts [writes=30] [--s3]
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,10 +15,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { newStateDoc, openStateStore, serializeStateDoc, type OpenStateStoreOptions } from "../src/state/index.js";
 import { createS3Client } from "../src/state/s3-backend.js";
+import { startGcsServer } from "../test/state/gcs-server/server.js";
 import type { InstanceRecord, StateDoc } from "../src/state/types.js";
 
 const INSTANCES = 10_000;
-const WRITES = Number(process.argv[2] ?? 30);
+const args = process.argv.slice(2);
+const WRITES = Number(args.find((a) => /^\d+$/.test(a)) ?? 30);
+const START_S3 = args.includes("--s3");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function bigDoc(): StateDoc {
@@ -87,20 +92,32 @@ let s3dir: string | undefined;
 try {
   await measure("file", { storage: "file", stateDir: dir });
 
+  const gcs = await startGcsServer();
+  try {
+    gcs.createBucket("pvefleet-bench");
+    await measure("gcs", { storage: "gcs", bucket: "pvefleet-bench", env: { STORAGE_EMULATOR_HOST: gcs.endpoint } });
+  } finally {
+    await gcs.close();
+  }
+
   let endpoint = process.env.PVEFLEET_TEST_S3_ENDPOINT;
-  if (!endpoint) {
+  if (!endpoint && !START_S3) {
+    console.log(`(s3 left out: set PVEFLEET_TEST_S3_ENDPOINT or pass --s3; gcs = the GCS JSON-API test server on loopback; file = ${dir})`);
+  } else if (!endpoint) {
     s3dir = mkdtempSync(path.join(tmpdir(), "pvefleet-bench-s3-"));
     const port = await freePort();
     execFileSync(path.join(root, "scripts/s3-test-server.sh"), ["start", s3dir, String(port)], { stdio: ["ignore", "ignore", "inherit"] });
     endpoint = `http://127.0.0.1:${port}`;
   }
-  const env = { AWS_ENDPOINT_URL: endpoint, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
-  const bucket = `pvefleet-bench-${Date.now()}`;
-  const { client, mod } = await createS3Client(env);
-  await client.send(new mod.CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
-  await measure("s3", { storage: "s3", bucket, env });
-  console.log(`(s3 = Ceph RGW at ${endpoint}; file = ${dir})`);
+  if (endpoint) {
+    const env = { AWS_ENDPOINT_URL: endpoint, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
+    const bucket = `pvefleet-bench-${Date.now()}`;
+    const { client, mod } = await createS3Client(env);
+    await client.send(new mod.CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+    await measure("s3", { storage: "s3", bucket, env });
+    console.log(`(s3 = Ceph RGW at ${endpoint}; gcs = the GCS JSON-API test server on loopback; file = ${dir})`);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
   if (s3dir) {
