@@ -5,7 +5,10 @@
 export type InstancePhase = "creating" | "ready" | "deleting";
 
 /** Steps of a create, in order; a record in phase `creating` lists the ones already done. */
-export type CreateStep = "clone" | "configure" | "resize" | "upload-iso" | "attach-iso" | "tag" | "start";
+import type { CreateStep } from "../providers/types.js";
+
+/** The create chain's steps: written once, in the provider contract. */
+export type { CreateStep };
 
 export interface InstanceRecord {
   instanceId: string;
@@ -35,7 +38,7 @@ export interface StateDoc {
   instances: Record<string, InstanceRecord>; // keyed by instanceId
 }
 
-/** An object read from a backend with its version tag (ETag for S3/file; generation for a future GCS). */
+/** An object read from a backend with its version tag (ETag for S3/file; the generation, in decimal, for GCS). */
 export interface Versioned {
   body: Uint8Array;
   etag: string; // unquoted
