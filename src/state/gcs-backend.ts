@@ -127,7 +127,8 @@ export class GcsBackend implements ObjectBackend {
   /**
    * Best effort, like every backend's delete. Where this process wrote the object, the delete is
    * conditional on that generation, so it can never remove a version someone else wrote since
-   * (GCS honours preconditions on DELETE; S3-compatibles such as RGW do not).
+   * (GCS honours preconditions on DELETE; S3-compatibles such as RGW do not); otherwise on the
+   * generation a metadata read just saw.
    */
   async delete(key: string): Promise<void> {
     await this.ensureProbed();
@@ -246,14 +247,18 @@ export class GcsBackend implements ObjectBackend {
   }
 
   private async rawDelete(key: string): Promise<void> {
-    const generation = this.written.get(key);
+    const written = this.written.get(key);
     try {
-      await this.file(key).delete(generation ? { ifGenerationMatch: generation } : {});
+      // Never an unconditional delete: besides being unsafe, it makes the v7 client switch off
+      // retries on the shared Storage object while it runs (and File objects made meanwhile
+      // remember that). An object this process did not write is deleted at the generation seen.
+      const generation = written ?? String(((await this.file(key).getMetadata())[0] as { generation?: string | number }).generation);
+      await this.file(key).delete({ ifGenerationMatch: generation });
     } catch (e) {
       // 404: already gone; 412: someone wrote it since — not ours to remove.
       if (isMissingBucket(e) || (status(e) !== 404 && status(e) !== 412)) throw this.userError(`delete ${key}`, e);
     } finally {
-      if (this.written.get(key) === generation) this.written.delete(key);
+      if (written !== undefined && this.written.get(key) === written) this.written.delete(key);
     }
   }
 

@@ -70,6 +70,18 @@ describe("GCS backend", () => {
     expect(await a.get("lock")).toBeUndefined();
   });
 
+  it("deletes an object another process wrote at the generation it saw, never unconditionally", async () => {
+    const a = await GcsBackend.open({ bucket: BUCKET, prefix: "del2", env });
+    const b = await GcsBackend.open({ bucket: BUCKET, prefix: "del2", env });
+    const { etag } = await a.put("k", enc("a's"), { ifNoneMatch: "*" });
+    await b.delete("k");
+    expect(server.object(BUCKET, "del2/k")).toBeUndefined();
+    await b.delete("k"); // already gone: not an error
+    const deletes = server.requests.filter((r) => r.method === "DELETE" && r.path.endsWith(encodeURIComponent("del2/k")));
+    expect(deletes.map((r) => [r.query.ifGenerationMatch, r.status])).toEqual([[etag, 204]]);
+    expect(server.requests.filter((r) => r.method === "DELETE").every((r) => r.query.ifGenerationMatch !== undefined)).toBe(true);
+  });
+
   it("refuses a server that ignores generation preconditions, naming the endpoint", async () => {
     const lax = await startGcsServer({ ignorePreconditions: true });
     try {
