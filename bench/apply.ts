@@ -21,7 +21,6 @@ import { loadShardFile } from "../src/config/index.js";
 import { plan, vmsNeedingDetails } from "../src/planner/index.js";
 import type { Action, PlanOptions } from "../src/planner/types.js";
 import { createProxmoxProvider, DEFAULT_TASK_TIMING } from "../src/providers/proxmox/index.js";
-import { createPlacementLedger } from "../src/providers/proxmox/scheduler.js";
 import { startSimulator } from "../src/sim/index.js";
 import { timings } from "../src/sim/profiles.js";
 import { openStateStore } from "../src/state/index.js";
@@ -60,7 +59,7 @@ function idealMs(actions: Action[], cloneLimit: number, isoBytes: number): numbe
   const running: { end: number; a: Action }[] = [];
   const clonesOn = new Map<string, number>();
   let now = 0;
-  const keyOf = (a: Action) => `${a.node}/${String(a.params.storage ?? "local-lvm")}`;
+  const keyOf = (a: Action) => `${a.node}/${a.type === "clone" ? a.params.storage : "local-lvm"}`;
   for (;;) {
     // Clones first (the bottleneck), then the rest in graph order.
     ready.sort((x, y) => Number(y.type === "clone") - Number(x.type === "clone"));
@@ -108,7 +107,7 @@ try {
 
   const t0 = performance.now();
   const live = await ops.refresh();
-  const options: PlanOptions = { detailPolicy: "touched", createPlacementLedger };
+  const options: PlanOptions = { detailPolicy: "touched", hooks: ops.hooks };
   const want = vmsNeedingDetails(desired, undefined, live, options);
   const p = plan(desired, undefined, live, options, want.length ? await ops.details(want) : undefined);
   const planMs = performance.now() - t0;

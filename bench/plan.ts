@@ -12,6 +12,7 @@ import { parseSavedPlan, serializePlan } from "../src/planner/saved-plan.js";
 import type { LiveShard, VmDetail } from "../src/providers/proxmox/types.js";
 import type { InstanceRecord, StateDoc } from "../src/state/types.js";
 import { composeDescription, renderNotesBlock } from "../src/providers/proxmox/notes-block.js";
+import { proxmoxPlanningHooks } from "../src/providers/proxmox/hooks.js";
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -69,7 +70,7 @@ function run(scenario: string): void {
   const f = facts(scenario !== "create-all");
   const withDetails = scenario === "steady+details";
   const t0 = performance.now();
-  const p = plan(f.desired, f.state, f.live, {}, withDetails ? f.details : undefined);
+  const p = plan(f.desired, f.state, f.live, { hooks: proxmoxPlanningHooks }, withDetails ? f.details : undefined);
   const t1 = performance.now();
   const planRssMB = process.resourceUsage().maxRSS / 1024;
   const text = serializePlan(p);

@@ -3,7 +3,7 @@
  * run-level events (lock, state writes, interrupts). Plain data, so the CLI can render it as the
  * ink UI, plain lines, or Terraform `-json` UI messages.
  */
-import type { ActionType } from "../planner/types.js";
+import type { ActionType } from "../providers/types.js";
 
 export type ApplyEventType =
   | "lock" // the lease lock was taken (or handed in by the caller)

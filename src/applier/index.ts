@@ -9,13 +9,11 @@
  * Entry points: apply(), installSignalHandlers(), ApplyEvent (events.ts).
  */
 import { UserError } from "../errors.js";
-import type { DesiredGroup, DesiredShard, TemplateData, UserdataSpec, VmSpec } from "../config/model.js";
+import type { DesiredShard } from "../config/model.js";
 import type { Action, InstanceChange, Plan } from "../planner/types.js";
-import type { ConfigureRequest, ProxmoxOps, VmTarget } from "../providers/proxmox/types.js";
-import { privilegesFor } from "../providers/proxmox/permissions.js";
-import type { CreateStep, InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/types.js";
+import { CREATE_STEPS, STATE_ONLY_ACTIONS, type ActionOutcome, type ActionTarget, type Provider } from "../providers/types.js";
+import type { InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/types.js";
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
-import { cloudInitIso, describe, isoFileName, normaliseTags, ownershipTags } from "./glue.js";
 import { checkSavedPlan, checkVmDigests, vmsToRecheck } from "../planner/index.js";
 import { DEFAULT_RETRY, backoffMs, errorCode, maxAttempts, retryClass, sleep, type RetryPolicy } from "./retry.js";
 import { runGraph } from "./scheduler.js";
@@ -28,7 +26,7 @@ export { runGraph, checkGraph } from "./scheduler.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 
 export interface ApplyDeps {
-  ops: ProxmoxOps;
+  ops: Provider;
   store: StateStore;
   desired: DesiredShard;
   /** A lock the caller already holds (apply without a plan file plans inside it); not released here. */
@@ -78,11 +76,6 @@ export interface ApplyResult {
   elapsedMs: number;
 }
 
-const CREATE_STEPS: readonly CreateStep[] = ["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"];
-
-function isCreateStep(type: string): type is CreateStep {
-  return (CREATE_STEPS as readonly string[]).includes(type);
-}
 
 /**
  * Terraform's stale-plan check (anchors.md §1.3) against the state as it is now, the shard file the
@@ -90,7 +83,7 @@ function isCreateStep(type: string): type is CreateStep {
  * refused before the first change. The shard check comes first: two fresh states (lineage "",
  * serial 0) cannot tell one shard's plan from another's.
  */
-export async function checkPlanFreshness(plan: Plan, current: StateDoc | undefined, desired: DesiredShard, ops: ProxmoxOps): Promise<void> {
+export async function checkPlanFreshness(plan: Plan, current: StateDoc | undefined, desired: DesiredShard, ops: Pick<Provider, "details">): Promise<void> {
   if (plan.clusterId !== desired.clusterId || plan.shardId !== desired.shardId) {
     throw new UserError("E_PLAN_MISMATCH", `Saved plan is for shard ${plan.clusterId}/${plan.shardId}, not ${desired.clusterId}/${desired.shardId}; it cannot be applied here`);
   }
@@ -157,8 +150,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     if (plan.actions.length === 0) return emptyResult("applied", current?.doc.serial ?? 0);
     // Before any change: a token lacking a privilege the plan needs fails here with the missing
     // list and the role advice, not half-way through (Nstance checks only at server start).
-    const clusterActions = plan.actions.filter((a) => a.type !== "record-state" && a.type !== "forget-state");
-    if (clusterActions.length > 0) await ops.checkPermissions(privilegesFor(clusterActions.map((a) => a.type)));
+    const clusterActions = plan.actions.filter((a) => !STATE_ONLY_ACTIONS.includes(a.type));
+    if (clusterActions.length > 0) await ops.preflight([...new Set(clusterActions.map((a) => a.type))]);
 
     writer = new StateWriter(
       store,
@@ -244,70 +237,56 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
 }
 
 /**
- * Builds provider requests from actions and keeps the state document in step with them, following
- * the planner's conventions (src/planner/actions.ts): `params.recordBefore` is persisted before the
- * action starts (write-ahead), `params.steps` join `stepsDone` after it succeeds, `params.record` is
- * merged after it succeeds, and every action after a clone uses the VMID the clone actually got.
+ * Keeps the state document in step with the actions, following the planner's journal
+ * (src/planner/actions.ts): `journal.recordBefore` is persisted before the action starts
+ * (write-ahead), `journal.steps` join `stepsDone` after it succeeds, `journal.record` is merged after
+ * it succeeds, and every action after a clone targets the VMID the clone actually got. What each
+ * action does to the cluster is the provider's (`Provider.run`); nothing here speaks Proxmox.
  */
 class ApplyContext {
   private readonly changes = new Map<string, InstanceChange>();
-  private readonly groups = new Map<string, DesiredGroup>();
   /** Where a VM is now when this run's clone put it somewhere other than planned. */
   private readonly placed = new Map<string, { node: string; vmid: number }>();
-  private readonly shard: DesiredShard;
+  /** Instances whose clone was sent in this run: a second attempt may find the first one's VM. */
+  private readonly cloneSent = new Set<string>();
+  private readonly prepared = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly plan: Plan,
+    plan: Plan,
     private readonly deps: ApplyDeps,
     private readonly writer: StateWriter,
     private readonly shutdownTimeoutSec: number,
   ) {
-    this.shard = deps.desired;
     for (const c of plan.changes) this.changes.set(c.instanceId, c);
-    for (const g of deps.desired.groups) this.groups.set(`${g.ref.tenant}.${g.ref.group}`, g);
   }
 
-  /** Limit keys of a clone: its target storage (per node unless the plan says it is shared) and node. */
+  /** Limit keys of a clone: its target storage (per node unless shared) and node. */
   cloneKeys(a: Action): string[] {
-    const storage = (a.params.storage as string | undefined) ?? this.spec(a)?.storage ?? "?";
-    const shared = a.params.storageShared === true || (this.deps.sharedStorages ?? []).includes(storage);
+    if (a.type !== "clone") return [];
+    const storage = a.params.storage;
+    const shared = (this.deps.sharedStorages ?? []).includes(storage);
     return [`storage:${shared ? storage : `${storage}@${a.node}`}`, `node:${a.node}`];
   }
 
-  private group(instanceId: string): DesiredGroup | undefined {
-    const c = this.changes.get(instanceId);
-    const rec = this.writer.current.instances[instanceId];
-    const key = c ? `${c.group.tenant}.${c.group.group}` : rec ? `${rec.tenant}.${rec.group}` : undefined;
-    return key ? this.groups.get(key) : undefined;
-  }
-
-  private spec(a: Action): VmSpec | undefined {
-    return this.changes.get(a.instanceId)?.after ?? this.group(a.instanceId)?.spec;
-  }
-
   /** The VM an action is for, and whose it must be (the provider checks, rule 2). */
-  private where(a: Action): VmTarget {
+  private where(a: Action): ActionTarget {
     const instanceId = a.instanceId;
     const placed = this.placed.get(a.instanceId);
     if (placed) return { ...placed, instanceId };
-    // A resumed create whose clone ran in an earlier (crashed) run: the record knows the VMID used.
     const rec = this.writer.current.instances[a.instanceId];
+    // A resumed create whose clone ran in an earlier (crashed) run: the record knows the VMID used.
     if (rec?.phase === "creating" && rec.stepsDone.includes("clone")) return { node: rec.node, vmid: rec.vmid, instanceId };
+    // A create resumed after a crash clones to the VMID its first attempt recorded, even when the
+    // plan chose another: that clone may still be running (locked, not yet named in the listing),
+    // and only the provider's check of that VMID finds it — a fresh VMID would make a second VM
+    // with the same name. A VMID taken by someone else moves on anyway.
+    if (a.type === "clone" && rec?.phase === "creating" && rec.vmid > 0) return { node: rec.node, vmid: rec.vmid, instanceId };
     return { node: a.node, vmid: a.vmid, instanceId };
   }
 
-  /** Instances whose clone was sent in this run: a second attempt may find the first one's VM. */
-  private readonly cloneSent = new Set<string>();
-
-  private steps(a: Action): CreateStep[] {
-    return Array.isArray(a.params.steps) ? (a.params.steps as string[]).filter(isCreateStep) : [];
-  }
-
-  private readonly prepared = new Map<string, Promise<void>>();
-
   /** Starts the action's write-ahead; run() awaits it. */
   prepare(a: Action): void {
-    if (a.params.recordBefore === undefined || this.prepared.has(a.id)) return;
+    if (a.journal?.recordBefore === undefined || this.prepared.has(a.id)) return;
     const p = this.recordBefore(a);
     p.catch(() => undefined); // awaited (and reported) by run()
     this.prepared.set(a.id, p);
@@ -317,21 +296,22 @@ class ApplyContext {
     const prepared = this.prepared.get(a.id);
     this.prepared.delete(a.id);
     await (prepared ?? this.recordBefore(a));
-    const after = await this.execute(a);
-    await this.recordAfter(a, after);
+    const learnt = a.type === "record-state" || a.type === "forget-state" ? {} : await this.execute(a);
+    await this.recordAfter(a, learnt);
   }
 
   /** Write-ahead: a create is in the state as `creating` before its VM or ISO can exist, a delete as `deleting` before its stop. */
   private async recordBefore(a: Action): Promise<void> {
-    const before = a.params.recordBefore as Partial<InstanceRecord> | undefined;
-    if (!before || typeof before !== "object") return;
+    const before = a.journal?.recordBefore;
+    if (!before) return;
     const existing = this.writer.current.instances[a.instanceId];
-    if (existing && Object.entries(before).every(([k, v]) => typeof before.instanceId === "string" ? k in existing : JSON.stringify(existing[k as keyof InstanceRecord]) === JSON.stringify(v))) {
+    const full = typeof before.instanceId === "string";
+    if (existing && Object.entries(before).every(([k, v]) => (full ? k in existing : JSON.stringify(existing[k as keyof InstanceRecord]) === JSON.stringify(v)))) {
       return; // already recorded (the create's other first step, or an earlier run): nothing to write ahead
     }
     await this.writer.update((doc) => {
       const rec = doc.instances[a.instanceId];
-      if (typeof before.instanceId === "string") {
+      if (full) {
         // A full record (a create). When it is already there (the other first step of this create
         // ran, or an earlier run got this far) what it learnt wins: the VMID the clone used, the steps done.
         const merged = { ...(before as InstanceRecord), ...rec } as InstanceRecord;
@@ -345,8 +325,8 @@ class ApplyContext {
   }
 
   private async recordAfter(a: Action, learnt: Partial<InstanceRecord>): Promise<void> {
-    const steps = this.steps(a);
-    const record = a.params.record as Partial<InstanceRecord> | undefined;
+    const steps = a.journal?.steps ?? [];
+    const record = a.journal?.record;
     if (a.type === "forget-state") {
       await this.writer.update((doc) => {
         delete doc.instances[a.instanceId];
@@ -370,125 +350,35 @@ class ApplyContext {
     }).catch(() => undefined);
   }
 
-  /** Runs the action; returns what the state should learn from it. */
+  /** Hands the action to the provider; returns what the state should learn from it. */
   private async execute(a: Action): Promise<Partial<InstanceRecord>> {
-    const { ops } = this.deps;
-    const p = a.params;
-    switch (a.type) {
-      case "clone": {
-        const spec = this.spec(a);
-        const template = (p.template as VmSpec["template"] | undefined) ?? spec?.template;
-        const storage = (p.storage as string | undefined) ?? spec?.storage;
-        if (!template || !storage) throw new UserError("PLAN_INVALID", `action ${a.id}: no template or storage for the clone`);
-        const pool = (p.pool as string | undefined) ?? spec?.pool;
-        // A create resumed after a crash asks for the VMID its first attempt recorded, even when the
-        // plan chose another: that clone may still be running (locked, not yet named in the
-        // listing), and only the provider's check of that VMID finds it — asking for a fresh VMID
-        // would make a second VM with the same name. A VMID taken by someone else moves on anyway.
-        const rec = this.writer.current.instances[a.instanceId];
-        const earlier = rec?.phase === "creating" && !rec.stepsDone.includes("clone") && rec.vmid > 0 ? rec : undefined;
-        const resumed = this.changes.get(a.instanceId)?.resumeFrom !== undefined || this.cloneSent.has(a.instanceId);
-        this.cloneSent.add(a.instanceId);
-        const got = await ops.clone({
-          instanceId: a.instanceId,
-          ...(resumed ? { resumed } : {}),
-          node: earlier?.node ?? a.node,
-          vmid: earlier?.vmid ?? a.vmid,
-          template: "vmid" in template && typeof p.templateNode === "string" ? { ...template, node: p.templateNode } : template,
-          storage,
-          ...(pool ? { pool } : {}),
-          full: (p.full as boolean | undefined) ?? this.shard.provider.options.fullClone,
-        });
-        this.placed.set(a.instanceId, got);
-        return { vmid: got.vmid, node: got.node };
-      }
-      case "upload-iso": {
-        const data = (p.templateData as TemplateData | undefined) ?? this.templateData(a);
-        const userdata = p.userdata === undefined ? this.spec(a)?.userdata : ((p.userdata as UserdataSpec | null) ?? undefined);
-        const bytes = await cloudInitIso(userdata, data, a.instanceId);
-        const storage = (p.storage as string | undefined) ?? this.shard.provider.options.cloudInitIsoStorage;
-        const filename = (p.filename as string | undefined) ?? isoFileName(a.instanceId);
-        const { volume } = await ops.uploadIso({ node: this.where(a).node, storage, filename, bytes });
-        return { isoVolume: volume };
-      }
-      case "configure":
-      case "tag":
-      case "attach-iso":
-        await this.configure(a);
-        return {};
-      case "resize": {
-        const bytes = (p.bytes as number | undefined) ?? this.spec(a)?.diskBytes;
-        const currentBytes = typeof p.currentBytes === "number" ? p.currentBytes : undefined;
-        if (bytes !== undefined) await ops.resize({ ...this.where(a), disk: "scsi0", bytes, ...(currentBytes !== undefined ? { currentBytes } : {}) });
-        return {};
-      }
-      case "start":
-        await ops.start(this.where(a));
-        return {};
-      case "stop":
-        await ops.stop({ ...this.where(a), timeoutSec: (p.timeoutSec as number | undefined) ?? this.shutdownTimeoutSec });
-        return {};
-      case "delete-vm":
-        await ops.deleteVm(this.where(a));
-        return {};
-      case "delete-iso": {
-        const volume = (p.volume as string | undefined) ?? this.writer.current.instances[a.instanceId]?.isoVolume ?? `${this.shard.provider.options.cloudInitIsoStorage}:iso/${isoFileName(a.instanceId)}`;
-        const { node, vmid } = this.where(a);
-        await ops.deleteVolume({ node, volume, instanceId: a.instanceId, vmid });
-        return {};
-      }
-      case "record-state":
-      case "forget-state":
-        return {};
-    }
-  }
-
-  /**
-   * One config write. A new VM's call carries sizes, network, onboot, the notes block, tags and
-   * the ISO together (the planner merged those steps); an existing VM's carries only what the
-   * plan found different, with the plan's `digest` so PVE refuses it if the VM changed since.
-   */
-  private async configure(a: Action): Promise<void> {
-    const p = a.params;
-    const req: ConfigureRequest = { ...this.where(a) };
-    // The create chain's configure writes the tags: its clone is identified by name until then.
-    if (this.steps(a).includes("tag") || a.type === "tag" || a.type === "attach-iso") req.fresh = true;
-    if (typeof p.cores === "number") req.cores = p.cores;
-    if (typeof p.memoryMiB === "number") req.memoryMiB = p.memoryMiB;
-    if (typeof p.onboot === "boolean") req.onboot = p.onboot;
-    if (p.net && typeof p.net === "object") req.net = p.net as ConfigureRequest["net"];
-    if (Array.isArray(p.tags)) req.tags = normaliseTags(p.tags as string[]);
-    if (typeof p.description === "string") req.description = p.description;
-    // A fresh clone carries the template's description; the block replaces it (as Nstance does).
-    else if (p.notes && typeof p.notes === "object") req.description = describe(undefined, p.notes as Record<string, string>);
-    if (typeof p.isoVolume === "string" || p.isoVolume === null) req.isoVolume = p.isoVolume as string | null;
-    else if (a.type === "attach-iso") req.isoVolume = this.writer.current.instances[a.instanceId]?.isoVolume ?? null;
-    if (a.type === "tag" && !req.tags) req.tags = ownershipTags(this.shard);
-    if (typeof p.digest === "string") req.digest = p.digest;
+    const target = this.where(a);
+    const resumed = a.type === "clone" && (this.changes.get(a.instanceId)?.resumeFrom !== undefined || this.cloneSent.has(a.instanceId));
+    if (a.type === "clone") this.cloneSent.add(a.instanceId);
+    const userdata = this.changes.get(a.instanceId)?.after?.userdata;
+    let outcome: ActionOutcome;
     try {
-      await this.deps.ops.configure(req);
+      outcome = await this.deps.ops.run(a, {
+        target,
+        shutdownTimeoutSec: this.shutdownTimeoutSec,
+        ...(resumed ? { resumed } : {}),
+        ...(userdata ? { userdata } : {}),
+      });
     } catch (err) {
-      if (errorCode(err) === "CONFLICT") {
+      if (a.type === "configure" && errorCode(err) === "CONFLICT") {
         throw new UserError(
           "VM_CHANGED",
-          `VM ${req.vmid} (${a.instanceId}) changed since the plan was made (PVE config digest differs); nothing was written to it — run plan again`,
+          `VM ${target.vmid} (${a.instanceId}) changed since the plan was made (PVE config digest differs); nothing was written to it — run plan again`,
           undefined,
           { cause: err },
         );
       }
       throw err;
     }
-  }
-
-  private templateData(a: Action): TemplateData {
-    const spec = this.spec(a);
-    const s = this.shard;
-    return {
-      Instance: { ID: a.instanceId, Kind: spec?.kind ?? "", Arch: spec?.arch ?? "amd64", Type: spec?.instanceType ?? "", Hostname: a.instanceId },
-      Vars: { ...(spec?.vars ?? {}) },
-      Cluster: { ID: s.clusterId },
-      Server: { Shard: s.shardId },
-      Provider: { Kind: s.provider.kind, Region: s.provider.region, Zone: s.provider.zone },
-    };
+    if (a.type === "clone" && outcome.node !== undefined && outcome.vmid !== undefined) {
+      this.placed.set(a.instanceId, { node: outcome.node, vmid: outcome.vmid });
+      return { node: outcome.node, vmid: outcome.vmid };
+    }
+    return outcome.isoVolume !== undefined ? { isoVolume: outcome.isoVolume } : {};
   }
 }

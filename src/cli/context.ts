@@ -9,8 +9,8 @@ import { createInterface } from "node:readline";
 import { writeFile, rename } from "node:fs/promises";
 import { UserError } from "../errors.js";
 import type { DesiredShard } from "../config/model.js";
-import type { Plan, PlanOptions } from "../planner/types.js";
-import type { ProxmoxOps, VmDetail } from "../providers/proxmox/types.js";
+import type { Plan, PlanSelectors } from "../planner/types.js";
+import type { Provider, VmDetail } from "../providers/types.js";
 import type { StateDoc, StateStore } from "../state/types.js";
 import type { StorageKind } from "../state/storage-kinds.js";
 import { colorWanted } from "./render/ansi.js";
@@ -64,7 +64,7 @@ export function err(s: string): void {
 export interface ShardContext {
   desired: DesiredShard;
   store: StateStore;
-  ops: ProxmoxOps;
+  ops: Provider;
   /** Closes the provider's keep-alive connections (or the process would not exit). */
   close(): Promise<void>;
 }
@@ -111,7 +111,7 @@ export async function withShard<T>(g: GlobalOptions, shard: string | undefined, 
 }
 
 /** The CLI's plan options: the planner's, plus `deep` (`--deep`: read every VM of the shard). */
-export type CliPlanOptions = PlanOptions & { deep?: boolean };
+export type CliPlanOptions = PlanSelectors & { deep?: boolean };
 
 /**
  * refresh → per-VM reads where the planner needs them → the pure planner. The CLI never plans from
@@ -123,13 +123,13 @@ export async function makePlan(ctx: Pick<ShardContext, "ops" | "desired">, doc: 
   const live = await ctx.ops.refresh();
   const { deep, ...rest } = options;
   const detailPolicy = deep || rest.detailPolicy === "ours" ? "ours" : "touched";
-  const full: PlannerOptions = { ...rest, detailPolicy };
+  const full: PlannerOptions = { ...rest, detailPolicy, hooks: ctx.ops.hooks };
   const details = await readDetails(ctx.ops, vmsNeedingDetails(ctx.desired, doc, live, full));
   return plan(ctx.desired, doc, live, full, details);
 }
 
 /** The reads the planner asked for: config for all, status/current too where it said `status`. */
-export async function readDetails(ops: ProxmoxOps, want: DetailRequest[]): Promise<VmDetail[] | undefined> {
+export async function readDetails(ops: Pick<Provider, "details">, want: DetailRequest[]): Promise<VmDetail[] | undefined> {
   if (want.length === 0) return undefined;
   const withStatus = want.filter((w) => w.status).map(({ node, vmid }) => ({ node, vmid }));
   const configOnly = want.filter((w) => !w.status).map(({ node, vmid }) => ({ node, vmid }));
@@ -142,9 +142,9 @@ export async function readDetails(ops: ProxmoxOps, want: DetailRequest[]): Promi
 
 export async function makeDrift(ctx: ShardContext, doc: StateDoc | undefined): Promise<DriftReport> {
   const live = await ctx.ops.refresh();
-  const want = vmsNeedingDetails(ctx.desired, doc, live, { detailPolicy: "ours" });
+  const want = vmsNeedingDetails(ctx.desired, doc, live, { detailPolicy: "ours", hooks: ctx.ops.hooks });
   const details = await readDetails(ctx.ops, want);
-  const findings = drift(ctx.desired, doc, live, details);
+  const findings = drift(ctx.desired, doc, live, details, { hooks: ctx.ops.hooks });
   return { clusterId: ctx.desired.clusterId, shardId: ctx.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
 }
 
@@ -200,7 +200,7 @@ export function planKey(env: NodeJS.ProcessEnv = process.env): string | undefine
 }
 
 /** Writes a saved plan atomically (temp file + rename) so a crash never leaves half a plan. */
-export async function savePlanFile(file: string, plan: Plan, options: PlanOptions): Promise<void> {
+export async function savePlanFile(file: string, plan: Plan, options: PlanSelectors): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, serializePlan(plan, options, planKey()));
   await rename(tmp, file);

@@ -8,16 +8,18 @@
  *   replace: the create chain of the new instance, then the delete chain of the old one, whose
  *            stop waits for the new one's start.
  *
- * `params.steps` lists the CreateSteps an action completes (the applier appends them to
- * `stepsDone`); `params.recordBefore` is written to the state record before the action starts
+ * `params` is what the provider is asked to do (typed per action type in src/providers/types.ts);
+ * `journal` is the applier's state bookkeeping: `steps` lists the CreateSteps an action completes
+ * (appended to `stepsDone`), `recordBefore` is written to the state record before the action starts
  * (write-ahead: a create is recorded as `creating` before its clone or upload, a delete as
- * `deleting` before its stop); `params.record` is merged into the record after the action succeeds.
+ * `deleting` before its stop), `record` is merged into the record after the action succeeds.
  * The VMID of every action after a clone is the planned one; the applier substitutes the VMID the
  * clone actually used (clone may move to the next free one).
  */
 import type { DesiredGroup, DesiredShard } from "../config/model.js";
 import type { CreateStep, InstanceRecord } from "../state/types.js";
-import type { Action, ActionType } from "./types.js";
+import type { ActionParams, ActionType } from "../providers/types.js";
+import type { Action, ActionJournal } from "./types.js";
 import { CREATE_STEPS, expectedNotes, isoFilename, isoVolumeOf, type Facts } from "./facts.js";
 import type { Intent, RemoveIntent } from "./reconcile.js";
 
@@ -33,9 +35,13 @@ export interface PlacedCreate {
 export class ActionList {
   readonly actions: Action[] = [];
 
-  add(instanceId: string, type: ActionType, node: string, vmid: number, dependsOn: (string | undefined)[], params: Record<string, unknown>): string {
+  add<K extends ActionType>(
+    instanceId: string, type: K, node: string, vmid: number, dependsOn: (string | undefined)[], params: ActionParams<K>, journal?: ActionJournal,
+  ): string {
     const id = `${instanceId}:${type}`;
-    this.actions.push({ id, instanceId, type, node, vmid, dependsOn: dependsOn.filter((d): d is string => d !== undefined), params });
+    const action = { id, instanceId, type, node, vmid, dependsOn: dependsOn.filter((d): d is string => d !== undefined), params } as Action;
+    if (journal) action.journal = journal;
+    this.actions.push(action);
     return id;
   }
 }
@@ -68,25 +74,21 @@ export function createChain(list: ActionList, facts: Facts, c: PlacedCreate): st
   let clone: string | undefined;
   if (!done.has("clone")) {
     clone = list.add(id, "clone", c.node, c.vmid, [], {
-      steps: ["clone"],
-      recordBefore: record,
       template: spec.template,
       storage: spec.storage,
-      pool: spec.pool,
+      ...(spec.pool ? { pool: spec.pool } : {}),
       full: popts.fullClone,
-    });
+    }, { steps: ["clone"], recordBefore: record });
   }
   let upload: string | undefined;
   if (!done.has("upload-iso")) {
     upload = list.add(id, "upload-iso", c.node, c.vmid, [], {
-      steps: ["upload-iso"],
-      recordBefore: record,
       storage: isoStorage,
       filename: isoFilename(id),
       volume,
       // The userdata itself is the change's `after.userdata` (not copied here: it can be large).
       templateData: templateData(desired, id, spec),
-    });
+    }, { steps: ["upload-iso"], recordBefore: record });
   }
   // configure carries the network, sizes, onboot, notes, tags and ide2 in one call: PVE accepts
   // them together, and tags written here make the VM recognisably ours as early as possible.
@@ -95,45 +97,45 @@ export function createChain(list: ActionList, facts: Facts, c: PlacedCreate): st
   let last: string | undefined = clone ?? upload;
   if (configureSteps.some((s) => !done.has(s))) {
     last = list.add(id, "configure", c.node, c.vmid, [clone, upload], {
-      steps: configureSteps,
       cores: spec.cores,
       memoryMiB: spec.memoryMiB,
-      net: spec.bridge !== undefined ? { bridge: spec.bridge, ...(spec.vlan !== undefined ? { vlan: spec.vlan } : {}) } : undefined,
+      ...(spec.bridge !== undefined ? { net: { bridge: spec.bridge, ...(spec.vlan !== undefined ? { vlan: spec.vlan } : {}) } } : {}),
       onboot: spec.onboot,
       tags: facts.ownershipTags,
       notes: expectedNotes(record),
       isoVolume: volume,
-    });
+      fresh: true,
+    }, { steps: configureSteps });
   }
   if (spec.diskBytes !== undefined && !done.has("resize")) {
-    last = list.add(id, "resize", c.node, c.vmid, [last ?? clone ?? upload], { steps: ["resize"], disk: "scsi0", bytes: spec.diskBytes });
+    last = list.add(id, "resize", c.node, c.vmid, [last ?? clone ?? upload], { disk: "scsi0", bytes: spec.diskBytes }, { steps: ["resize"] });
   }
   if (!done.has("start")) {
-    last = list.add(id, "start", c.node, c.vmid, [last ?? clone ?? upload], { steps: ["start"], record: { phase: "ready", stepsDone: [...CREATE_STEPS] } });
+    last = list.add(id, "start", c.node, c.vmid, [last ?? clone ?? upload], {}, { steps: ["start"], record: { phase: "ready", stepsDone: [...CREATE_STEPS] } });
   }
   return last;
 }
 
 /** The delete chain; `after` is what the first step waits for (a replacement's start). */
 export function deleteChain(list: ActionList, facts: Facts, instanceId: string, r: RemoveIntent, after: string | undefined, digest: string | undefined): void {
-  const recordBefore = r.forget ? { phase: "deleting" } : undefined;
   let prev = after;
-  let first = true;
-  const withRecordBefore = (p: Record<string, unknown>) => {
-    if (first && recordBefore) p.recordBefore = recordBefore;
+  // The chain's first action records the delete ahead (`deleting`), so a crash resumes it.
+  let first = r.forget;
+  const journal = (): ActionJournal | undefined => {
+    if (!first) return undefined;
     first = false;
-    return p;
+    return { recordBefore: { phase: "deleting" } };
   };
   if (r.vm) {
-    prev = list.add(instanceId, "stop", r.node, r.vmid, [prev], withRecordBefore({ timeoutSec: facts.desired.provider.options.shutdownTimeoutSec }));
-    prev = list.add(instanceId, "delete-vm", r.node, r.vmid, [prev], { instanceId, ...(digest ? { digest } : {}) });
+    prev = list.add(instanceId, "stop", r.node, r.vmid, [prev], { timeoutSec: facts.desired.provider.options.shutdownTimeoutSec }, journal());
+    prev = list.add(instanceId, "delete-vm", r.node, r.vmid, [prev], digest ? { digest } : {});
   }
   if (r.deleteIso) {
     // After the VM: a crash in between leaves an unreferenced ISO (the record stays `deleting`
     // and the next plan deletes it), never a VM pointing at a missing ISO.
-    prev = list.add(instanceId, "delete-iso", r.node, r.vmid, [prev], withRecordBefore({ volume: r.isoVolume }));
+    prev = list.add(instanceId, "delete-iso", r.node, r.vmid, [prev], { volume: r.isoVolume }, journal());
   }
-  if (r.forget) list.add(instanceId, "forget-state", r.node, r.vmid, [prev], withRecordBefore({}));
+  if (r.forget) list.add(instanceId, "forget-state", r.node, r.vmid, [prev], {}, journal());
 }
 
 /** Update, start and record for an existing VM. */
@@ -143,7 +145,7 @@ export function memberChain(list: ActionList, intent: Intent, digest: string | u
   const d = intent.diff;
   let prev: string | undefined;
   if (intent.recordFirst && intent.recordFields) {
-    prev = list.add(id, "record-state", vm.node, vm.vmid, [], { record: intent.recordFields });
+    prev = list.add(id, "record-state", vm.node, vm.vmid, [], {}, { record: intent.recordFields });
   }
   if (d && Object.keys(d.configure).length > 0) {
     prev = list.add(id, "configure", vm.node, vm.vmid, [prev], { ...d.configure, ...(digest ? { digest } : {}) });
@@ -160,7 +162,7 @@ export function memberChain(list: ActionList, intent: Intent, digest: string | u
     prev = list.add(id, "start", vm.node, vm.vmid, [prev], {});
   }
   if (!intent.recordFirst && intent.recordFields) {
-    list.add(id, "record-state", vm.node, vm.vmid, [prev], { record: intent.recordFields });
+    list.add(id, "record-state", vm.node, vm.vmid, [prev], {}, { record: intent.recordFields });
   }
 }
 

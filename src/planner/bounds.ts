@@ -14,7 +14,7 @@ import type { DesiredShard, VmSpec } from "../config/model.js";
 import { MAX_GROUP_SIZE, MAX_SHARD_INSTANCES } from "../config/limits.js";
 import { formatSize } from "../config/size.js";
 import { UserError } from "../errors.js";
-import type { LiveShard } from "../providers/proxmox/types.js";
+import type { LiveShard } from "../providers/types.js";
 import type { InstanceChange } from "./types.js";
 
 export function checkPlanBounds(desired: DesiredShard): void {

@@ -5,7 +5,7 @@
  * ends above the headroom, so a plan that relieves an already full node is never blocked.
  */
 import { UserError } from "../errors.js";
-import type { LiveShard } from "../providers/proxmox/types.js";
+import type { LiveShard } from "../providers/types.js";
 import type { NodeCapacity } from "./types.js";
 
 export class CapacityLedger {

@@ -13,13 +13,13 @@
  *             listing) are compared too; the touched ones still with `status: true`.
  */
 import type { DesiredShard } from "../config/model.js";
-import type { LiveShard } from "../providers/proxmox/types.js";
+import type { LiveShard } from "../providers/types.js";
 import type { StateDoc } from "../state/types.js";
 import { indexFacts, vmOf, type Facts } from "./facts.js";
 import { reconcile } from "./reconcile.js";
 import type { DetailRequest, PlanOptions } from "./types.js";
 
-export function vmsNeedingDetails(desired: DesiredShard, state: StateDoc | undefined, live: LiveShard, options: PlanOptions = {}): DetailRequest[] {
+export function vmsNeedingDetails(desired: DesiredShard, state: StateDoc | undefined, live: LiveShard, options: PlanOptions): DetailRequest[] {
   const facts = indexFacts(desired, state, live, options);
   const out = new Map<number, DetailRequest>();
   const add = (vm: { node: string; vmid: number }, status: boolean) => {

@@ -5,7 +5,6 @@
  */
 import type { DesiredGroup } from "../config/model.js";
 import type { InstanceRecord } from "../state/types.js";
-import { withOwnershipTags } from "../providers/proxmox/tags.js";
 import type { AttributeChange } from "./types.js";
 import { expectedNotes, MIB, notesMatch, type Facts, type LiveVmX } from "./facts.js";
 
@@ -79,7 +78,7 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
   const liveTags = vm.tags;
   const missing = facts.ownershipTags.filter((t) => !liveTags.includes(t));
   if (missing.length > 0) {
-    const tags = withOwnershipTags(liveTags, facts.desired.clusterId, facts.desired.shardId);
+    const tags = facts.hooks.withOwnershipTags(liveTags, facts.desired.clusterId, facts.desired.shardId);
     change("tags", liveTags, tags);
     out.reasons.push(`ownership tags missing: ${missing.join(", ")}`);
     out.configure.tags = tags;
@@ -90,8 +89,8 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
       out.reasons.push(`onboot ${detail.onboot} → ${spec.onboot}`);
       out.configure.onboot = spec.onboot;
     }
-    const notes = facts.options.notes;
-    if (notes) {
+    const notes = facts.hooks.notes;
+    {
       const expected = expectedNotes(record);
       if (!notesMatch(notes.parse(detail.description), expected)) {
         const description = notes.compose(detail.description, expected);

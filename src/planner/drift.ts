@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { DesiredShard } from "../config/model.js";
-import type { LiveShard, VmDetail } from "../providers/proxmox/types.js";
+import type { LiveShard, VmDetail } from "../providers/types.js";
 import type { StateDoc } from "../state/types.js";
 import { diffMember } from "./diff.js";
 import { cmp, findRecordVm, groupKey, indexFacts, type Facts } from "./facts.js";
@@ -16,10 +16,10 @@ export function drift(
   desired: DesiredShard,
   state: StateDoc | undefined,
   live: LiveShard,
-  details?: VmDetail[],
-  options: Pick<PlanOptions, "notes"> = {},
+  details: VmDetail[] | undefined,
+  options: Pick<PlanOptions, "hooks">,
 ): DriftFinding[] {
-  return computeDrift(indexFacts(desired, state, live, { notes: options.notes }, details));
+  return computeDrift(indexFacts(desired, state, live, { hooks: options.hooks }, details));
 }
 
 /**

@@ -4,33 +4,24 @@
  * from here so that each lookup is O(1) at 10,000 instances.
  */
 import type { DesiredGroup, DesiredShard, GroupRef } from "../config/model.js";
-import type { LiveShard, LiveVm, Ownership, VmDetail } from "../providers/proxmox/types.js";
-import type { CreateStep, InstanceRecord, StateDoc } from "../state/types.js";
-import { composeDescription, parseNotesBlock, renderNotesBlock } from "../providers/proxmox/notes-block.js";
-import { createPlacementLedger } from "../providers/proxmox/scheduler.js";
-import { normaliseTags, OWNERSHIP_TAGS } from "../providers/proxmox/tags.js";
-import { ownershipOf } from "../providers/proxmox/refresh.js";
-import { parseSize } from "../providers/proxmox/sizes.js";
-import type { NotesBlockFields, NotesCodec, PlanOptions } from "./types.js";
+import { CREATE_STEPS, type LiveShard, type LiveVm, type Ownership, type PlanningHooks, type VmDetail } from "../providers/types.js";
+import type { InstanceRecord, StateDoc } from "../state/types.js";
+import type { NotesBlockFields, PlanOptions } from "./types.js";
 
-/** The provider's notes codec (src/providers/proxmox/notes-block.ts), the default of PlanOptions.notes. */
-export const PROVIDER_NOTES: NotesCodec = {
-  parse: (description) => parseNotesBlock(description),
-  compose: (description, block) => composeDescription(description, renderNotesBlock({ ...block, created: block.created ?? "" })),
-};
+export { CREATE_STEPS };
 
 export type LiveVmX = LiveVm & { ownership: Ownership };
 
 export const MIB = 1024 * 1024;
 
-/** The create chain's steps in order (src/state/types.ts CreateStep). */
-export const CREATE_STEPS: CreateStep[] = ["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"];
 
 export interface Facts {
   desired: DesiredShard;
   state: StateDoc | undefined;
   live: LiveShard;
   options: PlanOptions;
+  /** The provider's pure codecs (ownership, tags, notes, placement, sizes). */
+  hooks: PlanningHooks;
   details: Map<number, VmDetail>;
   /** What running VMs run with (details' status/current, else the listing), for pending changes. */
   running: Map<number, { cores: number; memoryBytes: number }>;
@@ -59,7 +50,8 @@ export function indexFacts(
   for (const g of desired.groups) groups.set(groupKey(g.ref), g);
   const detailMap = new Map(details.map((d) => [d.vmid, d]));
   const running = new Map<number, { cores: number; memoryBytes: number }>();
-  if (detailMap.size > 0) live = { ...live, vms: live.vms.map((vm) => trustDetail(vm, detailMap.get(vm.vmid), desired, running)) };
+  const hooks = options.hooks;
+  if (detailMap.size > 0) live = { ...live, vms: live.vms.map((vm) => trustDetail(vm, detailMap.get(vm.vmid), desired, running, hooks)) };
   const byName = new Map<string, LiveVmX[]>();
   for (const vm of live.vms) {
     if (vm.template || vm.name === "") continue;
@@ -72,18 +64,15 @@ export function indexFacts(
     desired,
     state,
     live,
-    options: {
-      ...options,
-      notes: options.notes ?? PROVIDER_NOTES,
-      createPlacementLedger: options.createPlacementLedger ?? createPlacementLedger,
-    },
+    options,
+    hooks,
     details: detailMap,
     running,
     groups,
     byName,
     vmByVmid: new Map(live.vms.map((vm) => [vm.vmid, vm])),
     records,
-    ownershipTags: ownershipTags(desired.clusterId, desired.shardId),
+    ownershipTags: hooks.ownershipTags(desired.clusterId, desired.shardId),
     isoStorage: desired.provider.options.cloudInitIsoStorage,
   };
 }
@@ -96,7 +85,7 @@ export function indexFacts(
  * therefore taken from the read. The sizes are the config's, pending changes included; what a
  * running VM really runs with goes to `running` (status/current, else the listing).
  */
-function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard, running: Facts["running"]): LiveVmX {
+function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard, running: Facts["running"], hooks: PlanningHooks): LiveVmX {
   if (!d || vm.template || d.node !== vm.node) return vm;
   const status = d.status ?? vm.status;
   const out: LiveVmX = {
@@ -108,9 +97,9 @@ function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard
     cores: d.cores,
     memoryBytes: d.memoryMiB * MIB,
   };
-  const disk = d.scsi0 ? diskBytesOf(d.scsi0) : undefined;
+  const disk = d.scsi0 ? diskBytesOf(d.scsi0, hooks) : undefined;
   if (disk !== undefined) out.diskBytes = disk;
-  if (out.name !== vm.name || out.tags.join(",") !== vm.tags.join(",")) out.ownership = ownershipOf(out, desired.clusterId, desired.shardId);
+  if (out.name !== vm.name || out.tags.join(",") !== vm.tags.join(",")) out.ownership = hooks.ownershipOf(out, desired.clusterId, desired.shardId);
   if (status === "running") {
     if (d.running) running.set(vm.vmid, { cores: d.running.cores, memoryBytes: d.running.memoryMiB * MIB });
     else if (vm.status === "running" && vm.cores > 0) running.set(vm.vmid, { cores: vm.cores, memoryBytes: vm.memoryBytes });
@@ -118,19 +107,14 @@ function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard
   return out;
 }
 
-function diskBytesOf(drive: string): number | undefined {
+function diskBytesOf(drive: string, hooks: PlanningHooks): number | undefined {
   const size = /(?:^|,)size=([^,]+)/.exec(drive)?.[1];
   if (size === undefined) return undefined;
   try {
-    return parseSize(size);
+    return hooks.parseSize(size);
   } catch {
     return undefined;
   }
-}
-
-/** The three tags that make a VM ours (rule 2), normalised as PVE stores them. */
-export function ownershipTags(clusterId: string, shardId: string): string[] {
-  return normaliseTags(OWNERSHIP_TAGS(clusterId, shardId));
 }
 
 /**

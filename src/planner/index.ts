@@ -8,5 +8,5 @@ export { drift, fingerprint, isDrift } from "./drift.js";
 export { topoOrder, validateGraph } from "./graph.js";
 export { serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsToRecheck } from "./saved-plan.js";
 export { vmsNeedingDetails } from "./details.js";
-export { isoFilename, isoVolumeOf, ownershipTags, CREATE_STEPS } from "./facts.js";
+export { isoFilename, isoVolumeOf, CREATE_STEPS } from "./facts.js";
 export type * from "./types.js";

@@ -5,7 +5,7 @@
 import type { DesiredShard } from "../config/model.js";
 import { newInstanceId as defaultNewInstanceId } from "../config/instance-id.js";
 import { UserError } from "../errors.js";
-import type { LiveShard, VmDetail } from "../providers/proxmox/types.js";
+import type { LiveShard, VmDetail } from "../providers/types.js";
 import type { StateDoc } from "../state/types.js";
 import { ActionList, createChain, deleteChain, memberChain } from "./actions.js";
 import { CapacityLedger } from "./capacity.js";
@@ -19,7 +19,7 @@ import { VmidAllocator } from "./vmids.js";
 
 export const PLAN_FORMAT_VERSION = 1;
 
-export function plan(desired: DesiredShard, state: StateDoc | undefined, live: LiveShard, options: PlanOptions = {}, details?: VmDetail[]): Plan {
+export function plan(desired: DesiredShard, state: StateDoc | undefined, live: LiveShard, options: PlanOptions, details?: VmDetail[]): Plan {
   if (state && (state.clusterId !== desired.clusterId || state.shardId !== desired.shardId)) {
     throw new UserError("E_STATE_MISMATCH", `the state belongs to ${state.clusterId}/${state.shardId}, not ${desired.clusterId}/${desired.shardId}`);
   }
@@ -51,7 +51,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
       else capacity.shift(c.node, spec.cores, memoryBytes);
       return { instanceId: c.instanceId, node: c.node, vmid, scores: {}, createdAt: c.createdAt ?? createdAt };
     }
-    ledger ??= facts.options.createPlacementLedger!(live.nodes, popts.scheduler);
+    ledger ??= facts.hooks.createPlacementLedger(live.nodes, popts.scheduler);
     const placed = ledger.place({ cores: spec.cores, memoryBytes });
     if ("error" in placed) throw new UserError("E_PLACEMENT", `cannot place a new VM of ${groupKey(c.group.ref)}: ${placed.error}`);
     capacity.shift(placed.node, spec.cores, memoryBytes);

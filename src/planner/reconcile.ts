@@ -394,8 +394,8 @@ function movedReasons(record: InstanceRecord, vm: LiveVmX): string[] {
 
 function notesOf(facts: Facts, vm: LiveVmX): NotesBlockFields | undefined {
   const detail = facts.details.get(vm.vmid);
-  if (!detail || !facts.options.notes) return undefined;
-  return facts.options.notes.parse(detail.description);
+  if (!detail) return undefined;
+  return facts.hooks.notes.parse(detail.description);
 }
 
 function notesGroup(facts: Facts, vm: LiveVmX): { tenant: string; group: string } | undefined {

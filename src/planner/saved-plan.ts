@@ -9,14 +9,15 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import type { VmDetail } from "../providers/proxmox/types.js";
+import { ACTION_PARAMS, ACTION_TYPES, CreateStepSchema, type VmDetail } from "../providers/types.js";
+import { InstanceRecordSchema } from "../state/document.js";
 import type { StateDoc } from "../state/types.js";
 import { secondsUtc } from "./facts.js";
 import { validateGraph } from "./graph.js";
 import { PLAN_FORMAT_VERSION, summarise } from "./plan.js";
-import type { Plan, PlanOptions } from "./types.js";
+import type { Plan, PlanSelectors } from "./types.js";
 
-const CREATE_STEP = z.enum(["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"]);
+const CREATE_STEP = CreateStepSchema;
 const GROUP_REF = z.object({ tenant: z.string(), group: z.string() });
 const LIVE_VM = z.object({
   vmid: z.number().int(), name: z.string(), node: z.string(),
@@ -47,15 +48,22 @@ const PLAN_SCHEMA = z.object({
     replaces: z.string().optional(),
     resumeFrom: CREATE_STEP.optional(),
   })),
-  actions: z.array(z.object({
+  // Each action type's params are the contract's (ACTION_PARAMS): a file whose params the
+  // provider would not accept does not load.
+  actions: z.array(z.discriminatedUnion("type", ACTION_TYPES.map((type) => z.object({
     id: z.string(),
     instanceId: z.string(),
-    type: z.enum(["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start", "stop", "delete-iso", "delete-vm", "record-state", "forget-state"]),
+    type: z.literal(type),
     node: z.string(),
     vmid: z.number().int(),
     dependsOn: z.array(z.string()),
-    params: z.record(z.string(), z.unknown()),
-  })),
+    params: ACTION_PARAMS[type],
+    journal: z.object({
+      steps: z.array(CREATE_STEP).optional(),
+      recordBefore: InstanceRecordSchema.partial().optional(),
+      record: InstanceRecordSchema.partial().optional(),
+    }).strict().optional(),
+  })) as unknown as [z.ZodObject, ...z.ZodObject[]])),
   vmDigests: z.record(z.string(), z.string()),
   drift: z.array(z.object({
     fingerprint: z.string(),
@@ -97,7 +105,7 @@ const SEAL = z.strictObject({
 });
 
 /** The saved options of a planner option set (what `plan --out` records for `apply FILE`). */
-export function savedPlanOptions(o: PlanOptions): SavedPlanOptions {
+export function savedPlanOptions(o: PlanSelectors): SavedPlanOptions {
   return {
     targets: [...(o.targets ?? [])],
     replace: [...(o.replace ?? [])],
@@ -110,7 +118,7 @@ export function savedPlanOptions(o: PlanOptions): SavedPlanOptions {
 }
 
 /** The planner options to make a saved plan again with. */
-export function replanOptions(plan: Pick<Plan, "mode">, o: SavedPlanOptions): PlanOptions {
+export function replanOptions(plan: Pick<Plan, "mode">, o: SavedPlanOptions): PlanSelectors {
   return { mode: plan.mode, targets: o.targets, replace: o.replace, adopt: o.adopt, gc: o.gc, ignoreCapacity: o.ignoreCapacity, allowRestart: o.allowRestart, detailPolicy: o.detailPolicy };
 }
 
@@ -170,8 +178,8 @@ function sameText(a: string, b: string): boolean {
  * The file format: the Plan itself as JSON plus `seal` {options, hash, mac?}. It holds no secrets:
  * tokens and keys never enter it (the MAC is a keyed digest, not the key).
  */
-export function serializePlan(plan: Plan, options: PlanOptions | SavedPlanOptions = {}, key?: string): string {
-  const saved = savedPlanOptions(options as PlanOptions);
+export function serializePlan(plan: Plan, options: PlanSelectors | SavedPlanOptions = {}, key?: string): string {
+  const saved = savedPlanOptions(options as PlanSelectors);
   const seal: z.infer<typeof SEAL> = { options: saved, hash: savedPlanHash(plan, saved) };
   if (key) seal.mac = savedPlanMac(plan, saved, key);
   // Compact: a 10,000-VM plan is tens of MB indented; `show FILE` is how people read it.
@@ -261,7 +269,7 @@ function checkConsistency(plan: Plan, file: string): void {
     if (!owners.has(a.instanceId)) throw edited(`action ${a.id} belongs to no change of the plan`);
     const placement = created.get(a.instanceId)?.placement;
     if (!placement) continue;
-    const before = a.params.recordBefore as { instanceId?: unknown; node?: unknown; vmid?: unknown } | undefined;
+    const before = a.journal?.recordBefore as { instanceId?: unknown; node?: unknown; vmid?: unknown } | undefined;
     const targets = [[a.node, a.vmid], ...(before && typeof before === "object" && "instanceId" in before ? [[before.node, before.vmid]] : [])];
     if (before && typeof before === "object" && "instanceId" in before && before.instanceId !== a.instanceId) throw edited(`action ${a.id} records another instance`);
     for (const [node, vmid] of targets) {
@@ -425,14 +433,14 @@ function shapeOf(plan: Plan): Map<string, unknown[]> {
   }
   for (const act of plan.actions) {
     const e = entry(act.instanceId);
-    const form: Record<string, unknown> = { id: act.id, type: act.type, instanceId: act.instanceId, node: act.node, vmid: act.vmid, dependsOn: [...act.dependsOn].sort(), params: act.params };
+    const form: Record<string, unknown> = { id: act.id, type: act.type, instanceId: act.instanceId, node: act.node, vmid: act.vmid, dependsOn: [...act.dependsOn].sort(), params: act.params, journal: act.journal };
     if (e.isNew) {
       // Placement may differ between two plannings; readSavedPlan already checked that the file's
       // steps go where its placement says, and the fresh plan is what runs.
       form.node = "(placed)";
       form.vmid = "(placed)";
-      const before = act.params.recordBefore;
-      if (before && typeof before === "object" && "instanceId" in before) form.params = { ...act.params, recordBefore: { ...before, node: "(placed)", vmid: "(placed)" } };
+      const before = act.journal?.recordBefore;
+      if (before && typeof before === "object" && "instanceId" in before) form.journal = { ...act.journal, recordBefore: { ...before, node: "(placed)", vmid: "(placed)" } };
     }
     e.actions[act.type] = mask(form); // one action per type and instance (ids are unique)
   }

@@ -3,8 +3,10 @@
  * src/cli, walked by src/applier, saved with `plan --out`.
  */
 import type { GroupRef, VmSpec } from "../config/model.js";
-import type { LiveVm, Ownership } from "../providers/proxmox/types.js";
-import type { CreateStep } from "../state/types.js";
+import type { ActionParams, ActionType, CreateStep, LiveVm, Ownership, PlanningHooks } from "../providers/types.js";
+import type { InstanceRecord } from "../state/types.js";
+
+export type { ActionType, CreatePlacementLedger, NotesBlockFields, NotesCodec, PlacementLedger, PlanningHooks } from "../providers/types.js";
 
 /** What a plan does to one instance. The order is the order humans read a plan in. */
 export type ChangeKind = "create" | "update" | "replace" | "start" | "delete" | "adopt" | "forget" | "record";
@@ -33,20 +35,33 @@ export interface InstanceChange {
   resumeFrom?: CreateStep;
 }
 
-export type ActionType =
-  | "clone" | "configure" | "resize" | "upload-iso" | "attach-iso" | "tag" | "start"
-  | "stop" | "delete-iso" | "delete-vm" | "record-state" | "forget-state";
+/**
+ * The applier's bookkeeping around an action (the state document's write-ahead journal), kept
+ * apart from what the provider is asked to do.
+ */
+export interface ActionJournal {
+  /** Create steps this action completes: joined to the record's `stepsDone` after it succeeds. */
+  steps?: CreateStep[];
+  /**
+   * Written to the record before the action starts (write-ahead): the whole record for a create
+   * (recorded as `creating` before its clone or upload can exist), a patch otherwise (`deleting`).
+   */
+  recordBefore?: InstanceRecord | Partial<InstanceRecord>;
+  /** Merged into the record after the action succeeds. */
+  record?: Partial<InstanceRecord>;
+}
 
-export interface Action {
+interface ActionBase {
   id: string; // `${instanceId}:${type}`
   instanceId: string;
-  type: ActionType;
   node: string;
   vmid: number;
   dependsOn: string[]; // action ids
-  /** Parameters the applier needs (storage, iso name, config fields …); plain JSON. */
-  params: Record<string, unknown>;
+  journal?: ActionJournal;
 }
+
+/** One step of the plan: a typed request to the provider (ACTION_PARAMS) plus its journal. */
+export type Action = { [K in ActionType]: ActionBase & { type: K; params: ActionParams<K> } }[ActionType];
 
 /** A drift finding for `pvefleet drift`, with a stable fingerprint. */
 export interface DriftFinding {
@@ -93,32 +108,6 @@ export type { Ownership };
 
 // ---- Planner inputs (added by the planner; additive) ----
 
-/** One plan's reservations on the nodes: each place() books the VM on the node it returns. */
-export interface PlacementLedger {
-  place(vm: { cores: number; memoryBytes: number }): { node: string; scores: Record<string, number> } | { error: string };
-}
-
-/** `createPlacementLedger` of src/providers/proxmox/scheduler.ts. */
-export type CreatePlacementLedger = (
-  nodes: import("../providers/proxmox/types.js").LiveNode[],
-  scheduler: import("../config/model.js").ProxmoxOptions["scheduler"],
-) => PlacementLedger;
-
-/** The managed notes block's fields (nstance.md §5); `group` is `tenant.group`. */
-export interface NotesBlockFields {
-  group?: string;
-  kind?: string;
-  template?: string;
-  created?: string;
-}
-
-/** `parseNotesBlock` / `composeDescription` of src/providers/proxmox/notes-block.ts. */
-export interface NotesCodec {
-  parse(description: string): NotesBlockFields | undefined;
-  /** The description with the managed block replaced (or appended), operator text kept. */
-  compose(description: string, block: NotesBlockFields): string;
-}
-
 /**
  * Which VMs `vmsNeedingDetails` asks per-VM reads for: `none` (the two listings only; orphans
  * still when adopting), `touched` (the CLI's default for plan and apply: every VM the listing says
@@ -135,6 +124,9 @@ export interface DetailRequest {
   status?: true;
 }
 
+/** Plan options without the provider's hooks: what a command line or a saved plan records. */
+export type PlanSelectors = Omit<PlanOptions, "hooks">;
+
 export interface PlanOptions {
   mode?: Plan["mode"]; // default "normal"
   /** `tenant.group` or instance IDs; empty = everything. */
@@ -148,10 +140,11 @@ export interface PlanOptions {
   now?: () => Date;
   /** Default: newInstanceId of src/config/instance-id.ts. */
   newInstanceId?: (kind: string) => string;
-  /** Default: createPlacementLedger of src/providers/proxmox/scheduler.ts. */
-  createPlacementLedger?: CreatePlacementLedger;
-  /** Default: the provider's notes-block codec; used only when details are given. */
-  notes?: NotesCodec;
+  /**
+   * Required: the provider's pure codecs (ownership, tags, notes, placement, sizes) — passed in, so
+   * the planner never imports a provider (test/architecture.test.ts).
+   */
+  hooks: PlanningHooks;
   /** Overrides of the shard's provider options. */
   scaleDownOrder?: "newest" | "oldest";
   maxSurge?: number;

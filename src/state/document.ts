@@ -3,6 +3,7 @@
  * check at the edge (a file or an object store); a document that fails it is a clear error and is
  * never silently replaced.
  */
+import { CreateStepSchema } from "../providers/types.js";
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -24,7 +25,7 @@ export const InstanceRecordSchema = z.looseObject({
   updateHash: z.string(),
   isoVolume: z.string().optional(),
   phase: z.enum(["creating", "ready", "deleting"]),
-  stepsDone: z.array(z.enum(["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start"])),
+  stepsDone: z.array(CreateStepSchema),
   createdAt: isoTime,
   updatedAt: isoTime,
 });

@@ -11,7 +11,7 @@ import { loadShardFile } from "../../src/config/index.js";
 import type { DesiredShard } from "../../src/config/model.js";
 import { apply, type ApplyDeps, type ApplyEvent, type ApplyResult } from "../../src/applier/index.js";
 import { makePlan as cliMakePlan } from "../../src/cli/context.js";
-import type { Plan, PlanOptions } from "../../src/planner/types.js";
+import type { Plan, PlanSelectors } from "../../src/planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
 import { startSimulator, type SimulatorOptions } from "../../src/sim/index.js";
 import { openStateStore } from "../../src/state/index.js";
@@ -126,14 +126,14 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
 }
 
 /** The plan the CLI would make (refresh → the per-VM reads it needs → the pure planner). */
-export async function makePlan(ops: ProxmoxProvider, desired: DesiredShard, doc: StateDoc | undefined, options: PlanOptions = {}): Promise<Plan> {
+export async function makePlan(ops: ProxmoxProvider, desired: DesiredShard, doc: StateDoc | undefined, options: PlanSelectors = {}): Promise<Plan> {
   return cliMakePlan({ ops, desired }, doc, options);
 }
 
 /** One `pvefleet apply --auto-approve`: lock, plan inside it, apply, release. */
 export async function planAndApply(
   env: Env,
-  options: PlanOptions = {},
+  options: PlanSelectors = {},
   applyOptions: Partial<ApplyDeps> = {},
 ): Promise<{ plan: Plan; result: ApplyResult; events: ApplyEvent[] }> {
   const desired = await env.desired();
@@ -153,7 +153,7 @@ export async function planAndApply(
 }
 
 /** The plan a fresh run would make now (no lock, writes nothing). */
-export async function planNow(env: Env, options: PlanOptions = {}): Promise<Plan> {
+export async function planNow(env: Env, options: PlanSelectors = {}): Promise<Plan> {
   const desired = await env.desired();
   const store = await env.store();
   const ops = env.provider();

@@ -67,9 +67,9 @@ describe("interrupts and lost races", () => {
     let wrote = false;
     const racing: typeof ops = {
       ...ops,
-      clone: async (req) => {
-        const got = await ops.clone(req);
-        if (!wrote) {
+      run: async (action, context) => {
+        const got = await ops.run(action, context);
+        if (action.type === "clone" && !wrote) {
           wrote = true;
           const cur = (await other.read())!;
           await other.write(cur.doc, cur.etag);

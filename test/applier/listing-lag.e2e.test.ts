@@ -137,7 +137,7 @@ describe("a killed run's clone, listed as `VM <vmid>`", () => {
     await ops.close();
     const clone = plan.actions.find((a) => a.type === "clone")!;
     // What a run killed right after sending its clone leaves: the write-ahead record, and the clone.
-    const record = clone.params.recordBefore as StateDoc["instances"][string];
+    const record = clone.journal!.recordBefore as StateDoc["instances"][string];
     await store.write({ ...emptyDoc(), instances: { [record.instanceId]: record } }, undefined);
     const upid = (await env.api("POST", `/nodes/pve1/qemu/9000/clone`, { newid: clone.vmid, name: clone.instanceId, full: 0 })) as string;
     env.sim.tickStats(); // pvestatd runs while the clone holds only `lock: clone`

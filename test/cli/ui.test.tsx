@@ -5,7 +5,7 @@ import { ProgressStore } from "../../src/cli/ui/store.js";
 import { PlainReporter } from "../../src/cli/ui/plain.js";
 import { JsonReporter } from "../../src/cli/ui/json-stream.js";
 import { reporterStyle } from "../../src/cli/ui/index.js";
-import type { Plan } from "../../src/planner/types.js";
+import type { Action, Plan } from "../../src/planner/types.js";
 import { basePlan, spec } from "./fixtures.js";
 
 const A = "tst06dxa00000000000000000001";
@@ -13,8 +13,8 @@ const B = "tst06dxa00000000000000000002";
 
 function twoCreates(): Plan {
   const group = { tenant: "acme", group: "web" };
-  const mk = (id: string, vmid: number) => [
-    { id: `${id}:clone`, instanceId: id, type: "clone" as const, node: "pve1", vmid, dependsOn: [], params: {} },
+  const mk = (id: string, vmid: number): Action[] => [
+    { id: `${id}:clone`, instanceId: id, type: "clone" as const, node: "pve1", vmid, dependsOn: [], params: { template: { name: "debian-13-template" }, storage: "local-lvm", full: true } },
     { id: `${id}:start`, instanceId: id, type: "start" as const, node: "pve1", vmid, dependsOn: [`${id}:clone`], params: {} },
   ];
   return basePlan({

@@ -5,15 +5,15 @@
 import { describe, expect, it } from "vitest";
 import { plan } from "../../src/planner/plan.js";
 import type { DesiredShard } from "../../src/config/model.js";
-import type { Plan, PlanOptions } from "../../src/planner/types.js";
+import type { Plan, PlanSelectors } from "../../src/planner/types.js";
 import { applyPlan, desired, detail, group, iid, live, member, planOptions, record, state, vm, type World } from "./fixtures.js";
 
-function planWorld(d: DesiredShard, w: World, opts: PlanOptions = {}): Plan {
+function planWorld(d: DesiredShard, w: World, opts: PlanSelectors = {}): Plan {
   return plan(d, w.state, w.live, { ...planOptions(), ...opts }, [...w.details.values()]);
 }
 
 /** Plans and applies until a plan is empty; returns the final world and the number of rounds. */
-function converge(d: DesiredShard, w: World, opts: PlanOptions = {}, maxRounds = 6): { world: World; rounds: number } {
+function converge(d: DesiredShard, w: World, opts: PlanSelectors = {}, maxRounds = 6): { world: World; rounds: number } {
   for (let round = 1; round <= maxRounds; round++) {
     const p = planWorld(d, w, { ...opts, newInstanceId: ids(round) });
     if (p.changes.length === 0) return { world: w, rounds: round - 1 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { drift, fingerprint } from "../../src/planner/drift.js";
-import { desired, detail, group, iid, live, member, record, state, vm } from "./fixtures.js";
+import { desired, detail, group, hooked, iid, live, member, record, state, vm } from "./fixtures.js";
 
 describe("drift", () => {
   const facts = (cores: number) => {
@@ -16,14 +16,14 @@ describe("drift", () => {
 
   it("reports attribute drift, missing and stopped VMs, orphans and unmanaged VMs", () => {
     const { d, s, l } = facts(4);
-    const found = drift(d, s, l);
+    const found = drift(d, s, l, undefined, hooked());
     expect(found.map((f) => `${f.kind}:${f.attribute ?? ""}`)).toEqual(["missing:", "stopped:", "attribute:cores", "orphan:", "unmanaged:"]);
     expect(found[2]).toMatchObject({ instanceId: iid(1), expected: 2, actual: 4 });
   });
 
   it("keeps fingerprints stable across runs and across values", () => {
-    const one = drift(facts(4).d, facts(4).s, facts(4).l);
-    const two = drift(facts(8).d, facts(8).s, facts(8).l);
+    const one = drift(facts(4).d, facts(4).s, facts(4).l, undefined, hooked());
+    const two = drift(facts(8).d, facts(8).s, facts(8).l, undefined, hooked());
     expect(two.map((f) => f.fingerprint)).toEqual(one.map((f) => f.fingerprint));
     expect(one[2]!.fingerprint).toBe(fingerprint("attribute", iid(1), "cores"));
     expect(new Set(one.map((f) => f.fingerprint)).size).toBe(one.length);
@@ -31,8 +31,8 @@ describe("drift", () => {
 
   it("checks notes and onboot only with details", () => {
     const { d, s, l, a } = facts(2);
-    expect(drift(d, s, l).some((f) => f.attribute === "notes")).toBe(false);
-    const found = drift(d, s, l, [detail(a.vm, a.record, { description: "hello", onboot: false })]);
+    expect(drift(d, s, l, undefined, hooked()).some((f) => f.attribute === "notes")).toBe(false);
+    const found = drift(d, s, l, [detail(a.vm, a.record, { description: "hello", onboot: false })], hooked());
     expect(found.filter((f) => f.kind === "attribute").map((f) => f.attribute)).toEqual(["notes", "onboot"]);
   });
 

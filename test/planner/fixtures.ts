@@ -6,7 +6,8 @@ import type { DesiredGroup, DesiredShard, ProxmoxOptions, VmSpec } from "../../s
 import type { LiveNode, LiveShard, LiveVm, Ownership, VmDetail } from "../../src/providers/proxmox/types.js";
 import type { InstanceRecord, StateDoc } from "../../src/state/types.js";
 import { topoOrder } from "../../src/planner/graph.js";
-import type { Plan, PlanOptions } from "../../src/planner/types.js";
+import type { Plan, PlanOptions, PlanSelectors } from "../../src/planner/types.js";
+import { proxmoxPlanningHooks } from "../../src/providers/proxmox/hooks.js";
 import { composeDescription, renderNotesBlock } from "../../src/providers/proxmox/notes-block.js";
 
 export const MIB = 1024 * 1024;
@@ -109,7 +110,12 @@ export function idSource(kindPrefixStart = 900): (kind: string) => string {
 }
 
 export function planOptions(over: Partial<PlanOptions> = {}): PlanOptions {
-  return { newInstanceId: idSource(), now: () => new Date(FETCHED_AT), ...over };
+  return { newInstanceId: idSource(), now: () => new Date(FETCHED_AT), hooks: proxmoxPlanningHooks, ...over };
+}
+
+/** Options as given, plus the Proxmox hooks the planner requires. */
+export function hooked(over: PlanSelectors = {}): PlanOptions {
+  return { hooks: proxmoxPlanningHooks, ...over };
 }
 
 export interface World {
@@ -137,7 +143,7 @@ export function applyPlan(plan: Plan, world: World, d: DesiredShard): World {
   const owned = (tags: string[]) => OURS.every((t) => tags.includes(t));
   for (const a of topoOrder(plan.actions)) {
     const p = a.params as Record<string, any>;
-    merge(a.instanceId, p.recordBefore);
+    merge(a.instanceId, a.journal?.recordBefore);
     const rec = st.instances[a.instanceId];
     const vmid = rec && a.type !== "delete-vm" && a.type !== "stop" ? rec.vmid : a.vmid;
     const v = vmOf(vmid);
@@ -172,7 +178,7 @@ export function applyPlan(plan: Plan, world: World, d: DesiredShard): World {
         if (v) v.status = "stopped";
         break;
       case "delete-vm": {
-        const i = vms.findIndex((x) => x.vmid === a.vmid && x.name === p.instanceId);
+        const i = vms.findIndex((x) => x.vmid === a.vmid && x.name === a.instanceId);
         if (i >= 0) vms.splice(i, 1);
         details.delete(a.vmid);
         break;
@@ -186,11 +192,12 @@ export function applyPlan(plan: Plan, world: World, d: DesiredShard): World {
       default:
         break;
     }
-    if (p.steps && st.instances[a.instanceId]) {
+    const steps = a.journal?.steps;
+    if (steps && st.instances[a.instanceId]) {
       const r = st.instances[a.instanceId]!;
-      r.stepsDone = [...new Set([...r.stepsDone, ...p.steps])];
+      r.stepsDone = [...new Set([...r.stepsDone, ...steps])];
     }
-    if (a.type !== "forget-state") merge(a.instanceId, p.record);
+    if (a.type !== "forget-state") merge(a.instanceId, a.journal?.record);
   }
   st.serial++;
   void d;

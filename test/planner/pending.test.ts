@@ -6,14 +6,14 @@
 import { describe, expect, it } from "vitest";
 import { plan } from "../../src/planner/plan.js";
 import { vmsNeedingDetails } from "../../src/planner/details.js";
-import type { PlanOptions } from "../../src/planner/types.js";
+import type { PlanSelectors } from "../../src/planner/types.js";
 import type { VmDetail } from "../../src/providers/proxmox/types.js";
-import { desired, detail, group, live, MIB, member, planOptions, state, type Vm } from "./fixtures.js";
+import { desired, detail, group, hooked, live, MIB, member, planOptions, state, type Vm } from "./fixtures.js";
 import type { InstanceRecord } from "../../src/state/types.js";
 
 const d = desired([group("web", 1)]);
 
-function planWith(rec: InstanceRecord, listed: Vm, read: VmDetail | undefined, opts: PlanOptions = {}) {
+function planWith(rec: InstanceRecord, listed: Vm, read: VmDetail | undefined, opts: PlanSelectors = {}) {
   const st = state([rec]);
   const l = live([listed]);
   const want = vmsNeedingDetails(d, st, l, { ...planOptions(), detailPolicy: "touched", ...opts });
@@ -54,7 +54,7 @@ describe("a plan right after an apply", () => {
 
   it("asks for no per-VM read in a steady fleet under the touched policy", () => {
     const ms = [member(1), member(2)];
-    expect(vmsNeedingDetails(desired([group("web", 2)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), { detailPolicy: "touched" })).toEqual([]);
+    expect(vmsNeedingDetails(desired([group("web", 2)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), hooked({ detailPolicy: "touched" }))).toEqual([]);
   });
 });
 
@@ -63,10 +63,10 @@ describe("cores pending until a restart", () => {
   const m = member(1, { vm: { cores: 2 } });
   const pendingRead = () => detail(m.vm, m.record, { cores: 4, status: "running", running: { cores: 2, memoryMiB: 2048 } });
   const d4 = desired([group("web", 1, { cores: 4 })]);
-  const planPending = (opts: PlanOptions = {}) => plan(d4, state([m.record]), live([m.vm]), { ...planOptions(), ...opts }, [pendingRead()]);
+  const planPending = (opts: PlanSelectors = {}) => plan(d4, state([m.record]), live([m.vm]), { ...planOptions(), ...opts }, [pendingRead()]);
 
   it("asks for the VM's live reads because the listing differs", () => {
-    expect(vmsNeedingDetails(d4, state([m.record]), live([m.vm]), { detailPolicy: "touched" })).toEqual([{ node: "pve1", vmid: m.vm.vmid, status: true }]);
+    expect(vmsNeedingDetails(d4, state([m.record]), live([m.vm]), hooked({ detailPolicy: "touched" }))).toEqual([{ node: "pve1", vmid: m.vm.vmid, status: true }]);
   });
 
   it("warns and plans no change without --allow-restart", () => {
@@ -108,7 +108,7 @@ describe("cores pending until a restart", () => {
     const read = detail(m.vm, m.record, { cores: 4, status: "running", running: { cores: 2, memoryMiB: 2048 } });
     const p = plan(d, state([m.record]), live([m.vm]), { ...planOptions(), allowRestart: true }, [read]);
     expect(p.actions.map((a) => a.type)).toEqual(["configure"]);
-    expect(p.actions[0]!.params.cores).toBe(2);
+    expect(p.actions[0]).toMatchObject({ type: "configure", params: { cores: 2 } });
     expect(p.warnings).toEqual([]);
   });
 
@@ -124,7 +124,7 @@ describe("cores pending until a restart", () => {
 describe("the deep policy", () => {
   it("reads every VM of the shard, and status/current only for those the listing says need a change", () => {
     const ms = [member(1), member(2, { vm: { status: "stopped" } })];
-    const want = vmsNeedingDetails(desired([group("web", 2)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), { detailPolicy: "ours" });
+    const want = vmsNeedingDetails(desired([group("web", 2)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), hooked({ detailPolicy: "ours" }));
     expect(want).toEqual([{ node: "pve1", vmid: ms[0]!.vm.vmid }, { node: "pve1", vmid: ms[1]!.vm.vmid, status: true }]);
   });
 });

@@ -60,8 +60,8 @@ describe("reconcile", () => {
     expect(acts.map((a) => [a.type, a.dependsOn])).toEqual([
       ["stop", []], ["delete-vm", [`${iid(2)}:stop`]], ["delete-iso", [`${iid(2)}:delete-vm`]], ["forget-state", [`${iid(2)}:delete-iso`]],
     ]);
-    expect(acts[0]!.params.recordBefore).toEqual({ phase: "deleting" });
-    expect(acts[2]!.params.volume).toBe(`local:iso/${iid(2)}-cidata.iso`);
+    expect(acts[0]!.journal?.recordBefore).toEqual({ phase: "deleting" });
+    expect(acts[2]).toMatchObject({ type: "delete-iso", params: { volume: `local:iso/${iid(2)}-cidata.iso` } });
   });
 
   it("recreates an instance whose VM is gone under a new ID and reports the old one deleted out of band", () => {
@@ -163,7 +163,7 @@ describe("reconcile", () => {
     const m = member(1);
     const grow = plan(desired([group("web", 1, { diskBytes: 20 * GIB })]), state([m.record]), live([m.vm]), planOptions());
     expect(kinds(grow)).toEqual([`update:${m.record.instanceId}`]);
-    expect(grow.actions.map((a) => [a.type, a.params.bytes])).toEqual([["resize", 20 * GIB]]);
+    expect(grow.actions.map((a) => [a.type, a.type === "resize" ? a.params.bytes : undefined])).toEqual([["resize", 20 * GIB]]);
 
     const shrink = plan(desired([group("web", 1, { diskBytes: 5 * GIB })]), state([m.record]), live([m.vm]), planOptions());
     expect(shrink.changes[0]!.kind).toBe("replace");
@@ -174,7 +174,7 @@ describe("reconcile", () => {
     const m = member(1, { vm: { node: "pve2", vmid: 20001 } });
     const p = plan(desired([group("web", 1)]), state([m.record]), live([m.vm]), planOptions());
     expect(kinds(p)).toEqual([`record:${m.record.instanceId}`]);
-    expect(p.actions.map((a) => [a.type, a.params.record])).toEqual([["record-state", { node: "pve2", vmid: 20001 }]]);
+    expect(p.actions.map((a) => [a.type, a.journal?.record])).toEqual([["record-state", { node: "pve2", vmid: 20001 }]]);
     expect(p.summary).toEqual({ add: 0, change: 0, destroy: 0 });
   });
 
@@ -198,7 +198,7 @@ describe("reconcile", () => {
     expect(adopt.instanceId).toBe(iid(50));
     expect(p.changes.filter((c) => c.kind === "create")).toHaveLength(1);
     const rec = p.actions.find((a) => a.type === "record-state")!;
-    expect(rec.params.record).toMatchObject({ instanceId: iid(50), group: "web", phase: "ready", vmid: 30000, createdAt: "2026-02-02T00:00:00Z" });
+    expect(rec.journal?.record).toMatchObject({ instanceId: iid(50), group: "web", phase: "ready", vmid: 30000, createdAt: "2026-02-02T00:00:00Z" });
 
     const full = plan(desired([group("web", 0)]), state([]), live([orphan]), planOptions({ adopt: true }), [detail(orphan, undefined, { description: notes })]);
     expect(full.changes).toEqual([]);
@@ -260,7 +260,7 @@ describe("reconcile", () => {
     const p = plan(desired([group("web", 1)]), state([creating]), live([done]), planOptions());
     expect(kinds(p)).toEqual([`record:${creating.instanceId}`]);
     expect(p.actions.map((a) => a.type)).toEqual(["record-state"]);
-    expect(p.actions[0]!.params.record).toMatchObject({ phase: "ready" });
+    expect(p.actions[0]!.journal?.record).toMatchObject({ phase: "ready" });
   });
 
   it("finishes an interrupted delete", () => {

@@ -4,7 +4,7 @@ import {
   checkSameAsFresh, checkSavedPlan, checkVmDigests, parseSavedPlan, planDifferences, readSavedPlan, savedPlanHash, serializePlan, vmsToRecheck,
 } from "../../src/planner/saved-plan.js";
 import type { Plan } from "../../src/planner/types.js";
-import { desired, detail, group, idSource, live, member, node, planOptions, state, vm } from "./fixtures.js";
+import { desired, detail, group, hooked, idSource, live, member, node, planOptions, state, vm } from "./fixtures.js";
 
 function fixture() {
   const m = member(1, { vm: { cores: 8 } });
@@ -151,7 +151,7 @@ describe("saved plans", () => {
       const w = world();
       const saved = plan(w.d, w.s, w.l, planOptions(), w.det);
       const nodes = [node("pve1", 64, 60), node("pve2", 64, 8), node("pve3", 64, 1)];
-      const fresh = plan(w.d, w.s, { ...w.l, nodes, fetchedAt: "2026-03-02T09:30:00.000Z" }, { newInstanceId: idSource(700) }, w.det);
+      const fresh = plan(w.d, w.s, { ...w.l, nodes, fetchedAt: "2026-03-02T09:30:00.000Z" }, hooked({ newInstanceId: idSource(700) }), w.det);
       expect(fresh.changes.filter((c) => c.kind === "create").map((c) => c.instanceId)).not.toEqual(saved.changes.filter((c) => c.kind === "create").map((c) => c.instanceId));
       const placed = (p: Plan) => p.changes.filter((c) => c.kind === "create").map((c) => c.placement!.node).sort();
       expect(placed(fresh)).not.toEqual(placed(saved));
@@ -177,7 +177,7 @@ describe("saved plans", () => {
         edit(p);
         return planDifferences(p, fresh);
       };
-      expect(forge((p) => { p.actions.find((a) => a.type === "upload-iso")!.params.userdata = { content: "x" }; })).toEqual(["a new VM of acme.web: actions.upload-iso.params.userdata differs"]);
+      expect(forge((p) => { (p.actions.find((a) => a.type === "upload-iso")!.params as Record<string, unknown>).userdata = { content: "x" }; })).toEqual(["a new VM of acme.web: actions.upload-iso.params.userdata differs"]);
       expect(forge((p) => { p.actions.find((a) => a.instanceId === id)!.vmid = 500; })).toEqual([`${id}: actions.configure.vmid differs`]);
       expect(forge((p) => { p.actions.find((a) => a.instanceId === id)!.node = "pve3"; })).toEqual([`${id}: actions.configure.node differs`]);
       expect(forge((p) => { p.changes = p.changes.filter((c) => c.kind !== "create"); p.actions = p.actions.filter((a) => a.instanceId === id); })).toEqual(["the file creates 0 new VMs of acme.web, pvefleet would now create 2"]);

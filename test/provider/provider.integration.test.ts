@@ -390,7 +390,7 @@ describe("Proxmox provider against the simulator", () => {
   });
 
   it("passes the permission preflight with every privilege", async () => {
-    const needed = privilegesFor(["clone", "configure", "resize", "upload-iso", "attach-iso", "start", "stop", "delete-iso", "delete-vm"]);
+    const needed = privilegesFor(["clone", "configure", "resize", "upload-iso", "start", "stop", "delete-iso", "delete-vm"]);
     expect(needed).toEqual(expect.arrayContaining(["VM.Clone", "VM.Allocate", "VM.PowerMgmt", "Datastore.AllocateSpace", "Datastore.AllocateTemplate"]));
     const asked = sim.stats().requests["GET /access/permissions"] ?? 0;
     await expect(provider.checkPermissions(needed)).resolves.toBeUndefined();

@@ -23,7 +23,7 @@ describe("parseUpid", () => {
 
 describe("privilegesFor", () => {
   it("needs all sixteen privileges for every action type together", () => {
-    const all: ActionType[] = ["clone", "configure", "resize", "upload-iso", "attach-iso", "tag", "start", "stop", "delete-iso", "delete-vm", "record-state", "forget-state"];
+    const all: ActionType[] = ["clone", "configure", "resize", "upload-iso", "start", "stop", "delete-iso", "delete-vm", "record-state", "forget-state"];
     expect(privilegesFor(all)).toEqual([...ALL_PRIVILEGES]);
     expect(ALL_PRIVILEGES).toHaveLength(16);
   });

@@ -3,6 +3,9 @@
  * how to tell what is ours (refresh.ts), how to act (operations.ts). It never decides *what* to
  * change; the planner does. See README.md for the retry table, calls per operation and privileges.
  */
+import type { Provider } from "../types.js";
+import { runAction } from "./run.js";
+import { privilegesFor } from "./permissions.js";
 import { ProxmoxClient, type RetryOptions } from "./client.js";
 import { ProxmoxOperations } from "./operations.js";
 import { TaskWaiter, type TaskTiming } from "./tasks.js";
@@ -31,7 +34,8 @@ export interface ProxmoxProviderOptions {
   onNotice?: (message: string) => void;
 }
 
-export type ProxmoxProvider = ProxmoxOps & {
+/** The contract's Provider, plus the Proxmox operations themselves (tests and benches call them). */
+export type ProxmoxProvider = ProxmoxOps & Provider & {
   /** Next VMID for a new VM, chosen from the last refresh so one run never hands out the same one twice. */
   nextVmid(): number;
   close(): Promise<void>;
@@ -62,6 +66,10 @@ export function createProxmoxProvider(opts: ProxmoxProviderOptions): ProxmoxProv
     onNotice: opts.onNotice,
   });
   return {
+    kind: "proxmox",
+    hooks: ops.hooks,
+    preflight: (actions) => ops.checkPermissions(privilegesFor(actions)),
+    run: (action, context) => runAction(ops, action, context),
     refresh: (o) => ops.refresh(o),
     details: (vms, o) => ops.details(vms, o),
     clone: (r) => ops.clone(r),

@@ -9,6 +9,7 @@ import { TaskWaiter } from "./tasks.js";
 import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidRange } from "./vmid.js";
 import { INSTANCE_ID_RE, publishedName, readDetails, refreshShard } from "./refresh.js";
 import { checkPermissions } from "./permissions.js";
+import { proxmoxPlanningHooks } from "./hooks.js";
 import { formatTags, hasOwnershipTags, normaliseTags } from "./tags.js";
 import { MAX_DESCRIPTION_CHARS } from "./notes-block.js";
 import { formatNet0, sameNetwork } from "./net0.js";
@@ -48,6 +49,7 @@ interface NodeStorage {
 }
 
 export class ProxmoxOperations implements ProxmoxOps {
+  readonly hooks = proxmoxPlanningHooks;
   private readonly tasks: TaskWaiter;
   private readonly range: VmidRange;
   /** `<node>:<template name>` → VMID, per run (templates do not come and go during an apply). */

@@ -3,7 +3,7 @@
  * proxmox-guide.md "Required Proxmox Permissions"), checked against `GET /access/permissions`
  * on `/` before any change, so a run fails with the full missing list instead of halfway.
  */
-import type { ActionType } from "../../planner/types.js";
+import type { ActionType } from "../types.js";
 import type { ProxmoxClient } from "./client.js";
 import { ProxmoxError } from "./errors.js";
 
@@ -36,12 +36,11 @@ const ALWAYS: Privilege[] = ["Sys.Audit", "VM.Audit", "Datastore.Audit"];
 const BY_ACTION: Record<ActionType, Privilege[]> = {
   // nextid + clone target allocation; full clone allocates disk space; the clone copies net0 on a bridge.
   clone: ["VM.Allocate", "VM.Clone", "Datastore.AllocateSpace", "SDN.Use"],
-  // one config POST: cores, memory, net0 (bridge → SDN.Use), onboot/description/tags, boot order.
-  configure: ["VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Config.Disk", "SDN.Use"],
+  // one config POST: cores, memory, net0 (bridge → SDN.Use), onboot/description/tags, boot order,
+  // and for a new VM the cloud-init ISO on ide2 (VM.Config.CDROM).
+  configure: ["VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Config.Disk", "VM.Config.CDROM", "SDN.Use"],
   resize: ["VM.Config.Disk", "Datastore.AllocateSpace"],
   "upload-iso": ["Datastore.AllocateTemplate"],
-  "attach-iso": ["VM.Config.CDROM", "VM.Config.Disk"],
-  tag: ["VM.Config.Options"],
   start: ["VM.PowerMgmt"],
   stop: ["VM.PowerMgmt"],
   "delete-iso": ["Datastore.Allocate"],

@@ -3,86 +3,8 @@
  * (ProxmoxOps). Plain data out, typed errors (ProxmoxError with a stable code) on failure.
  */
 
-/** Guide status mapping: running → Running, stopped → Stopped, paused (qmpstatus) → Suspended, else Unknown. */
-export type VmStatus = "running" | "stopped" | "suspended" | "unknown";
-
-export interface LiveVm {
-  vmid: number;
-  name: string; // "" when PVE has no name yet, or the listing shows its `VM <vmid>` placeholder
-  node: string;
-  status: VmStatus;
-  template: boolean;
-  tags: string[]; // normalised: split on , ; space, lower-case, sorted, de-duplicated
-  cores: number; // maxcpu
-  memoryBytes: number; // maxmem
-  diskBytes: number; // maxdisk
-  lock?: string;
-  pool?: string;
-}
-
-/** How a VM relates to this shard (rule 2 of ARCHITECTURE.md). */
-export type Ownership =
-  | "ours" // all three tags and an instance-ID name
-  | "suspicious" // the name but not all tags, or all tags but not the name: never changed
-  | "unmanaged"; // no ownership tags: counted, never changed
-
-export interface LiveNode {
-  node: string;
-  online: boolean;
-  maxcpu: number;
-  cpu: number; // fraction 0..1
-  maxmem: number; // bytes
-  mem: number; // bytes
-}
-
-export interface LiveStorage {
-  node: string;
-  storage: string;
-  plugintype: string;
-  shared: boolean;
-  content: string[];
-  available: boolean;
-  diskBytes: number;
-  maxdiskBytes: number;
-}
-
-export interface LiveShard {
-  fetchedAt: string;
-  vms: (LiveVm & { ownership: Ownership })[]; // every qemu VM, templates included
-  nodes: LiveNode[];
-  storages?: LiveStorage[];
-  /** Number of API calls the refresh made (2 expected; 3 with storages). */
-  apiCalls: number;
-  /** Every VMID in use cluster-wide (qemu and lxc share the id space), for VMID choice. */
-  usedVmids?: number[];
-}
-
-/** Facts only a per-VM config read can give (the planner asks for these explicitly). */
-export interface VmDetail {
-  vmid: number;
-  node: string;
-  digest: string;
-  description: string;
-  net0?: string;
-  ide2?: string;
-  boot?: string;
-  onboot: boolean;
-  cores: number;
-  memoryMiB: number;
-  scsi0?: string;
-  tags: string[];
-  lock?: string;
-  /** Only with `details(vms, { status: true })`: status/current mapped with qmpstatus (paused → suspended). */
-  status?: VmStatus;
-  /** The config's `name` (the listing lags it on a new VM: rule 20 of pve-api.md §7). */
-  name?: string;
-  /**
-   * Only with `status: true` on a running VM: the sizes QEMU runs with (status/current `cpus`,
-   * `maxmem`). `cores`/`memoryMiB` above come from `config`, which includes changes still
-   * `[PENDING]` until a restart; the two differ exactly when a cold change waits for a restart.
-   */
-  running?: { cores: number; memoryMiB: number };
-}
+export type { VmStatus, LiveVm, Ownership, LiveNode, LiveStorage, LiveShard, VmDetail } from "../types.js";
+import type { LiveShard, PlanningHooks, VmDetail } from "../types.js";
 
 export interface CloneRequest {
   instanceId: string;
@@ -146,6 +68,8 @@ export interface ConfigureRequest extends VmTarget {
  * is the named instance (VmTarget); nothing is sent to a VM that is not ours.
  */
 export interface ProxmoxOps {
+  /** The provider's pure codecs, lent to the planner (the contract's PlanningHooks). */
+  readonly hooks: PlanningHooks;
   refresh(options?: { storages?: boolean }): Promise<LiveShard>;
   details(vms: { node: string; vmid: number }[], options?: { status?: boolean }): Promise<VmDetail[]>;
   /** Returns the VMID actually used (a taken VMID moves to the next free one after checking it is not ours). */
