@@ -448,7 +448,7 @@ function eq(args: GoValue[]): GoValue {
           const kind = (v: GoValue) => (isInvalid(v) ? "invalid" : typeof v === "object" ? v.k : typeof v);
           if (kind(arg1) !== kind(arg) && !isInvalid(arg1) && !isInvalid(arg)) throw new CallError(`non-comparable types ${sprint([arg1])}: ${typeName(arg1)}, ${typeName(arg)}: ${sprint([arg])}`);
           if (nil1 || nil2) truth = nil1 === nil2;
-          else if (typeof arg === "object" && arg.k === "map") throw new CallError(`non-comparable type ${sprint([arg])}: ${typeName(arg)}`);
+          else if (!comparable(arg)) throw new CallError(`non-comparable type ${sprint([arg])}: ${typeName(arg)}`);
           else truth = structEqual(arg1, arg);
         }
       }
@@ -456,6 +456,14 @@ function eq(args: GoValue[]): GoValue {
     if (truth) return true;
   }
   return false;
+}
+
+/** Go's Type.Comparable for these types: maps are not, nor structs holding one. */
+function comparable(v: GoValue): boolean {
+  if (typeof v !== "object") return true;
+  if (v.k === "map") return false;
+  if (v.k === "struct") return v.fields.every(comparable);
+  return true;
 }
 
 function structEqual(a: GoValue, b: GoValue): boolean {

@@ -14,7 +14,7 @@ import { GoTemplateError, renderGoTemplate } from "../../src/config/go-template.
 import { CORPUS, generate, type Case } from "./go-template-cases.js";
 
 const ORACLE_DIR = join(dirname(fileURLToPath(import.meta.url)), "go-oracle");
-const GENERATED = 4000;
+const GENERATED = 5000;
 const SEED = 20240917;
 
 let work = "";
