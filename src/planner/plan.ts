@@ -17,7 +17,8 @@ import { now, reconcile, type Intent } from "./reconcile.js";
 import type { InstanceChange, PlacementLedger, Plan, PlanOptions } from "./types.js";
 import { VmidAllocator } from "./vmids.js";
 
-export const PLAN_FORMAT_VERSION = 1;
+/** 2: typed action params with a separate journal, a typed reason per change, the replace order. */
+export const PLAN_FORMAT_VERSION = 2;
 
 export function plan(desired: DesiredShard, state: StateDoc | undefined, live: LiveShard, options: PlanOptions, details?: VmDetail[]): Plan {
   if (state && (state.clusterId !== desired.clusterId || state.shardId !== desired.shardId)) {

@@ -6,7 +6,7 @@
 import type { DesiredGroup } from "../config/model.js";
 import { UserError } from "../errors.js";
 import type { CreateStep, InstanceRecord } from "../state/types.js";
-import type { InstanceChange, NotesBlockFields } from "./types.js";
+import type { ChangeReason, InstanceChange, NotesBlockFields } from "./types.js";
 import { diffMember, hasInPlaceChange, type MemberDiff } from "./diff.js";
 import { cmp, CREATE_STEPS, findRecordVm, groupKey, isoVolumeOf, type Facts, type LiveVmX, type RecordVm } from "./facts.js";
 
@@ -89,7 +89,7 @@ export function reconcile(facts: Facts): Reconciled {
 
     if (record.phase === "deleting") {
       if (mode === "refresh-only" && !vm) intents.push(forgetIntent(facts, record, "deleted (an interrupted delete finished out of band)", false));
-      else if (mode !== "refresh-only") intents.push(removeIntent(facts, record, vm, ["an interrupted delete resumes"]));
+      else if (mode !== "refresh-only") intents.push(removeIntent(facts, record, vm, "interrupted", ["an interrupted delete resumes"]));
       continue;
     }
     if (record.phase === "ready" && !vm) {
@@ -101,14 +101,14 @@ export function reconcile(facts: Facts): Reconciled {
       if (vm && (vm.node !== record.node || vm.vmid !== record.vmid)) {
         const fields: Partial<InstanceRecord> = { node: vm.node, vmid: vm.vmid };
         intents.push({
-          change: baseChange(record.instanceId, ref, "record", movedReasons(record, vm), vm),
+          change: baseChange(record.instanceId, ref, "record", "record_because_observed", movedReasons(record, vm), vm),
           record, vm, recordFields: fields,
         });
       }
       continue;
     }
     if (mode === "destroy" || !group) {
-      intents.push(removeIntent(facts, record, vm, [mode === "destroy" ? "destroy requested" : `group ${key} is not in the shard file`]));
+      intents.push(removeIntent(facts, record, vm, mode === "destroy" ? "destroy_mode" : "group_removed", [mode === "destroy" ? "destroy requested" : `group ${key} is not in the shard file`]));
       continue;
     }
     const list = members.get(key) ?? [];
@@ -142,7 +142,7 @@ export function reconcile(facts: Facts): Reconciled {
       // its ISO is the instance's, and stays.
       const twin = facts.state?.instances[vm.name] !== undefined;
       intents.push({
-        change: baseChange(vm.name, notesGroup(facts, vm) ?? { tenant: "", group: "" }, "delete", ["orphan: not in the state (--gc)"], vm),
+        change: baseChange(vm.name, notesGroup(facts, vm) ?? { tenant: "", group: "" }, "delete", "delete_because_orphan_gc", ["orphan: not in the state (--gc)"], vm),
         vm,
         remove: { vm, node: vm.node, vmid: vm.vmid, isoVolume: isoVolumeOf(facts.isoStorage, vm.name), forget: false, deleteIso: !twin },
       });
@@ -185,7 +185,7 @@ function reconcileGroup(
       inFlight++;
       return false;
     }
-    intents.push(removeIntent(facts, record, undefined, ["interrupted create for a spec the shard file no longer asks for: abandoned"]));
+    intents.push(removeIntent(facts, record, undefined, "abandoned", ["interrupted create for a spec the shard file no longer asks for: abandoned"]));
     return false;
   });
   held += inFlight;
@@ -198,7 +198,7 @@ function reconcileGroup(
     const victims = order === "oldest" ? list.slice(0, excess) : list.slice(list.length - excess);
     keep = order === "oldest" ? list.slice(excess) : list.slice(0, list.length - excess);
     for (const { record, vm } of victims) {
-      intents.push(removeIntent(facts, record, vm, [`size ${list.length + held} > ${group.size} (${order} first)`]));
+      intents.push(removeIntent(facts, record, vm, "scale_down", [`size ${list.length + held} > ${group.size} (${order} first)`]));
     }
   }
 
@@ -218,7 +218,9 @@ function reconcileGroup(
         surge--;
         intents.push({
           change: {
-            ...baseChange(record.instanceId, group.ref, "replace", d.replaceReasons, vm),
+            ...baseChange(record.instanceId, group.ref, "replace", facts.options.replace?.includes(record.instanceId) ? "replace_by_request" : "replace_because_cannot_update", d.replaceReasons, vm),
+            // The old VM is removed only after its successor started (max_surge > 0 made room).
+            replaceOrder: "create-first",
             attributes: d.attributes.filter((a) => a.forcesReplacement),
             after: group.spec,
           },
@@ -252,7 +254,7 @@ function reconcileGroup(
     const replaces = lost[n];
     const reasons = [`size ${keep.length + held} < ${group.size}`];
     if (replaces) reasons.push(`replaces ${replaces} (deleted out of band)`);
-    const change = baseChange(`${PLACEHOLDER}${key}:${n}`, group.ref, "create", reasons);
+    const change = baseChange(`${PLACEHOLDER}${key}:${n}`, group.ref, "create", "create_because_scale_up", reasons);
     change.after = group.spec;
     if (replaces) change.replaces = replaces;
     intents.push({ change, group, create: { instanceId: change.instanceId, group, stepsDone: [] } });
@@ -278,7 +280,7 @@ function memberIntent(record: InstanceRecord, vm: LiveVmX, group: DesiredGroup, 
   const recordOnly = Object.keys(d.record).length > 0;
   if (!inPlace && !d.start && !d.restart && !recordOnly) return undefined;
   const kind = inPlace || d.restart ? "update" : d.start ? "start" : "record";
-  const change = baseChange(record.instanceId, group.ref, kind, reasons, vm);
+  const change = baseChange(record.instanceId, group.ref, kind, kind === "start" ? "start_because_stopped" : kind === "record" ? "record_because_observed" : "update_because_changed", reasons, vm);
   change.attributes = d.restart ? [...d.attributes, ...d.pending] : d.attributes;
   if (inPlace || d.restart) change.after = group.spec;
   return { change, record, vm, group, diff: d, recordFields: recordOnly ? d.record : undefined };
@@ -296,7 +298,7 @@ function resumeIntent(facts: Facts, group: DesiredGroup, record: InstanceRecord,
   else done = record.stepsDone.filter((s) => s === "upload-iso");
   const next = CREATE_STEPS.find((s) => !done.includes(s));
   if (next === undefined && vm) return undefined;
-  const change = baseChange(record.instanceId, group.ref, "create", [`resuming an interrupted create at ${next}`], vm);
+  const change = baseChange(record.instanceId, group.ref, "create", "create_because_resume", [`resuming an interrupted create at ${next}`], vm);
   change.after = group.spec;
   change.resumeFrom = next;
   return {
@@ -332,7 +334,7 @@ function adoptIntent(facts: Facts, group: DesiredGroup, vm: LiveVmX, notes: Note
     updatedAt: createdAt,
   };
   const d = diffMember(facts, record, vm, group);
-  const change = baseChange(vm.name, group.ref, "adopt", ["orphan named this group in its notes (--adopt)", ...d.reasons], vm);
+  const change = baseChange(vm.name, group.ref, "adopt", "adopt_because_orphan", ["orphan named this group in its notes (--adopt)", ...d.reasons], vm);
   change.attributes = d.attributes.filter((a) => !a.forcesReplacement);
   change.after = group.spec;
   if (d.start) change.reasons.push("stopped out of band");
@@ -340,10 +342,14 @@ function adoptIntent(facts: Facts, group: DesiredGroup, vm: LiveVmX, notes: Note
   return { change, record, vm, group, diff: d, recordFields: record, recordFirst: true };
 }
 
-function removeIntent(facts: Facts, record: InstanceRecord, vm: LiveVmX | undefined, reasons: string[]): Intent {
+/** Why a record is removed; without its VM the change is a `forget`. */
+type RemoveWhy = "scale_down" | "group_removed" | "destroy_mode" | "interrupted" | "abandoned";
+
+function removeIntent(facts: Facts, record: InstanceRecord, vm: LiveVmX | undefined, why: RemoveWhy, reasons: string[]): Intent {
   const kind = vm ? "delete" : "forget";
+  const reason: ChangeReason = vm && why !== "abandoned" ? `delete_because_${why}` : why === "abandoned" ? "forget_because_abandoned" : "forget_because_missing";
   return {
-    change: baseChange(record.instanceId, { tenant: record.tenant, group: record.group }, kind, vm ? reasons : [...reasons, "VM already gone"], vm),
+    change: baseChange(record.instanceId, { tenant: record.tenant, group: record.group }, kind, reason, vm ? reasons : [...reasons, "VM already gone"], vm),
     record, vm,
     remove: removeOf(facts, record, vm, true),
   };
@@ -351,7 +357,7 @@ function removeIntent(facts: Facts, record: InstanceRecord, vm: LiveVmX | undefi
 
 function forgetIntent(facts: Facts, record: InstanceRecord, reason: string, deleteIso: boolean): Intent {
   return {
-    change: baseChange(record.instanceId, { tenant: record.tenant, group: record.group }, "forget", [reason]),
+    change: baseChange(record.instanceId, { tenant: record.tenant, group: record.group }, "forget", "forget_because_missing", [reason]),
     record,
     remove: { ...removeOf(facts, record, undefined, true), deleteIso },
   };
@@ -372,10 +378,11 @@ export function baseChange(
   instanceId: string,
   group: { tenant: string; group: string },
   kind: InstanceChange["kind"],
+  reason: ChangeReason,
   reasons: string[],
   vm?: LiveVmX,
 ): InstanceChange {
-  const change: InstanceChange = { instanceId, group: { tenant: group.tenant, group: group.group }, kind, reasons, attributes: [] };
+  const change: InstanceChange = { instanceId, group: { tenant: group.tenant, group: group.group }, kind, reason, reasons, attributes: [] };
   if (vm) change.before = stripOwnership(vm);
   return change;
 }

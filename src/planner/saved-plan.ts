@@ -15,7 +15,7 @@ import type { StateDoc } from "../state/types.js";
 import { secondsUtc } from "./facts.js";
 import { validateGraph } from "./graph.js";
 import { PLAN_FORMAT_VERSION, summarise } from "./plan.js";
-import type { Plan, PlanSelectors } from "./types.js";
+import { CHANGE_REASONS, type Plan, type PlanSelectors } from "./types.js";
 
 const CREATE_STEP = CreateStepSchema;
 const GROUP_REF = z.object({ tenant: z.string(), group: z.string() });
@@ -47,6 +47,8 @@ const PLAN_SCHEMA = z.object({
     placement: z.object({ node: z.string(), vmid: z.number().int(), scores: z.record(z.string(), z.number()) }).optional(),
     replaces: z.string().optional(),
     resumeFrom: CREATE_STEP.optional(),
+    reason: z.enum(CHANGE_REASONS),
+    replaceOrder: z.enum(["create-first", "delete-first"]).optional(),
   })),
   // Each action type's params are the contract's (ACTION_PARAMS): a file whose params the
   // provider would not accept does not load.
@@ -207,6 +209,9 @@ export function readSavedPlan(text: string, file = "plan file", check: SealCheck
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw) || version === undefined) {
     throw new UserError("E_PLAN_FILE", `${file} is not a pvefleet plan (no formatVersion)`);
+  }
+  if (typeof version === "number" && version < PLAN_FORMAT_VERSION) {
+    throw new UserError("E_PLAN_FILE", `${file} was made by an older pvefleet (plan format ${version}; this one reads ${PLAN_FORMAT_VERSION}): run plan again`);
   }
   if (version !== PLAN_FORMAT_VERSION) {
     throw new UserError("E_PLAN_FILE", `${file} has plan format version ${String(version)}; this pvefleet reads version ${PLAN_FORMAT_VERSION}`);

@@ -19,18 +19,48 @@ export interface AttributeChange {
   forcesReplacement: boolean;
 }
 
+/**
+ * Why a change is in the plan, as data (OpenTofu's ActionReason): views and JSON read it instead of
+ * parsing `reasons`, which are for people. Not used for any decision during apply.
+ */
+export const CHANGE_REASONS = [
+  "create_because_scale_up", // the group is below its size
+  "create_because_resume", // an interrupted create finishes
+  "update_because_changed", // an in-place difference (sizes, onboot, notes, tags, disk growth, restart)
+  "start_because_stopped",
+  "replace_because_cannot_update", // a replace-forcing attribute differs (template, userdata, disk shrink…)
+  "replace_by_request", // --replace
+  "delete_because_scale_down",
+  "delete_because_group_removed", // its group is no longer in the shard file
+  "delete_because_destroy_mode",
+  "delete_because_orphan_gc", // --gc
+  "delete_because_interrupted", // an interrupted delete finishes
+  "forget_because_missing", // deleted out of band
+  "forget_because_abandoned", // an uncloned create for an outdated spec
+  "adopt_because_orphan", // --adopt
+  "record_because_observed", // node/VMID moved, or bookkeeping only
+] as const;
+export type ChangeReason = (typeof CHANGE_REASONS)[number];
+
 export interface InstanceChange {
   instanceId: string; // the VM name; the only identity
   group: GroupRef;
   kind: ChangeKind;
+  /** Why, as data (for views and JSON); `reasons` says it in words. */
+  reason: ChangeReason;
   reasons: string[]; // "size 3 > 2", "cores 2 → 4", "stopped out of band", …
   attributes: AttributeChange[];
   before?: LiveVm; // what Proxmox reported
   after?: VmSpec; // what the shard file asks for
   /** Where a new VM goes, and the TOPSIS scores that chose it. */
   placement?: { node: string; vmid: number; scores: Record<string, number> };
-  /** For a replacement: the instance this one replaces (or is replaced by). */
+  /**
+   * On a `replace` change (instanceId = the old instance): its successor's instance ID. On a
+   * `create` that refills a VM deleted out of band: the lost instance's ID.
+   */
   replaces?: string;
+  /** On a `replace`: the new VM is created and started before the old one is stopped (create-first), or the reverse. */
+  replaceOrder?: "create-first" | "delete-first";
   /** For a resumed create: the steps already done. */
   resumeFrom?: CreateStep;
 }
@@ -85,7 +115,7 @@ export interface NodeCapacity {
 }
 
 export interface Plan {
-  formatVersion: 1;
+  formatVersion: 2;
   createdAt: string;
   clusterId: string;
   shardId: string;

@@ -37,7 +37,7 @@ const batch = { tenant: "acme", group: "batch" };
 
 export function basePlan(over: Partial<Plan> = {}): Plan {
   return {
-    formatVersion: 1,
+    formatVersion: 2,
     createdAt: "2026-11-26T00:00:00.000Z",
     clusterId: "my-cluster",
     shardId: "dev",
@@ -65,28 +65,28 @@ export function basePlan(over: Partial<Plan> = {}): Plan {
 export function mixedPlan(): Plan {
   const changes: InstanceChange[] = [
     {
-      instanceId: "tst06dxa00000000000000000001", group: web, kind: "create", reasons: ["size 2 < 3"], attributes: [],
+      instanceId: "tst06dxa00000000000000000001", group: web, kind: "create", reason: "create_because_scale_up", reasons: ["size 2 < 3"], attributes: [],
       after: spec(), placement: { node: "pve2", vmid: 10004, scores: { pve1: 0.41, pve2: 0.77 } },
     },
     {
-      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3g", group: web, kind: "update", reasons: ["cores 2 → 4"],
+      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3g", group: web, kind: "update", reason: "update_because_changed", reasons: ["cores 2 → 4"],
       attributes: [{ attribute: "cores", before: 2, after: 4, forcesReplacement: false },
         { attribute: "memoryMiB", before: 2048, after: 4096, forcesReplacement: false }],
       before: live(), after: spec({ cores: 4, memoryMiB: 4096 }),
     },
     {
-      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3h", group: web, kind: "start", reasons: ["stopped out of band"], attributes: [],
+      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3h", group: web, kind: "start", reason: "start_because_stopped", reasons: ["stopped out of band"], attributes: [],
       before: live({ vmid: 10002, name: "tst06dx9xy919t3v9kzd2xdsyzb3h", status: "stopped" }), after: spec(),
     },
     {
-      instanceId: "dbs06dx9xy919t3v9kzd2xdsyzb3k", group: db, kind: "replace", reasons: ["userdata changed"],
+      instanceId: "dbs06dx9xy919t3v9kzd2xdsyzb3k", group: db, kind: "replace", reason: "replace_because_cannot_update", replaceOrder: "create-first", reasons: ["userdata changed"],
       replaces: "dbs06dxa00000000000000000009",
       attributes: [{ attribute: "userdata", before: "#cloud-config\npackages:\n  - nginx\n", after: "#cloud-config\npackages:\n  - nginx\n  - postgresql\n", forcesReplacement: true }],
       before: live({ vmid: 10003, name: "dbs06dx9xy919t3v9kzd2xdsyzb3k", node: "pve3" }), after: spec({ kind: "dbs" }),
       placement: { node: "pve1", vmid: 10005, scores: { pve1: 0.8 } },
     },
     {
-      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3m", group: batch, kind: "delete", reasons: ["size 2 > 1 (newest first)"], attributes: [],
+      instanceId: "tst06dx9xy919t3v9kzd2xdsyzb3m", group: batch, kind: "delete", reason: "delete_because_scale_down", reasons: ["size 2 > 1 (newest first)"], attributes: [],
       before: live({ vmid: 10006, name: "tst06dx9xy919t3v9kzd2xdsyzb3m", node: "pve2" }),
     },
   ];
@@ -120,7 +120,7 @@ export function hugePlan(n: number): Plan {
   for (let i = 0; i < n; i++) {
     const g = { tenant: "acme", group: `g${i % 7}` };
     changes.push({
-      instanceId: `tst06dx${String(i).padStart(21, "0")}`, group: g, kind: i % 10 === 0 ? "delete" : "create", reasons: ["size"],
+      instanceId: `tst06dx${String(i).padStart(21, "0")}`, group: g, kind: i % 10 === 0 ? "delete" : "create", reason: i % 10 === 0 ? "delete_because_scale_down" : "create_because_scale_up", reasons: ["size"],
       attributes: [], after: i % 10 === 0 ? undefined : spec(), before: i % 10 === 0 ? live({ vmid: 20000 + i }) : undefined,
       placement: i % 10 === 0 ? undefined : { node: `pve${i % 5}`, vmid: 20000 + i, scores: {} },
     });

@@ -18,7 +18,7 @@ function twoCreates(): Plan {
     { id: `${id}:start`, instanceId: id, type: "start" as const, node: "pve1", vmid, dependsOn: [`${id}:clone`], params: {} },
   ];
   return basePlan({
-    changes: [A, B].map((id, i) => ({ instanceId: id, group, kind: "create" as const, reasons: [], attributes: [], after: spec(), placement: { node: "pve1", vmid: 10001 + i, scores: {} } })),
+    changes: [A, B].map((id, i) => ({ instanceId: id, group, kind: "create" as const, reason: "create_because_scale_up" as const, reasons: [], attributes: [], after: spec(), placement: { node: "pve1", vmid: 10001 + i, scores: {} } })),
     actions: [...mk(A, 10001), ...mk(B, 10002)],
     summary: { add: 2, change: 0, destroy: 0 },
   });

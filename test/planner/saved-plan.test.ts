@@ -99,7 +99,9 @@ describe("saved plans", () => {
 
   it("refuses a file that is not a plan, or of another format version", () => {
     expect(() => parseSavedPlan("{nope", "x.plan")).toThrow(/x\.plan is not a pvefleet plan \(not JSON/);
-    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 9 }), "x.plan")).toThrow(/format version 9; this pvefleet reads version 1/);
+    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 9 }), "x.plan")).toThrow(/format version 9; this pvefleet reads version 2/);
+    // A plan of the previous format (untyped params) is told to plan again, not half-read.
+    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 1, actions: [] }), "x.plan")).toThrow(/^x\.plan was made by an older pvefleet \(plan format 1; this one reads 2\): run plan again$/);
     const { p } = fixture();
     const broken = structuredClone(p) as unknown as { actions: { dependsOn: unknown }[] };
     broken.actions[0]!.dependsOn = "x";

@@ -14,17 +14,13 @@ import { addressOf, countChanges, DISPLAY, displayOf, groupName, hasChanges } fr
 export const PLAN_JSON_FORMAT_VERSION = "1.0";
 export const DRIFT_JSON_FORMAT_VERSION = "1.0";
 
-/** Terraform's `action_reason` where one fits; pvefleet's own words otherwise. */
-function actionReason(plan: Plan, i: number): string | undefined {
-  const c = plan.changes[i]!;
-  switch (c.kind) {
-    case "replace": return c.reasons.some((r) => /requested|--replace/.test(r)) ? "replace_by_request" : "replace_because_cannot_update";
-    case "delete": return plan.mode === "destroy" ? "delete_because_destroy_mode" : "delete_because_scale_down";
-    case "start": return "start_because_stopped";
-    case "adopt": return "adopt_because_orphan";
-    case "forget": return "forget_because_missing";
-    default: return undefined;
-  }
+/**
+ * `action_reason`: the planner's typed reason (src/planner/types.ts CHANGE_REASONS), spelled as
+ * Terraform spells it where Terraform has one (`replace_because_cannot_update`,
+ * `replace_by_request`, `delete_because_…`); pvefleet's own otherwise.
+ */
+function actionReason(plan: Plan, i: number): string {
+  return plan.changes[i]!.reason;
 }
 
 export interface PlanJson {

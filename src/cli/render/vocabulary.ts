@@ -39,23 +39,11 @@ export const LEGEND_ORDER: Display[] = [
   "create", "update", "delete", "replace-delete-first", "replace-create-first", "record", "adopt", "forget",
 ];
 
-/**
- * A replacement is create-first when the old VM's removal waits for the new VM (maxSurge > 0); the
- * planner encodes that order only in the action graph, so it is read from there.
- */
-export function displayOf(change: InstanceChange, plan: Pick<Plan, "actions">): Display {
+/** How a change is drawn; a replacement's order is the plan's (`replaceOrder`), not guessed from the graph. */
+export function displayOf(change: InstanceChange, _plan?: Pick<Plan, "actions">): Display {
   switch (change.kind) {
-    case "replace": {
-      const oldId = change.before ? change.instanceId : change.replaces;
-      const newId = change.before ? change.replaces : change.instanceId;
-      if (oldId && newId && oldId !== newId) {
-        const waitsForNew = plan.actions.some(
-          (a) => a.instanceId === oldId && a.dependsOn.some((d) => d.startsWith(`${newId}:`)),
-        );
-        if (waitsForNew) return "replace-create-first";
-      }
-      return "replace-delete-first";
-    }
+    case "replace":
+      return change.replaceOrder === "create-first" ? "replace-create-first" : "replace-delete-first";
     default:
       return change.kind;
   }
