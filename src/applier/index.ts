@@ -16,13 +16,13 @@ import type { InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/t
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
 import { checkSavedPlan, checkVmDigests, vmsToRecheck } from "../planner/index.js";
 import { DEFAULT_RETRY, backoffMs, errorCode, maxAttempts, retryClass, sleep, type RetryPolicy } from "./retry.js";
-import { runGraph } from "./scheduler.js";
+import { runGraph } from "./walk.js";
 import { StateWriter } from "./state-writer.js";
 
 export type { ApplyEvent, ApplyEventType } from "./events.js";
 export { INTERRUPT_MESSAGE, SECOND_INTERRUPT_MESSAGE, STOPPING_MESSAGE } from "./events.js";
 export { installSignalHandlers, type SignalHandlers } from "./signals.js";
-export { runGraph, checkGraph } from "./scheduler.js";
+export { runGraph } from "./walk.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 
 export interface ApplyDeps {

@@ -5,14 +5,18 @@
  * handle any depth in linear time.
  */
 import { UserError } from "../errors.js";
-import type { Action } from "./types.js";
+/** Anything with an id and the ids it waits for: plan actions, the applier's walk items. */
+export interface GraphItem {
+  id: string;
+  dependsOn: string[];
+}
 
 /**
  * Actions in an order where every action comes after everything it depends on; ties keep the
  * input order, so the result is deterministic. Throws UserError E_PLAN_GRAPH on a cycle, a duplicate
  * id or a dependency on an unknown action.
  */
-export function topoOrder(actions: Action[]): Action[] {
+export function topoOrder<T extends GraphItem>(actions: T[]): T[] {
   const index = new Map<string, number>();
   actions.forEach((a, i) => {
     if (index.has(a.id)) throw new UserError("E_PLAN_GRAPH", `action graph: duplicate action ${a.id}`);
@@ -32,7 +36,7 @@ export function topoOrder(actions: Action[]): Action[] {
   // Kahn with a queue in input order; a FIFO keeps the sort stable enough to read and test.
   const queue: number[] = [];
   for (let i = 0; i < actions.length; i++) if (pending[i] === 0) queue.push(i);
-  const out: Action[] = [];
+  const out: T[] = [];
   for (let head = 0; head < queue.length; head++) {
     const i = queue[head]!;
     out.push(actions[i]!);
@@ -46,7 +50,7 @@ export function topoOrder(actions: Action[]): Action[] {
 }
 
 /** Throws UserError E_PLAN_GRAPH when the graph is not a DAG over known, unique action ids. */
-export function validateGraph(actions: Action[]): void {
+export function validateGraph(actions: GraphItem[]): void {
   topoOrder(actions);
 }
 
@@ -54,7 +58,7 @@ export function validateGraph(actions: Action[]): void {
  * Every action Kahn could not emit waits on at least one other such action, so walking "first
  * unfinished dependency" links from any of them must come back to a node already on the walk.
  */
-function findCycle(actions: Action[], index: Map<string, number>, pending: Int32Array): string[] {
+function findCycle(actions: GraphItem[], index: Map<string, number>, pending: Int32Array): string[] {
   const start = pending.findIndex((p) => p > 0);
   const seenAt = new Map<number, number>();
   const walk: number[] = [];

@@ -5,8 +5,9 @@
  * back a start on another node (no head-of-line blocking).
  *
  * Iterative throughout (no recursion): graphs tens of thousands of actions deep must not overflow
- * the stack (deps.md §6 on graphlib's recursive algorithms).
+ * the stack (graphlib's algorithms recurse; docs/ARCHITECTURE.md says why it is not used).
  */
+import { validateGraph } from "../planner/graph.js";
 
 export interface SchedulerItem {
   id: string;
@@ -37,37 +38,9 @@ export interface SchedulerResult {
   notStarted: string[];
 }
 
-/** Throws on a dependency that names no action or on a cycle (Kahn's algorithm, iterative). */
-export function checkGraph(items: SchedulerItem[]): void {
-  const ids = new Set(items.map((i) => i.id));
-  if (ids.size !== items.length) throw new Error("action graph has duplicate action ids");
-  const indegree = new Map<string, number>();
-  const dependents = new Map<string, string[]>();
-  for (const item of items) {
-    indegree.set(item.id, item.dependsOn.length);
-    for (const dep of item.dependsOn) {
-      if (!ids.has(dep)) throw new Error(`action ${item.id} depends on unknown action ${dep}`);
-      const list = dependents.get(dep);
-      if (list) list.push(item.id);
-      else dependents.set(dep, [item.id]);
-    }
-  }
-  const queue = items.filter((i) => i.dependsOn.length === 0).map((i) => i.id);
-  let seen = 0;
-  while (queue.length > 0) {
-    const id = queue.pop()!;
-    seen++;
-    for (const next of dependents.get(id) ?? []) {
-      const left = indegree.get(next)! - 1;
-      indegree.set(next, left);
-      if (left === 0) queue.push(next);
-    }
-  }
-  if (seen !== items.length) throw new Error("action graph has a cycle");
-}
 
 export async function runGraph<T extends SchedulerItem>(items: T[], options: SchedulerOptions<T>): Promise<SchedulerResult> {
-  checkGraph(items);
+  validateGraph(items); // the planner's check: one topological sort in the codebase
   const byId = new Map(items.map((i) => [i.id, i]));
   const waitingOn = new Map<string, number>();
   const dependents = new Map<string, string[]>();

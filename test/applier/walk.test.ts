@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkGraph, runGraph, type SchedulerItem } from "../../src/applier/scheduler.js";
+import { runGraph, type SchedulerItem } from "../../src/applier/walk.js";
+import { validateGraph as checkGraph } from "../../src/planner/graph.js";
 
 interface Item extends SchedulerItem {
   key?: string;
