@@ -10,13 +10,15 @@
  */
 import { UserError } from "../errors.js";
 import type { DesiredShard } from "../config/model.js";
-import type { Action, InstanceChange, Plan } from "../planner/types.js";
-import { CREATE_STEPS, STATE_ONLY_ACTIONS, type ActionOutcome, type ActionTarget, type Provider } from "../providers/types.js";
-import type { InstanceRecord, LeaseLock, StateDoc, StateStore } from "../state/types.js";
+import type { Action, Plan } from "../planner/types.js";
+import { STATE_ONLY_ACTIONS, type Provider } from "../providers/types.js";
+import type { LeaseLock, StateDoc, StateStore } from "../state/types.js";
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
 import { checkSavedPlan, checkVmDigests, vmsToRecheck } from "../planner/index.js";
-import { DEFAULT_RETRY, backoffMs, errorCode, maxAttempts, retryClass, sleep, type RetryPolicy } from "./retry.js";
+import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { runGraph } from "./walk.js";
+import { Journal } from "./journal.js";
+import { oneLineError, runAttempts, type StopFlags } from "./attempt.js";
 import { StateWriter } from "./state-writer.js";
 
 export type { ApplyEvent, ApplyEventType } from "./events.js";
@@ -92,10 +94,6 @@ export async function checkPlanFreshness(plan: Plan, current: StateDoc | undefin
   if (vms.length > 0) checkVmDigests(plan, await ops.details(vms));
 }
 
-function oneLineError(err: unknown): { code: string; message: string } {
-  const message = err instanceof UserError ? err.line() : err instanceof Error ? err.message : String(err);
-  return { code: errorCode(err), message: message.split("\n")[0]! };
-}
 
 export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const started = Date.now();
@@ -158,53 +156,24 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       current ? { doc: current.doc, etag: current.etag } : { doc: StateWriter.emptyDoc(desired.clusterId, desired.shardId), etag: undefined },
       (serial) => emit({ type: "state-written", serial }),
     );
-    const ctx = new ApplyContext(plan, deps, writer, options.shutdownTimeoutSec);
+    const journal = new Journal(plan, deps, writer, options.shutdownTimeoutSec);
+    const stop: StopFlags = {
+      get interrupted() { return interrupted; },
+      get fatal() { return fatal; },
+      fail(err: unknown) { fatal ??= err; },
+    };
 
     const result = await runGraph(plan.actions, {
       parallelism,
-      keysOf: (a) => (a.type === "clone" ? ctx.cloneKeys(a) : []),
+      keysOf: (a) => journal.cloneKeys(a),
       limitOf: (key) => (key.startsWith("storage:") ? storageLimit : key.startsWith("node:") ? nodeLimit : Number.POSITIVE_INFINITY),
       mayStart: () => !interrupted && fatal === undefined && writer!.failure === undefined,
       // Write-ahead as soon as an action is ready, not when its limit lets it start: a clone queued
       // behind its storage's limit then starts the moment a slot frees, its record already on disk.
-      onReady: (a) => ctx.prepare(a),
+      onReady: (a) => journal.prepare(a),
       onSkipped: (a, because) =>
         emit({ type: "skipped", actionId: a.id, instanceId: a.instanceId, action: a.type, node: a.node, vmid: a.vmid, error: { code: "DEPENDENCY_FAILED", message: `skipped: ${because} failed` } }),
-      run: async (action) => {
-        const actionStarted = Date.now();
-        const base = { actionId: action.id, instanceId: action.instanceId, action: action.type, node: action.node, vmid: action.vmid };
-        const timer = setInterval(() => emit({ type: "progress", ...base, elapsedMs: Date.now() - actionStarted }), progressIntervalMs);
-        timer.unref();
-        let attempt = 1;
-        try {
-          for (;;) {
-            try {
-              lock!.assertHeld();
-              emit({ type: "start", ...base, attempt, elapsedMs: Date.now() - actionStarted });
-              await ctx.run(action);
-              emit({ type: "done", ...base, attempt, elapsedMs: Date.now() - actionStarted });
-              return;
-            } catch (err) {
-              const code = errorCode(err);
-              if (code === "STATE_CONFLICT" || code === "LOCK_LOST") fatal ??= err;
-              const cls = fatal === undefined ? retryClass(err) : undefined;
-              if (cls && attempt < maxAttempts(policy, cls) && !interrupted) {
-                const delayMs = backoffMs(policy, attempt);
-                emit({ type: "retry", ...base, attempt, delayMs, error: oneLineError(err), elapsedMs: Date.now() - actionStarted });
-                await sleep(delayMs, deps.signal);
-                if (!interrupted) {
-                  attempt++;
-                  continue;
-                }
-              }
-              emit({ type: "failed", ...base, attempt, error: oneLineError(err), elapsedMs: Date.now() - actionStarted, level: "error" });
-              throw err;
-            }
-          }
-        } finally {
-          clearInterval(timer);
-        }
-      },
+      run: (action) => runAttempts(action, { journal, lock: lock!, policy, progressIntervalMs, signal: deps.signal, emit, stop }),
     });
 
     await writer.drain();
@@ -236,149 +205,3 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   }
 }
 
-/**
- * Keeps the state document in step with the actions, following the planner's journal
- * (src/planner/actions.ts): `journal.recordBefore` is persisted before the action starts
- * (write-ahead), `journal.steps` join `stepsDone` after it succeeds, `journal.record` is merged after
- * it succeeds, and every action after a clone targets the VMID the clone actually got. What each
- * action does to the cluster is the provider's (`Provider.run`); nothing here speaks Proxmox.
- */
-class ApplyContext {
-  private readonly changes = new Map<string, InstanceChange>();
-  /** Where a VM is now when this run's clone put it somewhere other than planned. */
-  private readonly placed = new Map<string, { node: string; vmid: number }>();
-  /** Instances whose clone was sent in this run: a second attempt may find the first one's VM. */
-  private readonly cloneSent = new Set<string>();
-  private readonly prepared = new Map<string, Promise<void>>();
-
-  constructor(
-    plan: Plan,
-    private readonly deps: ApplyDeps,
-    private readonly writer: StateWriter,
-    private readonly shutdownTimeoutSec: number,
-  ) {
-    for (const c of plan.changes) this.changes.set(c.instanceId, c);
-  }
-
-  /** Limit keys of a clone: its target storage (per node unless shared) and node. */
-  cloneKeys(a: Action): string[] {
-    if (a.type !== "clone") return [];
-    const storage = a.params.storage;
-    const shared = (this.deps.sharedStorages ?? []).includes(storage);
-    return [`storage:${shared ? storage : `${storage}@${a.node}`}`, `node:${a.node}`];
-  }
-
-  /** The VM an action is for, and whose it must be (the provider checks, rule 2). */
-  private where(a: Action): ActionTarget {
-    const instanceId = a.instanceId;
-    const placed = this.placed.get(a.instanceId);
-    if (placed) return { ...placed, instanceId };
-    const rec = this.writer.current.instances[a.instanceId];
-    // A resumed create whose clone ran in an earlier (crashed) run: the record knows the VMID used.
-    if (rec?.phase === "creating" && rec.stepsDone.includes("clone")) return { node: rec.node, vmid: rec.vmid, instanceId };
-    // A create resumed after a crash clones to the VMID its first attempt recorded, even when the
-    // plan chose another: that clone may still be running (locked, not yet named in the listing),
-    // and only the provider's check of that VMID finds it — a fresh VMID would make a second VM
-    // with the same name. A VMID taken by someone else moves on anyway.
-    if (a.type === "clone" && rec?.phase === "creating" && rec.vmid > 0) return { node: rec.node, vmid: rec.vmid, instanceId };
-    return { node: a.node, vmid: a.vmid, instanceId };
-  }
-
-  /** Starts the action's write-ahead; run() awaits it. */
-  prepare(a: Action): void {
-    if (a.journal?.recordBefore === undefined || this.prepared.has(a.id)) return;
-    const p = this.recordBefore(a);
-    p.catch(() => undefined); // awaited (and reported) by run()
-    this.prepared.set(a.id, p);
-  }
-
-  async run(a: Action): Promise<void> {
-    const prepared = this.prepared.get(a.id);
-    this.prepared.delete(a.id);
-    await (prepared ?? this.recordBefore(a));
-    const learnt = a.type === "record-state" || a.type === "forget-state" ? {} : await this.execute(a);
-    await this.recordAfter(a, learnt);
-  }
-
-  /** Write-ahead: a create is in the state as `creating` before its VM or ISO can exist, a delete as `deleting` before its stop. */
-  private async recordBefore(a: Action): Promise<void> {
-    const before = a.journal?.recordBefore;
-    if (!before) return;
-    const existing = this.writer.current.instances[a.instanceId];
-    const full = typeof before.instanceId === "string";
-    if (existing && Object.entries(before).every(([k, v]) => (full ? k in existing : JSON.stringify(existing[k as keyof InstanceRecord]) === JSON.stringify(v)))) {
-      return; // already recorded (the create's other first step, or an earlier run): nothing to write ahead
-    }
-    await this.writer.update((doc) => {
-      const rec = doc.instances[a.instanceId];
-      if (full) {
-        // A full record (a create). When it is already there (the other first step of this create
-        // ran, or an earlier run got this far) what it learnt wins: the VMID the clone used, the steps done.
-        const merged = { ...(before as InstanceRecord), ...rec } as InstanceRecord;
-        merged.stepsDone = CREATE_STEPS.filter((s) => rec?.stepsDone.includes(s) || before.stepsDone?.includes(s));
-        if (!rec) merged.phase = before.phase ?? "creating";
-        doc.instances[a.instanceId] = merged;
-      } else if (rec) {
-        Object.assign(rec, before);
-      }
-    });
-  }
-
-  private async recordAfter(a: Action, learnt: Partial<InstanceRecord>): Promise<void> {
-    const steps = a.journal?.steps ?? [];
-    const record = a.journal?.record;
-    if (a.type === "forget-state") {
-      await this.writer.update((doc) => {
-        delete doc.instances[a.instanceId];
-      });
-      return;
-    }
-    if (steps.length === 0 && !record && Object.keys(learnt).length === 0) return;
-    // Not awaited: what a finished step records only saves work on resume (the next plan finds the
-    // VM by name either way), so dependents need not wait for the disk. The writer still persists
-    // every update in order, `apply` drains it before returning, and a failed write stops the run.
-    void this.writer.update((doc) => {
-      let rec = doc.instances[a.instanceId];
-      if (!rec) {
-        // Adoption (or a record lost meanwhile): only a full record can create one.
-        if (!record || typeof record.instanceId !== "string") return;
-        rec = doc.instances[a.instanceId] = { ...(record as InstanceRecord) };
-      }
-      Object.assign(rec, learnt);
-      if (steps.length > 0) rec.stepsDone = CREATE_STEPS.filter((s) => rec!.stepsDone.includes(s) || steps.includes(s));
-      if (record) Object.assign(rec, record);
-    }).catch(() => undefined);
-  }
-
-  /** Hands the action to the provider; returns what the state should learn from it. */
-  private async execute(a: Action): Promise<Partial<InstanceRecord>> {
-    const target = this.where(a);
-    const resumed = a.type === "clone" && (this.changes.get(a.instanceId)?.resumeFrom !== undefined || this.cloneSent.has(a.instanceId));
-    if (a.type === "clone") this.cloneSent.add(a.instanceId);
-    const userdata = this.changes.get(a.instanceId)?.after?.userdata;
-    let outcome: ActionOutcome;
-    try {
-      outcome = await this.deps.ops.run(a, {
-        target,
-        shutdownTimeoutSec: this.shutdownTimeoutSec,
-        ...(resumed ? { resumed } : {}),
-        ...(userdata ? { userdata } : {}),
-      });
-    } catch (err) {
-      if (a.type === "configure" && errorCode(err) === "CONFLICT") {
-        throw new UserError(
-          "VM_CHANGED",
-          `VM ${target.vmid} (${a.instanceId}) changed since the plan was made (PVE config digest differs); nothing was written to it — run plan again`,
-          undefined,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-    if (a.type === "clone" && outcome.node !== undefined && outcome.vmid !== undefined) {
-      this.placed.set(a.instanceId, { node: outcome.node, vmid: outcome.vmid });
-      return { node: outcome.node, vmid: outcome.vmid };
-    }
-    return outcome.isoVolume !== undefined ? { isoVolume: outcome.isoVolume } : {};
-  }
-}
