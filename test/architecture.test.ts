@@ -41,6 +41,13 @@ const RULES: IForbiddenRuleType[] = [
     to: { path: "^src/(planner|applier|cli)/" },
   },
   {
+    name: "engine-below-cli",
+    comment: "src/cli parses and prints; nothing below it (engine, areas) reaches back into it",
+    severity: "error",
+    from: { path: "^src/(engine|planner|applier|state|providers|config|sim)/" },
+    to: { path: "^src/cli/" },
+  },
+  {
     name: "ink-only-in-cli",
     comment: "terminal rendering lives in src/cli",
     severity: "error",

@@ -10,7 +10,7 @@ import path from "node:path";
 import { loadShardFile } from "../../src/config/index.js";
 import type { DesiredShard } from "../../src/config/model.js";
 import { apply, type ApplyDeps, type ApplyEvent, type ApplyResult } from "../../src/applier/index.js";
-import { makePlan as cliMakePlan } from "../../src/cli/context.js";
+import { makePlan as engineMakePlan } from "../../src/engine/index.js";
 import type { Plan, PlanSelectors } from "../../src/planner/types.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
 import { startSimulator, type SimulatorOptions } from "../../src/sim/index.js";
@@ -127,7 +127,7 @@ export async function startEnv(simOptions: { latency: "instant" | "fast" | "real
 
 /** The plan the CLI would make (refresh → the per-VM reads it needs → the pure planner). */
 export async function makePlan(ops: ProxmoxProvider, desired: DesiredShard, doc: StateDoc | undefined, options: PlanSelectors = {}): Promise<Plan> {
-  return cliMakePlan({ ops, desired }, doc, options);
+  return engineMakePlan({ ops, desired }, doc, options);
 }
 
 /** One `pvefleet apply --auto-approve`: lock, plan inside it, apply, release. */

@@ -4,8 +4,7 @@
  * Every finding carries a stable fingerprint so a scheduled job can update one issue.
  */
 import type { Opts } from "../main.js";
-import { isUserError } from "../../errors.js";
-import { err, globals, makeDrift, out, withShard, shardIds, type GlobalOptions } from "../context.js";
+import { err, forEachShard, globals, makeDrift, out, withShard, type GlobalOptions } from "../context.js";
 import { renderDriftText, type DriftReport } from "../render/text.js";
 import { renderDriftMarkdown } from "../render/markdown.js";
 import { driftToJson, renderDriftJson } from "../render/json.js";
@@ -28,18 +27,11 @@ export async function run(opts: Opts): Promise<number> {
     print(r, g);
     return r.findings.some(isDrift) ? 2 : 0;
   }
-  const reports: { shard: string; report?: DriftReport; error?: string }[] = [];
-  for (const id of await shardIds(g)) {
-    try {
-      const r = await driftShard(g, id);
-      reports.push({ shard: id, report: r });
-      if (g.format !== "json") print(r, g);
-    } catch (e) {
-      if (!isUserError(e)) throw e;
-      reports.push({ shard: id, error: e.line() });
-      err(`Error: shard ${id}: ${e.line()}\n`);
-    }
-  }
+  const reports = (await forEachShard(g, async (id) => {
+    const r = await driftShard(g, id);
+    if (g.format !== "json") print(r, g);
+    return r;
+  }, (id, line) => err(`Error: shard ${id}: ${line}\n`))).map((r) => ({ shard: r.shard, report: r.value, error: r.error }));
   if (g.format === "json") {
     out(`${JSON.stringify({ format_version: "1.0", shards: reports.map((r) => ({ shard: r.shard, error: r.error, drift: r.report ? driftToJson(r.report) : undefined })) }, null, 2)}\n`);
   } else {

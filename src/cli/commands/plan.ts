@@ -6,8 +6,7 @@
  */
 import type { Opts } from "../main.js";
 import type { Plan } from "../../planner/types.js";
-import { isUserError } from "../../errors.js";
-import { err, globals, makePlan, out, planOptions, savePlanFile, shardIds, withShard, type GlobalOptions } from "../context.js";
+import { err, forEachShard, globals, makePlan, out, planOptions, savePlanFile, withShard, type GlobalOptions } from "../context.js";
 import { renderPlanText } from "../render/text.js";
 import { renderPlanMarkdown } from "../render/markdown.js";
 import { planToJson, renderPlanJson } from "../render/json.js";
@@ -48,21 +47,14 @@ export async function run(opts: Opts): Promise<number> {
     return detailed && plan.changes.length > 0 ? 2 : 0;
   }
 
-  const ids = await shardIds(g);
-  const results: { shard: string; plan?: Plan; error?: string }[] = [];
-  for (const id of ids) {
+  const results = (await forEachShard(g, async (id) => {
     const file = outFile ? outFile.replace(/(\.[^./]+)?$/, (ext) => `.${id}${ext || ".json"}`) : undefined;
-    try {
-      if (g.format === "text") out(palette(g.color).bold(`\n=== shard ${id} ===\n\n`));
-      const plan = await planShard(g, opts, id, file);
-      results.push({ shard: id, plan });
-      if (g.format !== "json") print(plan, g, file);
-    } catch (e) {
-      if (!isUserError(e)) throw e;
-      results.push({ shard: id, error: e.line() });
-      err(`Error: shard ${id}: ${e.line()}\n`);
-    }
-  }
+    if (g.format === "text") out(palette(g.color).bold(`\n=== shard ${id} ===\n\n`));
+    const plan = await planShard(g, opts, id, file);
+    if (g.format !== "json") print(plan, g, file);
+    return plan;
+  }, (id, line) => err(`Error: shard ${id}: ${line}\n`))).map((r) => ({ shard: r.shard, plan: r.value, error: r.error }));
+  const ids = results.map((r) => r.shard);
 
   if (g.format === "json") {
     out(`${JSON.stringify({ format_version: "1.0", shards: results.map((r) => ({ shard: r.shard, error: r.error, plan: r.plan ? planToJson(r.plan) : undefined })) }, null, 2)}\n`);

@@ -1,0 +1,179 @@
+/**
+ * The engine's procedures, above the areas and below any front end (the analogue of OpenTofu's
+ * `backend/local`): open a shard (its file, its state store, its provider), refresh → the per-VM
+ * reads the planner asks for → the pure planner, drift, the saved-plan re-plan, and the lock →
+ * apply walk. `src/cli` parses flags and prints; the library API and its tests call these
+ * directly. Nothing here prints or parses a command line.
+ */
+import type { DesiredShard } from "../config/model.js";
+import { listShardIds, loadShardFile } from "../config/index.js";
+import { isUserError } from "../errors.js";
+import { apply, checkPlanFreshness, type ApplyEvent, type ApplyResult } from "../applier/index.js";
+import { drift, plan, vmsNeedingDetails } from "../planner/index.js";
+import { checkSameAsFresh, replanOptions, type SavedPlan } from "../planner/saved-plan.js";
+import type { DetailRequest, DriftFinding, Plan, PlanOptions, PlanSelectors } from "../planner/types.js";
+import { createProxmoxProvider } from "../providers/proxmox/index.js";
+import type { Provider, VmDetail } from "../providers/types.js";
+import { openStateStore } from "../state/index.js";
+import type { StorageKind } from "../state/storage-kinds.js";
+import type { LeaseLock, StateDoc, StateStore } from "../state/types.js";
+
+/** Where a shard file and its state live (a front end's global options). */
+export interface ShardLocation {
+  /** Shard file: a path, `s3://bucket/key` or `gs://bucket/key`; undefined = ./shard.jsonc, ./shard.hcl. */
+  config?: string;
+  /** One shard of a multi-shard file. */
+  shard?: string;
+  storage: StorageKind;
+  bucket?: string;
+  prefix: string;
+  stateDir: string;
+}
+
+/** Everything one shard's procedures need. */
+export interface ShardSession {
+  desired: DesiredShard;
+  store: StateStore;
+  ops: Provider;
+  /** Closes the provider's keep-alive connections (or the process would not exit). */
+  close(): Promise<void>;
+}
+
+const isRemoteConfig = (config: string | undefined): boolean => /^(s3|gs):\/\//.test(config ?? "");
+
+async function readRemoteConfig(url: string): Promise<Uint8Array> {
+  const { readRemoteObject } = await import("../state/index.js");
+  return readRemoteObject(url);
+}
+
+export async function loadDesired(at: ShardLocation, shard = at.shard): Promise<DesiredShard> {
+  return loadShardFile(at.config, { shard, readRemote: isRemoteConfig(at.config) ? readRemoteConfig : undefined });
+}
+
+/** The shard IDs a file declares (for `--all-shards`). */
+export async function shardIds(at: ShardLocation): Promise<string[]> {
+  return listShardIds(at.config, { readRemote: isRemoteConfig(at.config) ? readRemoteConfig : undefined });
+}
+
+export async function openStore(at: ShardLocation, desired: Pick<DesiredShard, "clusterId" | "shardId">): Promise<StateStore> {
+  return openStateStore({ storage: at.storage, stateDir: at.stateDir, bucket: at.bucket, prefix: at.prefix, clusterId: desired.clusterId, shardId: desired.shardId });
+}
+
+/** Opens the provider the shard file names (`shard.infra.provider`; Proxmox is the one there is). */
+export function openProvider(desired: DesiredShard): Provider {
+  const o = desired.provider.options;
+  switch (desired.provider.kind) {
+    case "proxmox":
+      return createProxmoxProvider({
+        clusterId: desired.clusterId, shardId: desired.shardId, insecureTls: o.insecureTls, vmidRange: o.vmidRange, shutdownTimeoutSec: o.shutdownTimeoutSec,
+      });
+  }
+}
+
+export async function openShard(at: ShardLocation, shard = at.shard): Promise<ShardSession> {
+  const desired = await loadDesired(at, shard);
+  const store = await openStore(at, desired);
+  const provider = openProvider(desired);
+  return { desired, store, ops: provider, close: () => provider.close() };
+}
+
+/** Runs `fn` with an opened shard and always closes it. */
+export async function withShard<T>(at: ShardLocation, shard: string | undefined, fn: (s: ShardSession) => Promise<T>): Promise<T> {
+  const session = await openShard(at, shard);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+}
+
+/**
+ * `--all-shards`: `fn` for every shard the file declares, in order. A shard that fails with a
+ * UserError is reported in its result and the others still run; a bug stops everything.
+ */
+export async function forEachShard<T>(
+  at: ShardLocation,
+  fn: (shardId: string) => Promise<T>,
+  onError?: (shardId: string, line: string) => void,
+): Promise<{ shard: string; value?: T; error?: string }[]> {
+  const results: { shard: string; value?: T; error?: string }[] = [];
+  for (const id of await shardIds(at)) {
+    try {
+      results.push({ shard: id, value: await fn(id) });
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      results.push({ shard: id, error: e.line() });
+      onError?.(id, e.line());
+    }
+  }
+  return results;
+}
+
+/** Plan selectors plus `deep` (`--deep`: read every VM of the shard). */
+export type EnginePlanOptions = PlanSelectors & { deep?: boolean };
+
+/**
+ * refresh → per-VM reads where the planner needs them → the pure planner. Never from the listing
+ * alone: right after an apply it lags (pvestatd, ~10 s) and would start a started VM again, so the
+ * policy is at least `touched` (a steady fleet still costs the two listings only); `deep` makes it
+ * `ours` (one or two calls per VM of the shard, for onboot and notes).
+ */
+export async function makePlan(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: EnginePlanOptions = {}): Promise<Plan> {
+  const live = await s.ops.refresh();
+  const { deep, ...rest } = options;
+  const detailPolicy = deep || rest.detailPolicy === "ours" ? "ours" : "touched";
+  const full: PlanOptions = { ...rest, detailPolicy, hooks: s.ops.hooks };
+  const details = await readDetails(s.ops, vmsNeedingDetails(s.desired, doc, live, full));
+  return plan(s.desired, doc, live, full, details);
+}
+
+/** The reads the planner asked for: config for all, status/current too where it said `status`. */
+export async function readDetails(ops: Pick<Provider, "details">, want: DetailRequest[]): Promise<VmDetail[] | undefined> {
+  if (want.length === 0) return undefined;
+  const withStatus = want.filter((w) => w.status).map(({ node, vmid }) => ({ node, vmid }));
+  const configOnly = want.filter((w) => !w.status).map(({ node, vmid }) => ({ node, vmid }));
+  const [a, b] = await Promise.all([
+    withStatus.length ? ops.details(withStatus, { status: true }) : Promise.resolve([]),
+    configOnly.length ? ops.details(configOnly) : Promise.resolve([]),
+  ]);
+  return [...a, ...b];
+}
+
+/** A drift check's result: the findings and how many VMs the shard manages. */
+export interface DriftResult {
+  clusterId: string;
+  shardId: string;
+  findings: DriftFinding[];
+  managed?: number;
+}
+
+export async function makeDrift(s: ShardSession, doc: StateDoc | undefined): Promise<DriftResult> {
+  const live = await s.ops.refresh();
+  const want = vmsNeedingDetails(s.desired, doc, live, { detailPolicy: "ours", hooks: s.ops.hooks });
+  const details = await readDetails(s.ops, want);
+  const findings = drift(s.desired, doc, live, details, { hooks: s.ops.hooks });
+  return { clusterId: s.desired.clusterId, shardId: s.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
+}
+
+/**
+ * `apply FILE`, inside the lock: the saved plan against now — its cluster/shard, state lineage and
+ * serial, the shard file's digest, each touched VM's config digest — then the plan made again
+ * with the options the file recorded. Returns that fresh plan when it is the saved one in
+ * everything that matters (checkSameAsFresh), so what runs was produced by the planner now and
+ * nothing is executed from the file; refuses otherwise.
+ */
+export async function replanSavedPlan(s: Pick<ShardSession, "ops" | "desired">, saved: SavedPlan, doc: StateDoc | undefined): Promise<Plan> {
+  await checkPlanFreshness(saved.plan, doc, s.desired, s.ops);
+  const fresh = await makePlan(s, doc, replanOptions(saved.plan, saved.options));
+  checkSameAsFresh(saved.plan, fresh);
+  return fresh;
+}
+
+/** Applies a plan to the shard (taking the lock unless one is given). */
+export async function applyPlan(
+  s: ShardSession,
+  p: Plan,
+  o: { lock?: LeaseLock; lockTimeoutMs?: number; parallelism?: number; onEvent?: (e: ApplyEvent) => void; signal?: AbortSignal },
+): Promise<ApplyResult> {
+  return apply(p, { ops: s.ops, store: s.store, desired: s.desired, ...o });
+}
