@@ -15,7 +15,6 @@ import { cmp, groupKey, indexFacts, MIB, type Facts } from "./facts.js";
 import { validateGraph } from "./graph.js";
 import { now, reconcile, type Intent } from "./reconcile.js";
 import type { InstanceChange, PlacementLedger, Plan, PlanOptions } from "./types.js";
-import { VmidAllocator } from "./vmids.js";
 
 /** 2: typed action params with a separate journal, a typed reason per change, the replace order. */
 export const PLAN_FORMAT_VERSION = 2;
@@ -31,8 +30,10 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   const rec = reconcile(facts);
   const popts = desired.provider.options;
 
-  const liveVmids = new Set(live.vms.map((vm) => vm.vmid));
-  const vmids = new VmidAllocator([...liveVmids, ...facts.records.map((r) => r.vmid)], popts.vmidRange);
+  // Every VMID in use cluster-wide (containers share the space), and every VMID a record holds (a
+  // create whose clone has not run yet keeps its VMID there).
+  const liveVmids = new Set(live.usedVmids ?? live.vms.map((vm) => vm.vmid));
+  const vmids = facts.hooks.createVmidAllocator([...liveVmids, ...facts.records.map((r) => r.vmid)], popts.vmidRange);
   const capacity = new CapacityLedger(facts.live); // sizes as read per VM where read (a stale listing lags)
   const list = new ActionList();
   const vmDigests: Record<string, string> = {};

@@ -221,6 +221,18 @@ export interface PlanningHooks {
   parseSize(size: string): number;
   /** True for a name that is an instance ID. */
   isInstanceId(name: string): boolean;
+  /**
+   * VMIDs for new VMs, from one snapshot of the VMIDs in use (PVE cannot reserve them): the one
+   * allocator and policy of the codebase, shared by the plan and the provider's clone.
+   */
+  createVmidAllocator(used: Iterable<number>, range: { min: number; max: number }): VmidAllocation;
+}
+
+/** Hands out VMIDs no VM in the snapshot uses and no earlier call handed out. */
+export interface VmidAllocation {
+  next(): number;
+  /** Marks a VMID taken (a resumed create keeping its recorded one; a VMID the provider moved to). */
+  reserve(vmid: number): void;
 }
 
 // ---- what a provider does ----------------------------------------------------------------------

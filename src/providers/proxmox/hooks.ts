@@ -9,6 +9,7 @@ import { INSTANCE_ID_RE, ownershipOf } from "./ownership.js";
 import { createPlacementLedger } from "./scheduler.js";
 import { parseSize } from "./sizes.js";
 import { normaliseTags, OWNERSHIP_TAGS, withOwnershipTags } from "./tags.js";
+import { VmidAllocator } from "./vmid.js";
 
 export const proxmoxPlanningHooks: PlanningHooks = {
   ownershipOf,
@@ -21,4 +22,5 @@ export const proxmoxPlanningHooks: PlanningHooks = {
   createPlacementLedger: (nodes, scheduler) => createPlacementLedger(nodes, scheduler),
   parseSize,
   isInstanceId: (name) => INSTANCE_ID_RE.test(name),
+  createVmidAllocator: (used, range) => new VmidAllocator(used, range),
 };

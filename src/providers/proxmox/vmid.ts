@@ -8,6 +8,7 @@
  */
 import type { ProxmoxClient } from "./client.js";
 import { ProxmoxError, isProxmoxError } from "./errors.js";
+import { UserError } from "../../errors.js";
 
 export interface VmidRange {
   min: number;
@@ -46,7 +47,7 @@ export class VmidAllocator {
         return candidate;
       }
     }
-    throw new ProxmoxError("VALIDATION", `no free VMID in range ${this.range.min}-${this.range.max}`);
+    throw new UserError("E_VMID", `no free VMID left in the range ${this.range.min}–${this.range.max} (vmid_range)`);
   }
 }
 
