@@ -29,6 +29,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   const createdAt = now(facts);
   const rec = reconcile(facts);
   const popts = desired.provider.options;
+  refuseEmptyStateBeforeFleet(facts, rec.orphans, rec.intents.some((i) => i.change.kind === "create"));
 
   // Every VMID in use cluster-wide (containers share the space), and every VMID a record holds (a
   // create whose clone has not run yet keeps its VMID there).
@@ -146,4 +147,21 @@ function countOwnership(facts: Facts, orphans: number): Plan["counts"] {
     counts[vm.ownership]++;
   }
   return counts;
+}
+
+/**
+ * A state that knows no instance while VMs carry this shard's three tags is the wrong state (an
+ * empty `--state-dir`, another bucket or prefix), not an empty shard: planning from it would create
+ * every instance a second time. Refused, naming the VMs and the two ways out.
+ */
+function refuseEmptyStateBeforeFleet(facts: Facts, orphans: { name: string; vmid: number; node: string }[], creates: boolean): void {
+  const mode = facts.options.mode ?? "normal";
+  if (mode !== "normal" || !creates || facts.records.length > 0 || orphans.length === 0) return;
+  if (facts.options.adopt || facts.options.gc) return;
+  const named = orphans.slice(0, 5).map((v) => `${v.name} (VMID ${v.vmid} on ${v.node})`).join(", ");
+  throw new UserError(
+    "E_STATE_EMPTY",
+    `the state knows no instance of shard ${facts.desired.clusterId}/${facts.desired.shardId}, but ${orphans.length} VM(s) carry its tags: ${named}${orphans.length > 5 ? ", …" : ""}. ` +
+      "Planning from this state would create them again: point pvefleet at the shard's state (--state-dir, --storage/--bucket/--prefix), or plan with --adopt to take these VMs into their groups",
+  );
 }

@@ -66,3 +66,32 @@ describe("drift on a shared cluster", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ in_sync: false, summary: { stopped: 1, unmanaged: 3 } });
   });
 });
+
+describe("an empty state in front of a live fleet", () => {
+  let sim: Simulator;
+  let ws: Workspace;
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, latency: "fast" });
+    ws = await workspace(sim);
+    const r = await cli(ws, ["apply", "--auto-approve"]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  }, 60_000);
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
+  it("refuses to plan the fleet again from an empty --state-dir, naming the VMs and the ways out", async () => {
+    const before = (sim.stats().requests["POST /nodes/{node}/qemu/{vmid}/clone"] ?? 0);
+    for (const cmd of [["plan"], ["apply", "--auto-approve"]]) {
+      const r = await cli(ws, [...cmd, "--state-dir", join(ws.dir, "elsewhere")]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/^Error: the state knows no instance of shard test-cluster\/dev, but 2 VM\(s\) carry its tags: tst\w+ \(VMID \d+ on pve\d\)/);
+      expect(r.stderr).toMatch(/point pvefleet at the shard's state \(--state-dir, --storage\/--bucket\/--prefix\), or plan with --adopt/);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    expect(sim.stats().requests["POST /nodes/{node}/qemu/{vmid}/clone"] ?? 0).toBe(before);
+    // The right state plans nothing.
+    const ok = await cli(ws, ["plan", "--detailed-exitcode"]);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  });
+});
