@@ -22,6 +22,7 @@ import type { ActionParams, ActionType } from "../providers/types.js";
 import type { Action, ActionJournal } from "./types.js";
 import { CREATE_STEPS, expectedNotes, isoFilename, isoVolumeOf, type Facts } from "./facts.js";
 import type { Intent, RemoveIntent } from "./reconcile.js";
+import { appliedSizes } from "./diff.js";
 
 export interface PlacedCreate {
   instanceId: string;
@@ -105,7 +106,7 @@ export function createChain(list: ActionList, facts: Facts, c: PlacedCreate): st
       notes: expectedNotes(record),
       isoVolume: volume,
       fresh: true,
-    }, { steps: configureSteps });
+    }, { steps: configureSteps, record: { applied: appliedSizes(spec) } });
   }
   if (spec.diskBytes !== undefined && !done.has("resize")) {
     last = list.add(id, "resize", c.node, c.vmid, [last ?? clone ?? upload], { disk: "scsi0", bytes: spec.diskBytes }, { steps: ["resize"] });

@@ -4,7 +4,7 @@
  * by the reconcile (to plan the fix) and by drift (to report it), so both always agree.
  */
 import type { DesiredGroup } from "../config/model.js";
-import type { InstanceRecord } from "../state/types.js";
+import type { AppliedSizes, InstanceRecord } from "../state/types.js";
 import type { AttributeChange } from "./types.js";
 import { expectedNotes, MIB, notesMatch, type Facts, type LiveVmX } from "./facts.js";
 
@@ -113,8 +113,27 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
     change("vmid", record.vmid, vm.vmid);
     out.reasons.push(`VMID ${record.vmid} → ${vm.vmid} (recorded)`);
   }
-  if (record.updateHash !== group.updateHash) out.record.updateHash = group.updateHash;
+  if (record.updateHash !== group.updateHash) {
+    // Recorded together: drift compares the cluster with what was applied, not with the file.
+    out.record.updateHash = group.updateHash;
+    out.record.applied = appliedSizes(spec);
+  }
   return out;
+}
+
+/** The in-place sizes a configure sets for this spec: what the state records as applied. */
+export function appliedSizes(spec: DesiredGroup["spec"]): AppliedSizes {
+  return { cores: spec.cores, memoryMiB: spec.memoryMiB, ...(spec.diskBytes !== undefined ? { diskBytes: spec.diskBytes } : {}), onboot: spec.onboot };
+}
+
+/**
+ * What pvefleet last applied to a record's VM: the recorded sizes, or — for a record written before
+ * they were recorded — the group's when its updateHash is the recorded one (the hash covers exactly
+ * these fields). Undefined when neither tells.
+ */
+export function lastApplied(record: InstanceRecord, group: DesiredGroup | undefined): AppliedSizes | undefined {
+  if (group && record.updateHash === group.updateHash) return appliedSizes(group.spec);
+  return record.applied;
 }
 
 /**

@@ -7,8 +7,9 @@ import { createHash } from "node:crypto";
 import type { DesiredShard } from "../config/model.js";
 import type { LiveShard, VmDetail } from "../providers/types.js";
 import type { StateDoc } from "../state/types.js";
-import { diffMember } from "./diff.js";
-import { cmp, findRecordVm, groupKey, indexFacts, type Facts } from "./facts.js";
+import type { InstanceRecord } from "../state/types.js";
+import { lastApplied } from "./diff.js";
+import { cmp, expectedNotes, findRecordVm, groupKey, indexFacts, MIB, notesMatch, type Facts, type LiveVmX } from "./facts.js";
 import { heldWarning } from "./reconcile.js";
 import type { DriftFinding, PlanOptions } from "./types.js";
 
@@ -68,15 +69,11 @@ export function computeDrift(facts: Facts): DriftFinding[] {
         message: `${id} (VMID ${vm.vmid}) is ${vm.status}`,
       });
     }
-    const group = facts.groups.get(groupKey(record));
-    if (!group) continue;
-    // Replacement triggers come from the shard file, not from outside; only observed attributes drift.
-    for (const a of diffMember(facts, record, vm, group).attributes) {
-      if (a.attribute === "replaceHash" || a.attribute === "template" || a.attribute === "kind") continue;
+    for (const a of outOfBand(facts, record, vm)) {
       out.push({
         fingerprint: fingerprint("attribute", id, a.attribute), kind: "attribute", instanceId: id, vmid: vm.vmid, node: vm.node,
-        attribute: a.attribute, expected: a.after, actual: a.before,
-        message: `${id}: ${a.attribute} is ${show(a.before)}, expected ${show(a.after)}`,
+        attribute: a.attribute, expected: a.expected, actual: a.actual,
+        message: `${id}: ${a.attribute} is ${show(a.actual)}, expected ${show(a.expected)}`,
       });
     }
   }
@@ -100,6 +97,36 @@ export function computeDrift(facts: Facts): DriftFinding[] {
     }
   }
   return out.sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || cmp(a.instanceId ?? "", b.instanceId ?? "") || (a.vmid ?? 0) - (b.vmid ?? 0) || cmp(a.attribute ?? "", b.attribute ?? ""));
+}
+
+/**
+ * A record's VM against what pvefleet last applied to it (rule 10): the recorded sizes, the
+ * notes block and tags it wrote, where it put the VM. Never the shard file: an edited file is a
+ * planned change, and replacement triggers come from the file only. Sizes are compared only when
+ * the state says what was applied (see lastApplied); onboot and notes only with a per-VM read.
+ */
+function outOfBand(facts: Facts, record: InstanceRecord, vm: LiveVmX): { attribute: string; expected: unknown; actual: unknown }[] {
+  const out: { attribute: string; expected: unknown; actual: unknown }[] = [];
+  const applied = lastApplied(record, facts.groups.get(groupKey(record)));
+  const detail = facts.details.get(vm.vmid);
+  if (applied) {
+    // vm.cores/memoryBytes are the config's (pending edits included) when read per VM, else the listing's.
+    if (vm.cores !== applied.cores) out.push({ attribute: "cores", expected: applied.cores, actual: vm.cores });
+    if (vm.memoryBytes !== applied.memoryMiB * MIB) out.push({ attribute: "memoryMiB", expected: applied.memoryMiB, actual: vm.memoryBytes / MIB });
+    if (applied.diskBytes !== undefined && vm.diskBytes !== applied.diskBytes) out.push({ attribute: "diskBytes", expected: applied.diskBytes, actual: vm.diskBytes });
+    if (detail && detail.onboot !== applied.onboot) out.push({ attribute: "onboot", expected: applied.onboot, actual: detail.onboot });
+  }
+  const missing = facts.ownershipTags.filter((t) => !vm.tags.includes(t));
+  if (missing.length > 0) out.push({ attribute: "tags", expected: facts.hooks.withOwnershipTags(vm.tags, facts.desired.clusterId, facts.desired.shardId), actual: vm.tags });
+  if (detail) {
+    const expected = expectedNotes(record);
+    if (!notesMatch(facts.hooks.notes.parse(detail.description), expected)) {
+      out.push({ attribute: "notes", expected: facts.hooks.notes.compose(detail.description, expected), actual: detail.description });
+    }
+  }
+  if (vm.node !== record.node) out.push({ attribute: "node", expected: record.node, actual: vm.node });
+  if (vm.vmid !== record.vmid) out.push({ attribute: "vmid", expected: record.vmid, actual: vm.vmid });
+  return out;
 }
 
 const KIND_ORDER: DriftFinding["kind"][] = ["missing", "stopped", "attribute", "orphan", "suspicious", "unmanaged"];

@@ -7,7 +7,7 @@ import type { DesiredGroup } from "../config/model.js";
 import { UserError } from "../errors.js";
 import type { CreateStep, InstanceRecord } from "../state/types.js";
 import type { ChangeReason, InstanceChange, NotesBlockFields } from "./types.js";
-import { diffMember, hasInPlaceChange, type MemberDiff } from "./diff.js";
+import { appliedSizes, diffMember, hasInPlaceChange, type MemberDiff } from "./diff.js";
 import { cmp, CREATE_STEPS, findRecordVm, groupKey, isoVolumeOf, type Facts, type LiveVmX, type RecordVm } from "./facts.js";
 
 export interface CreateIntent {
@@ -327,6 +327,7 @@ function adoptIntent(facts: Facts, group: DesiredGroup, vm: LiveVmX, notes: Note
     node: vm.node,
     replaceHash: group.replaceHash,
     updateHash: group.updateHash,
+    applied: appliedSizes(group.spec),
     isoVolume: isoVolumeOf(facts.isoStorage, vm.name),
     phase: "ready",
     stepsDone: [...CREATE_STEPS],

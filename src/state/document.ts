@@ -23,6 +23,13 @@ export const InstanceRecordSchema = z.looseObject({
   node: z.string(),
   replaceHash: z.string(),
   updateHash: z.string(),
+  // Optional: documents written before pvefleet recorded the applied sizes still load.
+  applied: z.object({
+    cores: z.number().int().positive(),
+    memoryMiB: z.number().int().positive(),
+    diskBytes: z.number().int().positive().optional(),
+    onboot: z.boolean(),
+  }).optional(),
   isoVolume: z.string().optional(),
   phase: z.enum(["creating", "ready", "deleting"]),
   stepsDone: z.array(CreateStepSchema),
@@ -69,8 +76,140 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/**
+ * How much per-record work writes did: records serialised and records validated (cache misses
+ * only). Tests read it to prove a write costs the records that changed, not the whole fleet.
+ */
+export const documentWork = { recordsSerialized: 0, recordsValidated: 0 };
+
+// A frozen record can never change, so its canonical text and its validity are computed once and
+// remembered by identity. Only records frozen here qualify: any other object may be mutated
+// after it was seen, so it is serialised and validated afresh every time.
+const frozenRecords = new WeakSet<object>();
+const recordTexts = new WeakMap<object, string>();
+const validRecords = new WeakSet<object>();
+
+/**
+ * Deep-freezes a record and registers it, so every later write that carries this very object reuses
+ * its canonical text and its validation instead of redoing them (a fleet of 10,000 instances costs
+ * a write only the records that changed). Returns the same object.
+ */
+export function freezeRecord<T extends InstanceRecord>(record: T): T {
+  deepFreeze(record);
+  frozenRecords.add(record);
+  return record;
+}
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}
+
+/** Canonical bytes of the document: exactly `canonicalJson(doc)`, built from cached record texts. */
 export function serializeStateDoc(doc: StateDoc): Uint8Array {
-  return new TextEncoder().encode(canonicalJson(doc));
+  return new TextEncoder().encode(stateDocJson(doc));
+}
+
+/**
+ * `canonicalJson(doc)` byte for byte, without re-serialising frozen records: the document is the
+ * top-level keys in canonical order, and `instances` is the records' texts (each indented for its
+ * depth) in canonical key order, which is recomputed only when the set of instance IDs changes.
+ */
+export function stateDocJson(doc: StateDoc): string {
+  const top = doc as unknown as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of canonicalKeyOrder(Object.keys(top))) {
+    const value = top[key];
+    if (value === undefined) continue;
+    const text = key === "instances" && isPlainObject(value) ? instancesJson(value) : indent(JSON.stringify(sortKeys(value), null, 2), "  ");
+    if (text === undefined) continue;
+    parts.push(`  ${JSON.stringify(key)}: ${text}`);
+  }
+  return parts.length === 0 ? "{}\n" : `{\n${parts.join(",\n")}\n}\n`;
+}
+
+function instancesJson(instances: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const id of instanceOrder(Object.keys(instances))) {
+    const text = recordJson(instances[id]);
+    if (text !== undefined) parts.push(`    ${JSON.stringify(id)}: ${text}`);
+  }
+  return parts.length === 0 ? "{}" : `{\n${parts.join(",\n")}\n  }`;
+}
+
+function recordJson(record: unknown): string | undefined {
+  const frozen = record !== null && typeof record === "object" && frozenRecords.has(record);
+  let text = frozen ? recordTexts.get(record as object) : undefined;
+  if (text === undefined && record !== undefined) {
+    documentWork.recordsSerialized++;
+    text = indent(JSON.stringify(sortKeys(record), null, 2), "    ");
+    if (frozen) recordTexts.set(record as object, text);
+  }
+  return text;
+}
+
+/** Re-indents a JSON text for its depth; JSON strings never hold a raw newline. */
+function indent(text: string | undefined, prefix: string): string | undefined {
+  return text?.replaceAll("\n", `\n${prefix}`);
+}
+
+/**
+ * The order `JSON.stringify(sortKeys(x))` emits keys in: sorted, except that the object it builds
+ * puts integer-like keys first in numeric order (and an assigned `__proto__` is not an own key).
+ */
+function canonicalKeyOrder(keys: string[]): string[] {
+  const probe: Record<string, number> = {};
+  for (const k of [...keys].sort()) probe[k] = 0;
+  return Object.keys(probe);
+}
+
+let lastInstanceOrder: { keys: string[]; set: Set<string> } = { keys: [], set: new Set() };
+
+/** Instance IDs in canonical order; the sort is redone only when the set of IDs changed. */
+function instanceOrder(keys: string[]): string[] {
+  const last = lastInstanceOrder;
+  if (keys.length === last.set.size && keys.every((k) => last.set.has(k))) return last.keys;
+  const ordered = canonicalKeyOrder(keys);
+  lastInstanceOrder = { keys: ordered, set: new Set(keys) };
+  return ordered;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+// The document's own fields; `instances` only as a plain object here, its records are checked one
+// by one below so that a record already validated (and frozen since) is not checked again.
+const StateDocTopSchema = z.looseObject({
+  formatVersion: z.literal(1),
+  lineage: z.uuid(),
+  serial: z.number().int().nonnegative(),
+  writeId: z.string().min(1),
+  clusterId: z.string().min(1),
+  shardId: z.string().min(1),
+  instances: z.custom<Record<string, unknown>>(isPlainObject, { message: "Invalid input: expected record" }),
+});
+
+/**
+ * Validates a document before it is written: what `StateDocSchema` accepts, but each frozen record
+ * is validated once in its life. Returns the first issue, or undefined when the document is valid.
+ */
+export function stateDocIssue(doc: StateDoc): { path: PropertyKey[]; message: string } | undefined {
+  const top = StateDocTopSchema.safeParse(doc);
+  if (!top.success) return top.error.issues[0]!;
+  for (const [key, record] of Object.entries(doc.instances)) {
+    if (validRecords.has(record) && record.instanceId === key) continue;
+    documentWork.recordsValidated++;
+    const parsed = InstanceRecordSchema.safeParse(record);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return { path: ["instances", key, ...issue.path], message: issue.message };
+    }
+    if (record.instanceId !== key) return { path: ["instances", key, "instanceId"], message: `record keyed "${key}" names instance "${record.instanceId}"` };
+    if (frozenRecords.has(record)) validRecords.add(record);
+  }
+  return undefined;
 }
 
 /** Parses and validates; `where` names the object in the error (path or s3:// URL). */

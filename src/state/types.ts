@@ -20,12 +20,28 @@ export interface InstanceRecord {
   node: string;
   replaceHash: string;
   updateHash: string;
+  /**
+   * The in-place sizes pvefleet last applied to this VM (the values `updateHash` covers), written
+   * with `updateHash` when a create configures the VM or an update completes. Drift compares the
+   * cluster with these, not with the shard file (ARCHITECTURE.md rule 10). Absent in documents
+   * written before it existed; `updateHash` equal to the group's then stands for the file's values.
+   */
+  applied?: AppliedSizes;
   /** Volume id of the cloud-init ISO, e.g. `local:iso/tst06...-cidata.iso`. */
   isoVolume?: string;
   phase: InstancePhase;
   stepsDone: CreateStep[];
   createdAt: string; // ISO-8601 UTC
   updatedAt: string;
+}
+
+/** What a configure set on a VM: the fields of `updateHash`. */
+export interface AppliedSizes {
+  cores: number;
+  memoryMiB: number;
+  /** Absent when the shard file keeps the template's disk. */
+  diskBytes?: number;
+  onboot: boolean;
 }
 
 export interface StateDoc {
