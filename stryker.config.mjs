@@ -32,7 +32,7 @@ export default {
     "src/planner/reconcile.ts",
     "src/planner/saved-plan.ts",
     "src/providers/proxmox/operations.ts",
-    "src/providers/proxmox/client.ts",
+    "src/providers/proxmox/api/client.ts",
     "src/providers/proxmox/permissions.ts",
     "src/cli/render/markdown.ts",
   ],

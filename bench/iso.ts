@@ -2,7 +2,7 @@
  * Cloud-init ISO build time (buildCloudInitIso) for 1 KiB and 3 MiB of user-data.
  * Run: npx tsx bench/iso.ts
  */
-import { buildCloudInitIso, cloudInitFiles } from "../src/providers/proxmox/cloud-init.js";
+import { buildCloudInitIso, cloudInitFiles } from "../src/providers/proxmox/cloud-init/cloud-init.js";
 
 function bench(label: string, userData: string, iterations: number): void {
   const seed = cloudInitFiles("tst06dx9xy919t3v9kzd2xdsyzb3g", userData, "version: 2\n");

@@ -11,7 +11,7 @@ import { plan } from "../src/planner/plan.js";
 import { parseSavedPlan, serializePlan } from "../src/planner/saved-plan.js";
 import type { LiveShard, VmDetail } from "../src/providers/proxmox/types.js";
 import type { InstanceRecord, StateDoc } from "../src/state/types.js";
-import { composeDescription, renderNotesBlock } from "../src/providers/proxmox/notes-block.js";
+import { composeDescription, renderNotesBlock } from "../src/providers/proxmox/codecs/notes-block.js";
 import { proxmoxPlanningHooks } from "../src/providers/proxmox/hooks.js";
 
 const MIB = 1024 * 1024;

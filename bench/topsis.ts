@@ -3,7 +3,7 @@
  * schedulers (each placement ranks every candidate node with TOPSIS and books the VM).
  * Run: npx tsx bench/topsis.ts
  */
-import { createPlacementLedger, type SchedulerName } from "../src/providers/proxmox/scheduler.js";
+import { createPlacementLedger, type SchedulerName } from "../src/providers/proxmox/placement/ledger.js";
 import type { LiveNode } from "../src/providers/proxmox/types.js";
 
 const GiB = 1024 ** 3;

@@ -11,9 +11,9 @@ export { CREATE_STEPS, ACTION_TYPES, ACTION_PARAMS, type Provider, type Planning
 export { proxmoxPlanningHooks } from "./providers/proxmox/hooks.js";
 export { openShard, withShard, forEachShard, openProvider, makePlan, makeDrift, readDetails, replanSavedPlan, applyPlan, type ShardLocation, type ShardSession, type EnginePlanOptions, type DriftResult } from "./engine/index.js";
 export { createProxmoxProvider, ProxmoxError, isProxmoxError, privilegesFor, ALL_PRIVILEGES, type ProxmoxProvider, type ProxmoxProviderOptions } from "./providers/proxmox/index.js";
-export { buildCloudInitIso, cloudInitFiles, isoFileName, type CloudInitSeed } from "./providers/proxmox/cloud-init.js";
-export { rankByTopsis, type TopsisRanking } from "./providers/proxmox/topsis.js";
-export { createPlacementLedger, type PlacementLedger, type Placement, type SchedulerName } from "./providers/proxmox/scheduler.js";
+export { buildCloudInitIso, cloudInitFiles, isoFileName, type CloudInitSeed } from "./providers/proxmox/cloud-init/cloud-init.js";
+export { rankByTopsis, type TopsisRanking } from "./providers/proxmox/placement/topsis.js";
+export { createPlacementLedger, type PlacementLedger, type Placement, type SchedulerName } from "./providers/proxmox/placement/ledger.js";
 export type * from "./planner/types.js";
 export { startSimulator, parseFaults, type Simulator, type SimulatorOptions, type SimStats, type Topology as SimTopology } from "./sim/index.js";
 export { plan, drift, topoOrder, validateGraph, serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsNeedingDetails } from "./planner/index.js";

@@ -27,6 +27,13 @@ const RULES: IForbiddenRuleType[] = [
     to: { path: "node_modules/(undici|@aws-sdk|@google-cloud)/", reachable: true },
   },
   {
+    name: "http-only-in-api",
+    comment: "in the Proxmox provider only api/ speaks HTTP; codecs, placement and cloud-init are pure",
+    severity: "error",
+    from: { path: "^src/providers/proxmox/(?!api/)" },
+    to: { path: "node_modules/undici/" },
+  },
+  {
     name: "contract-is-pure",
     comment: "the contract imports nothing of the engine's implementation",
     severity: "error",

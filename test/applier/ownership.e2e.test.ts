@@ -6,7 +6,7 @@
  */
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProxmoxError } from "../../src/providers/proxmox/errors.js";
+import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 import type { ProxmoxProvider } from "../../src/providers/proxmox/index.js";
 import { planAndApply, planNow, startEnv, type Env } from "./harness.js";
 

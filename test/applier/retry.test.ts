@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { backoffMs, DEFAULT_RETRY, retryClass } from "../../src/applier/retry.js";
-import { ProxmoxError } from "../../src/providers/proxmox/errors.js";
+import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 import { UserError } from "../../src/errors.js";
 
 describe("retry policy", () => {

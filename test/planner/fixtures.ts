@@ -8,7 +8,7 @@ import type { InstanceRecord, StateDoc } from "../../src/state/types.js";
 import { topoOrder } from "../../src/planner/graph.js";
 import type { Plan, PlanOptions, PlanSelectors } from "../../src/planner/types.js";
 import { proxmoxPlanningHooks } from "../../src/providers/proxmox/hooks.js";
-import { composeDescription, renderNotesBlock } from "../../src/providers/proxmox/notes-block.js";
+import { composeDescription, renderNotesBlock } from "../../src/providers/proxmox/codecs/notes-block.js";
 
 export const MIB = 1024 * 1024;
 export const GIB = 1024 * MIB;

@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "../../src/sim/index.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
-import { isProxmoxError } from "../../src/providers/proxmox/errors.js";
+import { isProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "../../src/sim/index.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
-import { ProxmoxClient } from "../../src/providers/proxmox/client.js";
+import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 const INSTANCE = "tst06dx9xy919t3v9kzd2xdsyzb3g";

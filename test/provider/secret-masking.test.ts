@@ -18,8 +18,8 @@ import type { AddressInfo } from "node:net";
 import { Agent, request } from "undici";
 import { cliInProcess as pvefleet } from "../cli/helpers.js";
 import { startSimulator } from "../../src/sim/index.js";
-import { ProxmoxClient } from "../../src/providers/proxmox/client.js";
-import { ProxmoxError } from "../../src/providers/proxmox/errors.js";
+import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
+import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { Opts } from "../main.js";
 import { UserError } from "../../errors.js";
 import type { LiveNode } from "../../providers/proxmox/types.js";
-import { createPlacementLedger, type Placement, type SchedulerName } from "../../providers/proxmox/scheduler.js";
+import { createPlacementLedger, type Placement, type SchedulerName } from "../../providers/proxmox/placement/ledger.js";
 
 const NodeItem = z.looseObject({
   node: z.string().min(1),
@@ -114,7 +114,7 @@ function toLiveNodes(json: unknown, source: string): LiveNode[] {
 
 /** One `GET /cluster/resources?type=node` through the provider's client (token, TLS and CA from the environment). */
 async function readLiveNodes(insecureTls: boolean): Promise<LiveNode[]> {
-  const { ProxmoxClient } = await import("../../providers/proxmox/client.js");
+  const { ProxmoxClient } = await import("../../providers/proxmox/api/client.js");
   const client = new ProxmoxClient({ insecureTls });
   try {
     const items = await client.get<unknown>("/cluster/resources", { type: "node" });

@@ -4,12 +4,12 @@
  * so handing these to the planner never loads the HTTP client (test/architecture.test.ts).
  */
 import type { PlanningHooks } from "../types.js";
-import { composeDescription, parseNotesBlock, renderNotesBlock } from "./notes-block.js";
+import { composeDescription, parseNotesBlock, renderNotesBlock } from "./codecs/notes-block.js";
 import { INSTANCE_ID_RE, ownershipOf } from "./ownership.js";
-import { createPlacementLedger } from "./scheduler.js";
-import { parseSize } from "./sizes.js";
-import { normaliseTags, OWNERSHIP_TAGS, withOwnershipTags } from "./tags.js";
-import { VmidAllocator } from "./vmid.js";
+import { createPlacementLedger } from "./placement/ledger.js";
+import { parseSize } from "./codecs/sizes.js";
+import { normaliseTags, OWNERSHIP_TAGS, withOwnershipTags } from "./codecs/tags.js";
+import { VmidAllocator } from "./placement/vmid.js";
 
 export const proxmoxPlanningHooks: PlanningHooks = {
   ownershipOf,

@@ -6,10 +6,10 @@
 import type { Provider } from "../types.js";
 import { runAction } from "./run.js";
 import { privilegesFor } from "./permissions.js";
-import { ProxmoxClient, type RetryOptions } from "./client.js";
+import { ProxmoxClient, type RetryOptions } from "./api/client.js";
 import { ProxmoxOperations } from "./operations.js";
-import { TaskWaiter, type TaskTiming } from "./tasks.js";
-import type { VmidRange } from "./vmid.js";
+import { TaskWaiter, type TaskTiming } from "./api/tasks.js";
+import type { VmidRange } from "./placement/vmid.js";
 import type { ProxmoxOps } from "./types.js";
 
 export interface ProxmoxProviderOptions {
@@ -88,9 +88,9 @@ export function createProxmoxProvider(opts: ProxmoxProviderOptions): ProxmoxProv
   };
 }
 
-export { ProxmoxClient, DEFAULT_API_URL, DEFAULT_RETRY, type RetryOptions, type ClientOptions } from "./client.js";
-export { ProxmoxError, isProxmoxError, type ProxmoxErrorCode } from "./errors.js";
-export { parseUpid, TaskWaiter, DEFAULT_TASK_TIMING } from "./tasks.js";
+export { ProxmoxClient, DEFAULT_API_URL, DEFAULT_RETRY, type RetryOptions, type ClientOptions } from "./api/client.js";
+export { ProxmoxError, isProxmoxError, type ProxmoxErrorCode } from "./api/errors.js";
+export { parseUpid, TaskWaiter, DEFAULT_TASK_TIMING } from "./api/tasks.js";
 export { privilegesFor, ALL_PRIVILEGES, ROLE_ADVICE } from "./permissions.js";
 export { ownershipOf, mapStatus, INSTANCE_ID_RE } from "./refresh.js";
-export { VmidAllocator, DEFAULT_VMID_RANGE } from "./vmid.js";
+export { VmidAllocator, DEFAULT_VMID_RANGE } from "./placement/vmid.js";

@@ -3,17 +3,17 @@
  * again converges without doing anything twice. How each one gets there is said where it matters;
  * the README has the table (retry safety, calls per operation).
  */
-import { apiPath, backoffMs, sleep, type ProxmoxClient } from "./client.js";
-import { ProxmoxError, isProxmoxError } from "./errors.js";
-import { TaskWaiter } from "./tasks.js";
-import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidRange } from "./vmid.js";
+import { apiPath, backoffMs, sleep, type ProxmoxClient } from "./api/client.js";
+import { ProxmoxError, isProxmoxError } from "./api/errors.js";
+import { TaskWaiter } from "./api/tasks.js";
+import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidRange } from "./placement/vmid.js";
 import { INSTANCE_ID_RE, publishedName, readDetails, refreshShard } from "./refresh.js";
 import { checkPermissions } from "./permissions.js";
 import { proxmoxPlanningHooks } from "./hooks.js";
-import { formatTags, hasOwnershipTags, normaliseTags } from "./tags.js";
-import { MAX_DESCRIPTION_CHARS } from "./notes-block.js";
-import { formatNet0, sameNetwork } from "./net0.js";
-import { EMPTY_CDROM, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, parseDrive } from "./drives.js";
+import { formatTags, hasOwnershipTags, normaliseTags } from "./codecs/tags.js";
+import { MAX_DESCRIPTION_CHARS } from "./codecs/notes-block.js";
+import { formatNet0, sameNetwork } from "./codecs/net0.js";
+import { EMPTY_CDROM, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, parseDrive } from "./codecs/drives.js";
 import type { CloneRequest, ConfigureRequest, LiveShard, ProxmoxOps, VmDetail, VmTarget } from "./types.js";
 
 /** Storage types whose volumes are files (uploads allowed; pve-api.md §6 "path-based"). */

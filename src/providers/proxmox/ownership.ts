@@ -2,7 +2,7 @@
  * Whose a VM is, from what the listing shows (ARCHITECTURE.md rule 2): its name and its tags. Pure,
  * so the planner can be lent it (hooks.ts) without loading the HTTP client.
  */
-import { OWNERSHIP_TAG } from "./tags.js";
+import { OWNERSHIP_TAG } from "./codecs/tags.js";
 import type { Ownership } from "../types.js";
 
 /** Instance IDs: 3-letter kind + 26 lowercase Crockford base32 chars (nstance.md §3.1). */

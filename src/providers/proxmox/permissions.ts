@@ -4,8 +4,8 @@
  * on `/` before any change, so a run fails with the full missing list instead of halfway.
  */
 import type { ActionType } from "../types.js";
-import type { ProxmoxClient } from "./client.js";
-import { ProxmoxError } from "./errors.js";
+import type { ProxmoxClient } from "./api/client.js";
+import { ProxmoxError } from "./api/errors.js";
 
 export const ALL_PRIVILEGES = [
   "Sys.Audit",

@@ -9,10 +9,10 @@
  * (`readDetails(…, { status: true })`, one `status/current` per VM) reads `qmpstatus` and reports
  * paused/suspended → suspended, as the guide's mapping asks.
  */
-import { apiPath, type ProxmoxClient } from "./client.js";
-import { isProxmoxError } from "./errors.js";
+import { apiPath, type ProxmoxClient } from "./api/client.js";
+import { isProxmoxError } from "./api/errors.js";
 import type { LiveNode, LiveShard, LiveStorage, LiveVm, Ownership, VmDetail, VmStatus } from "./types.js";
-import { normaliseTags } from "./tags.js";
+import { normaliseTags } from "./codecs/tags.js";
 import { ownershipOf, publishedName } from "./ownership.js";
 
 export { INSTANCE_ID_RE, ownershipOf, publishedName } from "./ownership.js";

@@ -4,19 +4,14 @@
  * error here until it is handled. Every operation that changes an existing VM checks ownership
  * first (operations.ts `guard`).
  */
-import { request } from "undici";
 import { renderUserdata } from "../../config/index.js";
-import { MAX_USERDATA_BYTES } from "../../config/limits.js";
 import type { UserdataSpec, VmSpec } from "../../config/model.js";
 import type { ActionOutcome, ProviderAction, RunContext } from "../types.js";
-import { buildCloudInitIso, cloudInitFiles } from "./cloud-init.js";
-import { ProxmoxError } from "./errors.js";
-import { composeDescription, renderNotesBlock } from "./notes-block.js";
+import { fetchUserdata } from "./api/fetch-userdata.js";
+import { buildCloudInitIso, cloudInitFiles } from "./cloud-init/cloud-init.js";
+import { composeDescription, renderNotesBlock } from "./codecs/notes-block.js";
 import type { ConfigureRequest, ProxmoxOps } from "./types.js";
-import { normaliseTags } from "./tags.js";
-
-/** How long a userdata URL may take, and how much of it is read (the decoded cap, compressed or not). */
-const USERDATA_FETCH_TIMEOUT_MS = 30_000;
+import { normaliseTags } from "./codecs/tags.js";
 
 export async function runAction(ops: ProxmoxOps, action: ProviderAction, ctx: RunContext): Promise<ActionOutcome> {
   const target = ctx.target;
@@ -88,28 +83,4 @@ export async function cloudInitIso(userdata: UserdataSpec | undefined, data: Par
   const spec = { userdata } as VmSpec;
   const fetched = userdata?.source === "url" ? await fetchUserdata(userdata.content) : undefined;
   return buildCloudInitIso(cloudInitFiles(instanceId, renderUserdata(spec, data, fetched)));
-}
-
-async function fetchUserdata(url: string): Promise<Uint8Array> {
-  let res: Awaited<ReturnType<typeof request>>;
-  try {
-    res = await request(url, { headersTimeout: USERDATA_FETCH_TIMEOUT_MS, bodyTimeout: USERDATA_FETCH_TIMEOUT_MS });
-  } catch (e) {
-    throw new ProxmoxError("NETWORK", `userdata ${url}: ${(e as Error).message}`, {}, { cause: e });
-  }
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    throw new ProxmoxError(res.statusCode >= 500 ? "NETWORK" : "VALIDATION", `userdata ${url}: HTTP ${res.statusCode}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_USERDATA_BYTES) {
-      res.body.destroy();
-      throw new ProxmoxError("VALIDATION", `userdata ${url}: larger than ${MAX_USERDATA_BYTES} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }

@@ -17,7 +17,7 @@
  * Several VMs placed in one plan go through a ledger: each placement adds the VM's cores and
  * memory to its node before the next choice, so ten new VMs spread instead of piling up.
  */
-import type { LiveNode } from "./types.js";
+import type { LiveNode } from "../types.js";
 import { rankByTopsis } from "./topsis.js";
 
 export type SchedulerName = "nstance" | "pve-static";

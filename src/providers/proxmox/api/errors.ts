@@ -6,7 +6,7 @@
  *
  * It extends UserError so the CLI prints one line; the message never contains credentials.
  */
-import { UserError } from "../../errors.js";
+import { UserError } from "../../../errors.js";
 
 export type ProxmoxErrorCode =
   | "VMID_TAKEN" // the VMID is used by another guest (nextid 400, clone/create "already exists")

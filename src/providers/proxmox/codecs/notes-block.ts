@@ -9,7 +9,7 @@
  * block is kept on every write. PVE right-trims the stored description and caps it at 8192
  * characters (reference/pve-api.md §2.2).
  */
-import { UserError } from "../../errors.js";
+import { UserError } from "../../../errors.js";
 
 export const NOTES_START = "# DO NOT EDIT BELOW - managed by nstance #";
 export const NOTES_END = "# DO NOT EDIT ABOVE - managed by nstance #";

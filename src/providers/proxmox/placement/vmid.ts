@@ -6,9 +6,9 @@
  * collide; `/cluster/nextid?vmid=N` then checks each candidate against the live cluster (it does
  * not reserve — a concurrent actor can still take it, which clone() handles).
  */
-import type { ProxmoxClient } from "./client.js";
-import { ProxmoxError, isProxmoxError } from "./errors.js";
-import { UserError } from "../../errors.js";
+import type { ProxmoxClient } from "../api/client.js";
+import { ProxmoxError, isProxmoxError } from "../api/errors.js";
+import { UserError } from "../../../errors.js";
 
 export interface VmidRange {
   min: number;
