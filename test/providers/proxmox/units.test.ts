@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { parseUpid } from "../../src/providers/proxmox/api/tasks.js";
-import { privilegesFor, ALL_PRIVILEGES, missingPrivileges } from "../../src/providers/proxmox/permissions.js";
-import { ownershipOf, mapStatus, toVmDetail } from "../../src/providers/proxmox/refresh.js";
-import { VmidAllocator } from "../../src/providers/proxmox/placement/vmid.js";
-import { backoffMs, encodeParams, apiPath } from "../../src/providers/proxmox/api/client.js";
-import type { ActionType } from "../../src/planner/types.js";
+import { parseUpid } from "../../../src/providers/proxmox/api/tasks.js";
+import { privilegesFor, ALL_PRIVILEGES, missingPrivileges } from "../../../src/providers/proxmox/permissions.js";
+import { ownershipOf, mapStatus, toVmDetail } from "../../../src/providers/proxmox/refresh.js";
+import { VmidAllocator } from "../../../src/providers/proxmox/placement/vmid.js";
+import { backoffMs, encodeParams, apiPath } from "../../../src/providers/proxmox/api/client.js";
+import type { ActionType } from "../../../src/planner/types.js";
 
 describe("parseUpid", () => {
   it("takes the node from the second field and decodes the hex fields", () => {

@@ -16,10 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { Agent, request } from "undici";
-import { cliInProcess as pvefleet } from "../cli/helpers.js";
-import { startSimulator } from "../../src/sim/index.js";
-import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
-import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
+import { cliInProcess as pvefleet } from "../../cli/helpers.js";
+import { startSimulator } from "../../../src/sim/index.js";
+import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
+import { ProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 

@@ -1,16 +1,16 @@
 import { describe, it, expect } from "vitest";
 import {
   OWNERSHIP_TAGS, TAG_PATTERN, formatTags, hasOwnershipTags, invalidTags, normaliseTags, sameTags, splitTagList, withOwnershipTags,
-} from "../../src/providers/proxmox/codecs/tags.js";
+} from "../../../src/providers/proxmox/codecs/tags.js";
 import {
   NOTES_END, NOTES_START, NSTANCE_NOTES_END, NSTANCE_NOTES_START, composeDescription, parseNotesBlock, pveRightTrim, renderNotesBlock, sameDescription,
-} from "../../src/providers/proxmox/codecs/notes-block.js";
-import { formatNet0, parseNet0, sameNetwork } from "../../src/providers/proxmox/codecs/net0.js";
+} from "../../../src/providers/proxmox/codecs/notes-block.js";
+import { formatNet0, parseNet0, sameNetwork } from "../../../src/providers/proxmox/codecs/net0.js";
 import {
   EMPTY_CDROM, attachedIso, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, isoVolumeId, parseBootOrder, parseDrive,
-} from "../../src/providers/proxmox/codecs/drives.js";
-import { bytesToMiB, formatSize, mibToBytes, parseSize } from "../../src/providers/proxmox/codecs/sizes.js";
-import { UserError } from "../../src/errors.js";
+} from "../../../src/providers/proxmox/codecs/drives.js";
+import { bytesToMiB, formatSize, mibToBytes, parseSize } from "../../../src/providers/proxmox/codecs/sizes.js";
+import { UserError } from "../../../src/errors.js";
 
 describe("tags", () => {
   it("normalises like PVE's get_unique_tags: split, lower-case, sort, dedupe", () => {

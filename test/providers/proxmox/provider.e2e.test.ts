@@ -8,12 +8,12 @@ import { createServer } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSimulator } from "../../src/sim/index.js";
-import { createProxmoxProvider, type ProxmoxProvider, type ProxmoxProviderOptions } from "../../src/providers/proxmox/index.js";
-import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
-import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
-import { privilegesFor } from "../../src/providers/proxmox/permissions.js";
-import { defaultTopology } from "../../src/sim/topology.js";
+import { startSimulator } from "../../../src/sim/index.js";
+import { createProxmoxProvider, type ProxmoxProvider, type ProxmoxProviderOptions } from "../../../src/providers/proxmox/index.js";
+import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
+import { ProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
+import { privilegesFor } from "../../../src/providers/proxmox/permissions.js";
+import { defaultTopology } from "../../../src/sim/topology.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 

@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import { gzipSync } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
+import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
 
 describe("compressed reads", () => {
   const seen: IncomingHttpHeaders[] = [];

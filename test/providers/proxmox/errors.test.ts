@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyHttpError, classifyTaskFailure, codeFromMessage, ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
-import { UserError } from "../../src/errors.js";
+import { classifyHttpError, classifyTaskFailure, codeFromMessage, ProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
+import { UserError } from "../../../src/errors.js";
 
 const at = { method: "POST", path: "/nodes/pve1/qemu/100/config" };
 

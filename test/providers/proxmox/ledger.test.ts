@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
-import { createPlacementLedger, type Placement, type PlacementError } from "../../src/providers/proxmox/placement/ledger.js";
-import type { LiveNode } from "../../src/providers/proxmox/types.js";
+import { createPlacementLedger, type Placement, type PlacementError } from "../../../src/providers/proxmox/placement/ledger.js";
+import type { LiveNode } from "../../../src/providers/proxmox/types.js";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { rankByTopsis } from "../../src/providers/proxmox/placement/topsis.js";
+import { rankByTopsis } from "../../../src/providers/proxmox/placement/topsis.js";
 
 const close = (actual: number[], expected: number[], digits = 6) => {
   expect(actual).toHaveLength(expected.length);

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
-import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
-import { TaskWaiter } from "../../src/providers/proxmox/api/tasks.js";
-import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
+import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
+import { TaskWaiter } from "../../../src/providers/proxmox/api/tasks.js";
+import { ProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
 
 const UPID_WARN = "UPID:pve2:00001234:00005678:6382D261:qmstart:100:root@pam!t:";
 const UPID_SLOW = "UPID:pve2:00001234:00005678:6382D262:qmstart:101:root@pam!t:";

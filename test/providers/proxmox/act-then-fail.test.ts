@@ -7,9 +7,9 @@
  * by a fresh listing, and the upload is found on the storage by the next attempt.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../../src/sim/index.js";
-import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
-import { isProxmoxError } from "../../src/providers/proxmox/api/errors.js";
+import { startSimulator } from "../../../src/sim/index.js";
+import { createProxmoxProvider, type ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
+import { isProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 

@@ -4,9 +4,9 @@
  * QEMU runs with — which differ from the config's while a cold change is `[PENDING]`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../../src/sim/index.js";
-import { createProxmoxProvider, type ProxmoxProvider } from "../../src/providers/proxmox/index.js";
-import { ProxmoxClient } from "../../src/providers/proxmox/api/client.js";
+import { startSimulator } from "../../../src/sim/index.js";
+import { createProxmoxProvider, type ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
+import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 const INSTANCE = "tst06dx9xy919t3v9kzd2xdsyzb3g";

@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { buildCloudInitIso, cloudInitFiles, isoFileName, type CloudInitSeed } from "../../src/providers/proxmox/cloud-init/cloud-init.js";
-import { buildIso9660 } from "../../src/providers/proxmox/cloud-init/iso9660.js";
+import { buildCloudInitIso, cloudInitFiles, isoFileName, type CloudInitSeed } from "../../../src/providers/proxmox/cloud-init/cloud-init.js";
+import { buildIso9660 } from "../../../src/providers/proxmox/cloud-init/iso9660.js";
 
 let dir: string;
 let counter = 0;
