@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { UserError } from "../errors.js";
+import { UserError, type ErrorCode } from "../errors.js";
 import { readBoundedFile } from "../config/read-file.js";
 import { assertJsonNesting } from "../config/limits.js";
 
@@ -19,7 +19,7 @@ export const MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024;
 export const MAX_STATE_FILE_BYTES = 64 * 1024 * 1024;
 
 /** Reads a JSON input (a saved plan, a state document) as text: regular file, size cap, nesting cap. */
-export async function readJsonInput(file: string, o: { what: string; maxBytes: number; code: string }): Promise<string> {
+export async function readJsonInput(file: string, o: { what: string; maxBytes: number; code: ErrorCode }): Promise<string> {
   const bytes = await readBoundedFile(file, { maxBytes: o.maxBytes, code: o.code, label: `cannot read ${o.what} ${file}` });
   const text = bytes.toString("utf8");
   assertJsonNesting(file, text);

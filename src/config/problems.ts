@@ -1,5 +1,5 @@
 /** Collects every problem of a shard file (each with its place) and the notices, then throws them together. */
-import { UserError, UserErrors, type Where } from "../errors.js";
+import { UserError, type ErrorCode, UserErrors, type Where } from "../errors.js";
 import { formatPath, type Path, type SourceMap } from "./source-map.js";
 
 export class Problems {
@@ -13,7 +13,7 @@ export class Problems {
     return path.length ? `${formatPath(path)}: ${message}` : message;
   }
 
-  error(path: Path, message: string, opts: { where?: Where; key?: boolean; code?: string } = {}): void {
+  error(path: Path, message: string, opts: { where?: Where; key?: boolean; code?: ErrorCode } = {}): void {
     const where = opts.where ?? this.map.locate(path, { key: opts.key });
     const text = this.text(path, message);
     const id = `${where.line}:${where.column}:${text}`;

@@ -5,12 +5,12 @@
  * stat before the open, and again while reading in case the file grows in between.
  */
 import { constants as fsc, promises as fs } from "node:fs";
-import { UserError } from "../errors.js";
+import { UserError, type ErrorCode } from "../errors.js";
 
 export interface ReadBoundedOptions {
   maxBytes: number;
   /** UserError code (default E_READ). */
-  code?: string;
+  code?: ErrorCode;
   /** Prefix of every message (default: the path), e.g. "cannot read plan file p.json". */
   label?: string;
 }
