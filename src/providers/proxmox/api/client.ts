@@ -77,10 +77,18 @@ export function withoutUserinfo(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#@\s]*@/i, "$1***@");
 }
 
+/** Where pveproxy serves the JSON API (pve-http-server `PVE/APIServer/AnyEvent.pm`, `/api2/json`). */
+export const API_BASE_PATH = "/api2/json";
+
 /**
  * PROXMOX_API_URL, checked before any request: https (http only when allowed — the token would go
  * out in cleartext), no `user:password@` (the token is the only credential, and a URL is shown in
- * errors). Returns it without trailing slashes.
+ * errors). Returns the API base as users write it, normalised: `https://host:8006`,
+ * `https://host:8006/` and `https://host:8006/api2/json[/]` all give `https://host:8006/api2/json`
+ * (without that, every call would reach pveproxy's page handler and come back as a misleading 501
+ * `Method '…' not implemented`). A reverse-proxy prefix (`https://proxy/pve`) gets `/api2/json`
+ * appended too. The fragment of a URL pasted from the web UI (`#v1:0:…`) is dropped: browsers
+ * never send it. A query string, or another `/api2/<format>` than json, is refused.
  */
 export function checkApiUrl(raw: string, allowInsecureHttp: boolean): string {
   const shown = withoutUserinfo(raw);
@@ -97,7 +105,16 @@ export function checkApiUrl(raw: string, allowInsecureHttp: boolean): string {
   if (url.protocol === "http:" && !allowInsecureHttp) {
     throw new ProxmoxError("CONFIG", `PROXMOX_API_URL "${shown}" is plain http, so the API token would travel in cleartext: use https, or pass --allow-insecure-http (PVEFLEET_ALLOW_INSECURE_HTTP=1) for a lab or the simulator's --http mode`);
   }
-  return raw.replace(/\/+$/, "");
+  if (url.search !== "") {
+    throw new ProxmoxError("CONFIG", `PROXMOX_API_URL "${shown}" must not carry a query string: give the API base, e.g. https://pve1:8006/api2/json`);
+  }
+  let path = url.pathname.replace(/\/+$/, "");
+  if (/\/api2\/[^/]+$/.test(path) && !path.endsWith(API_BASE_PATH)) {
+    throw new ProxmoxError("CONFIG", `PROXMOX_API_URL "${shown}" names an API format other than json: use ${url.origin}${path.replace(/\/api2\/[^/]+$/, API_BASE_PATH)}`);
+  }
+  if (path.endsWith("/api2")) path += "/json";
+  else if (!path.endsWith(API_BASE_PATH)) path += API_BASE_PATH;
+  return `${url.protocol}//${url.host}${path}`;
 }
 
 export class ProxmoxClient {
