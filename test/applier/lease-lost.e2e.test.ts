@@ -17,7 +17,7 @@ import { clusterView, makePlan, planAndApply, startEnv, type Env } from "./harne
 
 const TTL_MS = 600;
 const CLONE_HOLD_MS = 1500;
-const LOCK_OPTIONS: LockOptions = { ttlMs: TTL_MS, backoffInitialMs: 50, backoffMaxMs: 100, releaseGraceMs: 300 };
+const LOCK_OPTIONS: LockOptions = { ttlMs: TTL_MS, backoffInitialMs: 50, backoffMaxMs: 100, releaseGraceMs: 2_000 };
 
 type Step = { kind: "state-put" } | { kind: "lost"; simLogAt: number };
 
@@ -170,6 +170,8 @@ describe("an apply that loses its lease", () => {
     await new Promise((r) => setTimeout(r, TTL_MS / 2));
     expect(() => run.lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST" }));
     await run.lock.release();
+    // Nobody took it over, so the release still cleans up: the next run need not wait for it.
+    expect(await new FileBackend(env.stateDir).get("shard/e2e/state.lock")).toBeUndefined();
     env.sim.setFaults(undefined);
     await expectNextRunResumes(env);
   });

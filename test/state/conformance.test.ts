@@ -281,7 +281,7 @@ describe.each(backends)("state store conformance: $name backend", (b) => {
       await lock.release();
       await lock.release();
       expect(await store.backend.get(store.lockKey)).toBeUndefined();
-      expect(() => lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST" }));
+      expect(() => lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST", message: `the state lock ${lock.info.id} was already released` }));
       const again = await store.lock("apply");
       await again.release();
     });
@@ -304,18 +304,21 @@ describe.each(backends)("state store conformance: $name backend", (b) => {
       const e = await expectUserError(store.lock("apply", { timeoutMs: 200 }), "STATE_LOCKED");
       expect(Date.now() - started).toBeGreaterThanOrEqual(190);
       expect(e.message).toContain(holder.info.id);
+      expect(e.message).toContain("is locked (waited 0s)");
+      expect(e.message).toContain(`run: pvefleet force-unlock ${holder.info.id}`);
       await holder.release();
     });
 
     it("force-unlocks by ID only, and the old holder then finds its lock lost", async () => {
       const store = await open();
       const lock = await store.lock("apply", { ttlMs: 300 });
-      await expectUserError(store.forceUnlock("not-the-id"), "LOCK_ID_MISMATCH");
+      const mismatch = await expectUserError(store.forceUnlock("not-the-id"), "LOCK_ID_MISMATCH");
+      expect(mismatch.message).toContain(`has ID ${lock.info.id}, not not-the-id; nothing was changed`);
       await store.forceUnlock(lock.info.id);
       expect(await store.backend.get(store.lockKey)).toBeUndefined();
       await sleep(250);
       expect(() => lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST" }));
-      await expectUserError(store.forceUnlock(lock.info.id), "LOCK_NOT_FOUND");
+      expect((await expectUserError(store.forceUnlock(lock.info.id), "LOCK_NOT_FOUND")).message).toMatch(/^no state lock is held on /);
     });
   });
 

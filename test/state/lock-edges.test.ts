@@ -51,7 +51,8 @@ describe("lease lock edges", () => {
   beforeEach(() => {
     tmp = tempDir("lock-edges");
     backend = new HookedBackend(new FileBackend(tmp.dir));
-    store = new ShardStateStore(backend, "c1", "dev", { backoffInitialMs: 10, backoffMaxMs: 20, releaseGraceMs: 100 });
+    // A release deletes the lock only within half this grace of its released write: keep it wide under load.
+    store = new ShardStateStore(backend, "c1", "dev", { backoffInitialMs: 10, backoffMaxMs: 20, releaseGraceMs: 2_000 });
   });
   afterEach(() => tmp.cleanup());
 
@@ -105,6 +106,32 @@ describe("lease lock edges", () => {
     expect(JSON.parse(new TextDecoder().decode((await backend.inner.get(LOCK_KEY))!.body)).id).toBe(other.info.id);
     other.assertHeld();
     await other.release();
+  });
+
+  it("keeps the lease through one failed renewal while it is still valid", async () => {
+    const lock = await store.lock("apply", { ttlMs: 600 });
+    let failed = 0;
+    backend.onPut = (key, cond) => {
+      if (key === LOCK_KEY && "ifMatch" in cond && failed === 0) {
+        failed++;
+        throw new Error("503 (injected)");
+      }
+    };
+    await sleep(700); // past the first expiry: only a later renewal that worked keeps it
+    expect(failed).toBe(1);
+    lock.assertHeld();
+    await lock.release();
+    expect(await backend.inner.get(LOCK_KEY)).toBeUndefined();
+  });
+
+  it("never throws from releasing a lost lease, even when the store keeps failing", async () => {
+    const lock = await store.lock("apply", { ttlMs: 150 });
+    backend.onPut = (key) => {
+      if (key === LOCK_KEY) throw new Error("503 (injected)");
+    };
+    await sleep(400);
+    expect(() => lock.assertHeld()).toThrowError(expect.objectContaining({ code: "LOCK_LOST" }));
+    await expect(lock.release()).resolves.toBeUndefined();
   });
 
   it("marks a lease that expired unseen as released, so the next run takes it at once", async () => {
