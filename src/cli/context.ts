@@ -7,7 +7,7 @@
 import { createInterface } from "node:readline";
 import { writeFile, rename } from "node:fs/promises";
 import { UserError } from "../errors.js";
-import type { Plan, PlanSelectors } from "../planner/types.js";
+import { REFRESH_POLICIES, type Plan, type PlanSelectors, type RefreshPolicy } from "../planner/types.js";
 import type { StorageKind } from "../state/storage-kinds.js";
 import { colorWanted } from "./render/ansi.js";
 import type { Opts } from "./main.js";
@@ -15,7 +15,7 @@ import type { ApplyEvent } from "../applier/events.js";
 import { installSignalHandlers, type ApplyResult } from "../applier/index.js";
 import { readSavedPlan, serializePlan, type SavedPlan } from "../planner/saved-plan.js";
 import type { LeaseLock } from "../state/types.js";
-import { applyPlan, type EnginePlanOptions, type ShardLocation, type ShardSession } from "../engine/index.js";
+import { applyPlan, detailPolicyOf, type EnginePlanOptions, type ShardLocation, type ShardSession } from "../engine/index.js";
 import { MAX_PLAN_FILE_BYTES, readJsonInput } from "./files.js";
 
 /** The global flags: where the shard lives (the engine's ShardLocation), and how to print. */
@@ -49,7 +49,7 @@ export function err(s: string): void {
 /** Everything a command needs for one shard (the engine's session). */
 export type ShardContext = ShardSession;
 
-/** The CLI's plan options: the planner's selectors, plus `deep`. */
+/** The CLI's plan options: the planner's selectors, plus the refresh policy. */
 export type CliPlanOptions = EnginePlanOptions;
 
 export { forEachShard, loadDesired, makeDrift, makePlan, openShard, openStore, readDetails, replanSavedPlan, shardIds, withShard } from "../engine/index.js";
@@ -75,9 +75,19 @@ export function planOptions(opts: Opts, mode?: Plan["mode"]): CliPlanOptions {
     gc: opts.gc === true,
     ignoreCapacity: opts.ignoreCapacity === true,
     allowRestart: opts.allowRestart === true,
-    deep: opts.deep === true,
-    detailPolicy: opts.deep === true ? "ours" : "touched",
+    // Recorded in a saved plan, so `apply FILE` reads the cluster the way the plan did.
+    detailPolicy: detailPolicyOf(refreshPolicy(opts)),
   };
+}
+
+/** `--refresh full|listing` (default full); `--deep` is the older spelling of `full`. */
+export function refreshPolicy(opts: Opts): RefreshPolicy {
+  const given = opts.refresh as string | undefined;
+  if (given !== undefined && !(REFRESH_POLICIES as readonly string[]).includes(given)) {
+    throw new UserError("E_FLAG", `--refresh ${given}: use full (every VM's config, the default) or listing (the two listings only)`);
+  }
+  if (opts.deep === true && given === "listing") throw new UserError("E_FLAG", "--deep and --refresh listing contradict each other: --deep is --refresh full");
+  return (given as RefreshPolicy | undefined) ?? "full";
 }
 
 /**

@@ -77,6 +77,12 @@ function formatOption(cmd: Command, choices: string[] = ["text", "markdown", "js
   return cmd.addOption(new Option("--format <format>", "output format").choices(choices).default("text"));
 }
 
+/** One refresh policy for plan, apply and drift (ARCHITECTURE.md rule 9); no default here, so a saved plan can tell it was not given. */
+function refreshOption(): Option {
+  return new Option("--refresh <policy>", "how the cluster is read: full (the two listings and every VM's config: sees pending changes, onboot and notes; default) or listing (the two listings only, per-VM reads only where they flag a change: for very large fleets; cannot see pending changes, onboot or notes)")
+    .choices(["full", "listing"]);
+}
+
 function planSelectors(cmd: Command): Command {
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   return cmd
@@ -87,7 +93,8 @@ function planSelectors(cmd: Command): Command {
     .option("--gc", "delete orphans (VMs with our tags and name that the state does not know)")
     .option("--adopt", "adopt orphans into the group their notes name, when it is below size")
     .option("--ignore-capacity", "plan even when a node's memory would pass the headroom")
-    .option("--deep", "read every VM of the shard (finds onboot and notes edits; one or two API calls per VM)")
+    .addOption(refreshOption())
+    .option("--deep", "the same as --refresh full (kept for older scripts)")
     .option("--allow-restart", "restart running VMs whose cores/memory change is pending until a restart");
 }
 
@@ -118,6 +125,7 @@ export function buildProgram(): Command {
     .action(lazy("apply"));
 
   formatOption(shardOptions(program.command("drift").description("compare the cluster with the shard; exit 0 in sync, 2 drift, 1 error")))
+    .addOption(refreshOption())
     .option("--all-shards", "check every shard of the file in turn")
     .action(lazy("drift"));
 

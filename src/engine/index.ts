@@ -11,7 +11,7 @@ import { isUserError } from "../errors.js";
 import { apply, checkPlanFreshness, type ApplyEvent, type ApplyResult } from "../applier/index.js";
 import { drift, plan, vmsNeedingDetails } from "../planner/index.js";
 import { checkSameAsFresh, replanOptions, type SavedPlan } from "../planner/saved-plan.js";
-import type { DetailRequest, DriftFinding, Plan, PlanOptions, PlanSelectors } from "../planner/types.js";
+import type { DetailPolicy, DetailRequest, DriftFinding, Plan, PlanOptions, PlanSelectors, RefreshPolicy, RefreshReport } from "../planner/types.js";
 import { createProxmoxProvider } from "../providers/proxmox/index.js";
 import type { Provider, VmDetail } from "../providers/types.js";
 import { openStateStore } from "../state/index.js";
@@ -109,22 +109,46 @@ export async function forEachShard<T>(
   return results;
 }
 
-/** Plan selectors plus `deep` (`--deep`: read every VM of the shard). */
-export type EnginePlanOptions = PlanSelectors & { deep?: boolean };
+/**
+ * Plan selectors plus the refresh policy (`refresh`, default `full`; `deep` is the older spelling of
+ * `full`). An explicit `detailPolicy` (a saved plan's) wins.
+ */
+export type EnginePlanOptions = PlanSelectors & { deep?: boolean; refresh?: RefreshPolicy };
 
 /**
- * refresh → per-VM reads where the planner needs them → the pure planner. Never from the listing
- * alone: right after an apply it lags (pvestatd, ~10 s) and would start a started VM again, so the
- * policy is at least `touched` (a steady fleet still costs the two listings only); `deep` makes it
- * `ours` (one or two calls per VM of the shard, for onboot and notes).
+ * The planner's detail policy for a refresh policy (ARCHITECTURE.md rule 9: one for every command,
+ * so whatever drift reports, plan shows and apply repairs). `listing` is still `touched`, never
+ * `none`: right after an apply the listing lags (pvestatd, ~10 s) and would start a started VM again.
  */
-export async function makePlan(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: EnginePlanOptions = {}): Promise<Plan> {
+export function detailPolicyOf(refresh: RefreshPolicy | undefined): DetailPolicy {
+  return refresh === "listing" ? "touched" : "ours";
+}
+
+function refreshPolicyOf(policy: DetailPolicy): RefreshPolicy {
+  return policy === "ours" ? "full" : "listing";
+}
+
+/** The listings, then the per-VM reads the planner asks for under `policy`; what it cost. */
+async function refreshShard(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: PlanOptions) {
   const live = await s.ops.refresh();
-  const { deep, ...rest } = options;
-  const detailPolicy = deep || rest.detailPolicy === "ours" ? "ours" : "touched";
+  const want = vmsNeedingDetails(s.desired, doc, live, options);
+  const details = await readDetails(s.ops, want);
+  const refresh: RefreshReport = {
+    policy: refreshPolicyOf(options.detailPolicy ?? "none"),
+    listings: live.storages ? 3 : 2,
+    configReads: want.length,
+    statusReads: want.filter((w) => w.status).length,
+  };
+  return { live, details, refresh };
+}
+
+/** refresh → per-VM reads under the refresh policy → the pure planner; the plan says what was read. */
+export async function makePlan(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: EnginePlanOptions = {}): Promise<Plan> {
+  const { deep, refresh, ...rest } = options;
+  const detailPolicy = rest.detailPolicy ?? (deep ? "ours" : detailPolicyOf(refresh));
   const full: PlanOptions = { ...rest, detailPolicy, hooks: s.ops.hooks };
-  const details = await readDetails(s.ops, vmsNeedingDetails(s.desired, doc, live, full));
-  return plan(s.desired, doc, live, full, details);
+  const read = await refreshShard(s, doc, full);
+  return { ...plan(s.desired, doc, read.live, full, read.details), refresh: read.refresh };
 }
 
 /** The reads the planner asked for: config for all, status/current too where it said `status`. */
@@ -139,20 +163,20 @@ export async function readDetails(ops: Pick<Provider, "details">, want: DetailRe
   return [...a, ...b];
 }
 
-/** A drift check's result: the findings and how many VMs the shard manages. */
+/** A drift check's result: the findings, how many VMs the shard manages, and what was read. */
 export interface DriftResult {
   clusterId: string;
   shardId: string;
   findings: DriftFinding[];
   managed?: number;
+  refresh?: RefreshReport;
 }
 
-export async function makeDrift(s: ShardSession, doc: StateDoc | undefined): Promise<DriftResult> {
-  const live = await s.ops.refresh();
-  const want = vmsNeedingDetails(s.desired, doc, live, { detailPolicy: "ours", hooks: s.ops.hooks });
-  const details = await readDetails(s.ops, want);
-  const findings = drift(s.desired, doc, live, details, { hooks: s.ops.hooks });
-  return { clusterId: s.desired.clusterId, shardId: s.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0 };
+/** Drift under the same refresh policy as plan and apply (default `full`). */
+export async function makeDrift(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: { refresh?: RefreshPolicy } = {}): Promise<DriftResult> {
+  const read = await refreshShard(s, doc, { detailPolicy: detailPolicyOf(options.refresh), hooks: s.ops.hooks });
+  const findings = drift(s.desired, doc, read.live, read.details, { hooks: s.ops.hooks });
+  return { clusterId: s.desired.clusterId, shardId: s.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0, refresh: read.refresh };
 }
 
 /**

@@ -83,6 +83,7 @@ const PLAN_SCHEMA = z.object({
   summary: z.object({ add: z.number(), change: z.number(), destroy: z.number() }),
   counts: z.object({ ours: z.number(), suspicious: z.number(), unmanaged: z.number(), orphans: z.number() }),
   warnings: z.array(z.string()),
+  refresh: z.object({ policy: z.enum(["full", "listing"]), listings: z.number(), configReads: z.number(), statusReads: z.number() }).optional(),
 });
 
 /**

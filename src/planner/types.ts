@@ -132,7 +132,30 @@ export interface Plan {
   summary: { add: number; change: number; destroy: number };
   counts: { ours: number; suspicious: number; unmanaged: number; orphans: number };
   warnings: string[];
+  /** How the cluster was read for this plan (set by the engine, which makes the reads). */
+  refresh?: RefreshReport;
 }
+
+/**
+ * The refresh policy a plan or drift check ran under and the reads it made (ARCHITECTURE.md rule 9):
+ *   full    — the two listings, then every VM of the shard's config (the CLI's default for plan,
+ *             apply and drift): pending cores/memory, onboot and notes edits are seen;
+ *   listing — the two listings, and per-VM reads only where the listing shows something to change
+ *             or cannot be trusted (no name yet, stopped, sizes differ): pending changes, onboot
+ *             and notes edits are not seen. For very large fleets.
+ */
+export interface RefreshReport {
+  policy: RefreshPolicy;
+  /** Cluster-wide listings (`/cluster/resources`). */
+  listings: number;
+  /** Per-VM config reads. */
+  configReads: number;
+  /** Per-VM status/current reads. */
+  statusReads: number;
+}
+
+export type RefreshPolicy = "full" | "listing";
+export const REFRESH_POLICIES: readonly RefreshPolicy[] = ["full", "listing"];
 
 export type { Ownership };
 

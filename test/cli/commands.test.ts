@@ -60,7 +60,7 @@ describe("the CLI against the simulator (exit codes)", () => {
     const r = await cli(ws, ["plan", "--format", "json"]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as { format_version: string; resource_changes: { change: { actions: string[] } }[] };
-    expect(j.format_version).toBe("1.0");
+    expect(j.format_version).toBe("1.1");
     expect(j.resource_changes.map((c) => c.change.actions)).toEqual([["create"], ["create"]]);
   });
 

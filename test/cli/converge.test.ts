@@ -120,7 +120,7 @@ describe("cores on a running VM", () => {
     const vm = await ourVm(op);
     await op.put(`/nodes/${vm.node}/qemu/${vm.vmid}/config`, { cores: "4" });
     // Pending on a running VM: the listing still shows 2, only the config read sees 4.
-    const plain = await cli(ws, ["plan", "--detailed-exitcode"]);
+    const plain = await cli(ws, ["plan", "--refresh", "listing", "--detailed-exitcode"]);
     expect(plain.code, plain.stdout + plain.stderr).toBe(0);
     const deep = await cli(ws, ["plan", "--deep", "--detailed-exitcode"]);
     expect(deep.code, deep.stdout + deep.stderr).toBe(2);

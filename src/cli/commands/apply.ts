@@ -58,7 +58,7 @@ export async function applyFlow(opts: Opts, planfile: string | undefined, forced
 /** The plan selectors (commander keys and flags) that a saved plan already fixed. */
 const PLAN_SELECTORS: readonly (readonly [string, string])[] = [
   ["target", "--target"], ["replace", "--replace"], ["refreshOnly", "--refresh-only"], ["destroy", "--destroy"], ["gc", "--gc"],
-  ["adopt", "--adopt"], ["ignoreCapacity", "--ignore-capacity"], ["deep", "--deep"], ["allowRestart", "--allow-restart"],
+  ["adopt", "--adopt"], ["ignoreCapacity", "--ignore-capacity"], ["deep", "--deep"], ["refresh", "--refresh"], ["allowRestart", "--allow-restart"],
 ];
 
 interface ApplySettings { json: boolean; auto: boolean; parallelism: number; lockTimeoutMs: number; destroyMode: boolean; verb: string }

@@ -4,14 +4,15 @@
  * Every finding carries a stable fingerprint so a scheduled job can update one issue.
  */
 import type { Opts } from "../main.js";
-import { err, forEachShard, globals, makeDrift, out, withShard, type GlobalOptions } from "../context.js";
+import { err, forEachShard, globals, makeDrift, out, refreshPolicy, withShard, type GlobalOptions } from "../context.js";
+import type { RefreshPolicy } from "../../planner/types.js";
 import { renderDriftText, type DriftReport } from "../render/text.js";
 import { renderDriftMarkdown } from "../render/markdown.js";
 import { driftToJson, renderDriftJson } from "../render/json.js";
 import { isDrift } from "../../planner/index.js";
 
-async function driftShard(g: GlobalOptions, shard: string | undefined): Promise<DriftReport> {
-  return withShard(g, shard, async (ctx) => makeDrift(ctx, (await ctx.store.read())?.doc));
+async function driftShard(g: GlobalOptions, shard: string | undefined, refresh: RefreshPolicy): Promise<DriftReport> {
+  return withShard(g, shard, async (ctx) => makeDrift(ctx, (await ctx.store.read())?.doc, { refresh }));
 }
 
 function print(r: DriftReport, g: GlobalOptions): void {
@@ -22,13 +23,14 @@ function print(r: DriftReport, g: GlobalOptions): void {
 
 export async function run(opts: Opts): Promise<number> {
   const g = globals(opts);
+  const refresh = refreshPolicy(opts);
   if (!opts.allShards) {
-    const r = await driftShard(g, g.shard);
+    const r = await driftShard(g, g.shard, refresh);
     print(r, g);
     return r.findings.some(isDrift) ? 2 : 0;
   }
   const reports = (await forEachShard(g, async (id) => {
-    const r = await driftShard(g, id);
+    const r = await driftShard(g, id, refresh);
     if (g.format !== "json") print(r, g);
     return r;
   }, (id, line) => err(`Error: shard ${id}: ${line}\n`))).map((r) => ({ shard: r.shard, report: r.value, error: r.error }));

@@ -4,15 +4,15 @@
  * `resource_changes`), `drift --format json` (driftctl-style summary + findings with fingerprints).
  * A new field is a minor version bump; a removed or renamed one is a major bump.
  */
-import type { DriftFinding, Plan } from "../../planner/types.js";
+import type { DriftFinding, Plan, RefreshReport } from "../../planner/types.js";
 import { VERSION } from "../../version.js";
 import { isDrift } from "../../planner/drift.js";
 import { planHash, driftDigest } from "./markdown.js";
 import type { DriftReport } from "./text.js";
 import { addressOf, countChanges, DISPLAY, displayOf, groupName, hasChanges } from "./vocabulary.js";
 
-export const PLAN_JSON_FORMAT_VERSION = "1.0";
-export const DRIFT_JSON_FORMAT_VERSION = "1.0";
+export const PLAN_JSON_FORMAT_VERSION = "1.1";
+export const DRIFT_JSON_FORMAT_VERSION = "1.1";
 
 /**
  * `action_reason`: the planner's typed reason (src/planner/types.ts CHANGE_REASONS), spelled as
@@ -40,6 +40,22 @@ export interface PlanJson {
   capacity: { node: string; maxcpu: number; maxmem_bytes: number; before: { cores: number; mem_bytes: number }; after: { cores: number; mem_bytes: number } }[];
   counts: Plan["counts"];
   warnings: string[];
+  /** 1.1: how the cluster was read (absent for a plan made without the engine). */
+  refresh?: RefreshJson;
+}
+
+export interface RefreshJson {
+  policy: RefreshReport["policy"];
+  listings: number;
+  config_reads: number;
+  status_reads: number;
+  /** API calls the refresh made: listings + config reads + status reads. */
+  api_calls: number;
+}
+
+function refreshJson(r: RefreshReport | undefined): RefreshJson | undefined {
+  if (!r) return undefined;
+  return { policy: r.policy, listings: r.listings, config_reads: r.configReads, status_reads: r.statusReads, api_calls: r.listings + r.configReads + r.statusReads };
 }
 
 export interface ResourceChangeJson {
@@ -117,6 +133,7 @@ export function planToJson(plan: Plan): PlanJson {
     })),
     counts: plan.counts,
     warnings: plan.warnings,
+    refresh: refreshJson(plan.refresh),
   };
 }
 
@@ -133,6 +150,8 @@ export interface DriftJson {
   digest: string;
   summary: { total: number; attribute: number; missing: number; stopped: number; orphan: number; suspicious: number; unmanaged: number; managed_vms?: number };
   findings: DriftFindingJson[];
+  /** 1.1: how the cluster was read. */
+  refresh?: RefreshJson;
 }
 
 export function driftToJson(report: DriftReport): DriftJson {
@@ -149,6 +168,7 @@ export function driftToJson(report: DriftReport): DriftJson {
       orphan: n("orphan"), suspicious: n("suspicious"), unmanaged: n("unmanaged"), managed_vms: report.managed,
     },
     findings: report.findings.map(findingJson),
+    refresh: refreshJson(report.refresh),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
-import { isManagedDrift, unifiedDiff, type DriftReport } from "./text.js";
+import { isManagedDrift, refreshSentence, unifiedDiff, type DriftReport } from "./text.js";
 import { isDrift } from "../../planner/drift.js";
 import {
   addressOf, countChanges, displayOf, formatValue, groupName, isTextAttribute, liveAttributes,
@@ -106,6 +106,7 @@ export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions = {}): s
   head.push(planMarker(plan), meta(false), "");
   head.push(`## pvefleet plan for \`${plan.clusterId}/${plan.shardId}\`${plan.mode === "normal" ? "" : ` (${plan.mode})`}`, "");
   head.push(plan.changes.length ? `**${summarySentence(plan.summary, counts)}**` : `**${noChangesSentence(plan.mode)}**`, "");
+  if (plan.refresh) head.push(`<sub>${refreshSentence(plan.refresh)}</sub>`, "");
 
   const deleted = plan.changes.filter((c) => c.kind === "delete").length;
   const replaced = plan.changes.filter((c) => c.kind === "replace").length;
@@ -198,9 +199,11 @@ export function renderDriftMarkdown(report: DriftReport, options: MarkdownOption
   if (!report.findings.some(isDrift)) {
     const others = report.findings.length;
     head.push(`**No drift.** The cluster matches the state.${others ? ` ${others} VM${others === 1 ? "" : "s"} on the cluster ${others === 1 ? "is" : "are"} not this shard's (left alone).` : ""}`, "");
+    if (report.refresh) head.push(`<sub>${refreshSentence(report.refresh)}</sub>`, "");
     return head.join("\n");
   }
   const kinds: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
+  if (report.refresh) head.push(`<sub>${refreshSentence(report.refresh)}</sub>`, "");
   head.push(`**${report.findings.length} finding${report.findings.length === 1 ? "" : "s"}.**`, "", "| kind | count |", "|---|--:|");
   for (const k of kinds) {
     const n = report.findings.filter((f) => f.kind === k).length;

@@ -3,7 +3,7 @@
  * one block per instance, capacity table, summary line. Pure: takes a Plan, returns a string.
  */
 import { structuredPatch } from "diff";
-import type { DriftFinding, InstanceChange, NodeCapacity, Plan } from "../../planner/types.js";
+import type { DriftFinding, InstanceChange, NodeCapacity, Plan, RefreshReport } from "../../planner/types.js";
 import { palette, type Palette } from "./ansi.js";
 import { isDrift } from "../../planner/drift.js";
 import {
@@ -26,6 +26,7 @@ function paint(p: Palette, tone: Tone, s: string): string {
 export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   const p = palette(options.color ?? false);
   const out: string[] = [];
+  if (plan.refresh) out.push(p.dim(refreshSentence(plan.refresh)), "");
 
   const drift = renderDriftBlock(plan, p);
   if (drift) out.push(drift, "─".repeat(77), "");
@@ -238,6 +239,17 @@ export function renderCapacity(capacity: NodeCapacity[], p: Palette): string[] {
   return out;
 }
 
+/**
+ * One line saying how the cluster was read (ARCHITECTURE.md rule 9), and under `listing` what it
+ * could not see, so nobody takes a listing-only "no changes" for more than it is.
+ */
+export function refreshSentence(r: RefreshReport): string {
+  const reads = `${r.listings} listings, ${r.configReads} config read${r.configReads === 1 ? "" : "s"}, ${r.statusReads} status read${r.statusReads === 1 ? "" : "s"}`;
+  return r.policy === "full"
+    ? `Refresh: full (${reads}): every VM of the shard read, so edits the listing cannot show (cores/memory awaiting a restart, onboot, notes) are compared.`
+    : `Refresh: listing (${reads}): pending cores/memory changes, onboot and notes edits are not seen; --refresh full reads them.`;
+}
+
 /** A drift report for `pvefleet drift` in text. */
 export interface DriftReport {
   clusterId: string;
@@ -245,6 +257,8 @@ export interface DriftReport {
   findings: DriftFinding[];
   /** VMs the shard manages (for "N of M in sync"). */
   managed?: number;
+  /** How the cluster was read. */
+  refresh?: RefreshReport;
 }
 
 export function renderDriftText(report: DriftReport, options: { color?: boolean } = {}): string {
@@ -254,7 +268,7 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
     // VMs that are not this shard's are information, not drift (rule 10).
     const others = report.findings.length;
     const note = others ? ` ${others} VM${others === 1 ? "" : "s"} on the cluster ${others === 1 ? "is" : "are"} not this shard's (left alone).` : "";
-    return `${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.${note}\n`;
+    return `${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.${note}\n${report.refresh ? `${p.dim(refreshSentence(report.refresh))}\n` : ""}`;
   }
   const managed = report.findings.filter(isManagedDrift);
   const others = report.findings.filter((f) => !isManagedDrift(f));
@@ -262,6 +276,7 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
   if (managed.length) out.push(p.bold("Objects have changed outside of pvefleet:"), "", ...renderFindings(managed, p));
   if (others.length) out.push(p.bold("VMs on the cluster that pvefleet does not manage:"), "", ...renderFindings(others, p));
   out.push(driftCountsLine(report.findings));
+  if (report.refresh) out.push(refreshSentence(report.refresh), "");
   out.push("Fingerprints (stable across runs):");
   for (const f of report.findings) out.push(`  ${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}  ${f.kind.padEnd(10)} ${f.message}`);
   out.push("");
