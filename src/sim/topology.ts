@@ -30,6 +30,8 @@ export const StorageSpec = z.object({
 });
 export type StorageSpec = z.infer<typeof StorageSpec>;
 
+export const DEFAULT_TEMPLATE_NET0 = "virtio,bridge=vmbr0,firewall=1";
+
 export const TemplateSpec = z.object({
   vmid: z.number().int().min(100).max(999999999),
   node: z.string(),
@@ -38,6 +40,12 @@ export const TemplateSpec = z.object({
   diskGiB: z.number().positive().default(2),
   cores: z.number().int().positive().default(2),
   memoryMiB: z.number().int().positive().default(2048),
+  /**
+   * The template's NIC as an operator made it. The default carries `firewall=1`, which the web
+   * UI's NIC dialog ticks by default (pve-manager `www/manager6/qemu/NetworkEdit.js`:
+   * `name: 'firewall', checked: me.insideWizard || me.isCreate`). A MAC is drawn when none is given.
+   */
+  net0: z.string().regex(/^[a-z0-9_-]+(=[0-9A-Fa-f:]*)?(,[a-z_]+=[^,=\s]+)*$/, "a net0 property string such as virtio,bridge=vmbr0,firewall=1").default(DEFAULT_TEMPLATE_NET0),
 });
 export type TemplateSpec = z.infer<typeof TemplateSpec>;
 
@@ -78,11 +86,11 @@ export function defaultTopology(nodeCount = 3, opts: { sharedStorage?: boolean }
     { id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"], shared: false, sizeGiB: 800 },
   ];
   const templates: TemplateSpec[] = nodes.map((n, i) => ({
-    vmid: 9000 + i, node: n.name, name: "debian-13-template", storage: "local-lvm", diskGiB: 2, cores: 2, memoryMiB: 2048,
+    vmid: 9000 + i, node: n.name, name: "debian-13-template", storage: "local-lvm", diskGiB: 2, cores: 2, memoryMiB: 2048, net0: DEFAULT_TEMPLATE_NET0,
   }));
   if (opts.sharedStorage) {
     storages.push({ id: "shared", type: "nfs", content: ["images", "iso"], shared: true, sizeGiB: 4000, path: "/mnt/pve/shared" });
-    templates.push({ vmid: 9100, node: nodes[0]!.name, name: "debian-13-shared", storage: "shared", diskGiB: 2, cores: 2, memoryMiB: 2048 });
+    templates.push({ vmid: 9100, node: nodes[0]!.name, name: "debian-13-shared", storage: "shared", diskGiB: 2, cores: 2, memoryMiB: 2048, net0: DEFAULT_TEMPLATE_NET0 });
   }
   return Topology.parse({ nodes, storages, templates });
 }
@@ -109,6 +117,8 @@ export function resolveTopology(raw: unknown, where = "topology"): ResolvedTopol
   for (const t of topo.templates) {
     if (!nodeNames.has(t.node)) throw new UserError("E_TOPOLOGY", `${where}: template ${t.vmid}: unknown node '${t.node}'`);
     if (!topo.storages.some((s) => s.id === t.storage)) throw new UserError("E_TOPOLOGY", `${where}: template ${t.vmid}: unknown storage '${t.storage}'`);
+    const bridge = /(?:^|,)bridge=([^,]+)/.exec(t.net0)?.[1];
+    if (bridge !== undefined && !topo.bridges.includes(bridge)) throw new UserError("E_TOPOLOGY", `${where}: template ${t.vmid}: net0 names unknown bridge '${bridge}'`);
   }
   return topo;
 }

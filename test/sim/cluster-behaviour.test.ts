@@ -141,3 +141,35 @@ describe("state, stats lag, usage and permissions", () => {
     expect(r.reason).toBe("Permission check failed (/vms/100, VM.Clone)");
   });
 });
+
+describe("templates from the topology", () => {
+  // The web UI ticks the NIC's firewall box by default (pve-manager www/manager6/qemu/NetworkEdit.js:
+  // `checked: me.insideWizard || me.isCreate`), and a clone keeps every NIC option, drawing only a
+  // new MAC (qemu-server stable-bookworm src/PVE/API2/Qemu.pm:4411-4412, clone_vm:
+  // `$net->{macaddr} = PVE::Tools::random_ether_addr(...); $newconf->{$opt} = print_net($net)`).
+  it("gives a template the NIC the topology names, and a clone keeps its options with a new MAC", async () => {
+    const c = await client({ latency: "instant", topology: {
+      nodes: [{ name: "pve1" }], storages: [{ id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"] }],
+      templates: [{ vmid: 9000, node: "pve1", net0: "e1000,bridge=vmbr1,firewall=1,mtu=1400,queues=4,rate=50" }],
+    } });
+    const template = (await c.call("GET", "/nodes/pve1/qemu/9000/config")).body.data;
+    expect(template.net0).toMatch(/^e1000=BC:24:11:[0-9A-F:]{8},bridge=vmbr1,firewall=1,mtu=1400,queues=4,rate=50$/);
+    const r = await c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 300, full: 1 });
+    await c.waitTask(r.body.data);
+    const clone = (await c.call("GET", "/nodes/pve1/qemu/300/config")).body.data;
+    expect(clone.net0.replace(/=[0-9A-F:]{17}/, "")).toBe(template.net0.replace(/=[0-9A-F:]{17}/, ""));
+    expect(clone.net0).not.toBe(template.net0);
+  });
+
+  it("gives the default templates a firewall=1 NIC, as the web UI makes them", async () => {
+    const c = await client({ latency: "instant" });
+    expect((await c.call("GET", "/nodes/pve1/qemu/9000/config")).body.data.net0).toMatch(/^virtio=BC:24:11:[0-9A-F:]{8},bridge=vmbr0,firewall=1$/);
+  });
+
+  it("refuses a template NIC on a bridge the topology does not have", async () => {
+    await expect(client({ topology: {
+      nodes: [{ name: "pve1" }], storages: [{ id: "local-lvm", type: "lvmthin", content: ["images"] }],
+      templates: [{ vmid: 9000, node: "pve1", net0: "virtio,bridge=vmbr9" }],
+    } })).rejects.toThrow(/unknown bridge 'vmbr9'/);
+  });
+});

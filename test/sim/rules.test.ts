@@ -190,7 +190,7 @@ describe("pve-api.md §7", () => {
     expect(cfg.lock).toBeUndefined();
     expect(cfg.template).toBeUndefined();
     expect(cfg.name).toBe("Copy-of-VM-debian-13-template");
-    expect(cfg.net0).toMatch(/^virtio=BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2},bridge=vmbr0$/);
+    expect(cfg.net0).toMatch(/^virtio=BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2},bridge=vmbr0,firewall=1$/);
     expect(cfg.net0).not.toBe(src.body.data.net0);
     expect(cfg.scsi0).toBe(`local-lvm:vm-${vmid}-disk-0,size=2G`);
 

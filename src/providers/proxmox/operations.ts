@@ -12,7 +12,7 @@ import { checkPermissions } from "./permissions.js";
 import { proxmoxPlanningHooks } from "./hooks.js";
 import { formatTags, hasOwnershipTags, normaliseTags } from "./codecs/tags.js";
 import { MAX_DESCRIPTION_CHARS } from "./codecs/notes-block.js";
-import { formatNet0, sameNetwork } from "./codecs/net0.js";
+import { formatNet0, retargetNet0 } from "./codecs/net0.js";
 import { EMPTY_CDROM, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, parseDrive } from "./codecs/drives.js";
 import type { CloneRequest, ConfigureRequest, LiveShard, ProxmoxOps, VmDetail, VmTarget } from "./types.js";
 
@@ -337,10 +337,15 @@ export class ProxmoxOperations implements ProxmoxOps {
     if (req.tags !== undefined) params.tags = formatTags(req.tags);
     try {
       if (req.net !== undefined) {
-        const wanted = formatNet0({ bridge: req.net.bridge, vlan: req.net.vlan });
-        // Unchanged network: leave net0 alone so the MAC (and the guest's DHCP lease) stays.
-        const same = req.currentNet0 !== undefined && sameNetwork(req.currentNet0, wanted);
-        if (!same) params.net0 = wanted;
+        // The VM's NIC as the guard just read it (a fresh clone's is the template's): only bridge
+        // and tag change, so firewall/mtu/queues/rate/model and the MAC stay (codecs/net0.ts).
+        const current = config.net0 ?? req.currentNet0;
+        if (current === undefined) params.net0 = formatNet0({ bridge: req.net.bridge, vlan: req.net.vlan });
+        else {
+          const wanted = retargetNet0(current, req.net);
+          // Unchanged network: leave net0 alone so the MAC (and the guest's DHCP lease) stays.
+          if (wanted !== current) params.net0 = wanted;
+        }
       }
       if (req.isoVolume !== undefined) {
         // The disk stays first so the VM boots its disk; the ISO is only the cloud-init seed.

@@ -45,9 +45,9 @@ export interface VmTarget extends VmOwner {
 export interface ConfigureRequest extends VmTarget {
   cores?: number;
   memoryMiB?: number;
-  /** `virtio,bridge=<Bridge>[,tag=<VLANTag>]`; the provider keeps the existing MAC when the rest is unchanged. */
+  /** Bridge and VLAN tag of net0: only these change; the NIC's model, MAC and other options are kept. */
   net?: { bridge: string; vlan?: number };
-  /** The VM's current net0 (from details): when bridge/VLAN/model are unchanged net0 is not rewritten, so the MAC stays. */
+  /** The VM's net0 when known (from details); the guard's fresh config read takes precedence. */
   currentNet0?: string;
   /** The VM's current `boot` (from details): devices after the disk and ide2 (e.g. net0) are kept. */
   currentBoot?: string;

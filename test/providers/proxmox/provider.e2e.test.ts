@@ -156,7 +156,8 @@ describe("Proxmox provider against the simulator", () => {
     const [detail] = await provider.details([{ node: "pve2", vmid }], { status: true });
     expect(detail).toMatchObject({ cores: 4, memoryMiB: 4096, onboot: true, status: "running", ide2: `${iso.volume},media=cdrom` });
     expect(detail!.boot).toMatch(/^order=scsi0;ide2/);
-    expect(detail!.net0).toMatch(/^virtio=[0-9A-F:]{17},bridge=vmbr0,tag=20$/);
+    // The template NIC's firewall=1 survives: only bridge and tag are set.
+    expect(detail!.net0).toMatch(/^virtio=[0-9A-F:]{17},bridge=vmbr0,firewall=1,tag=20$/);
     expect(detail!.scsi0).toMatch(/size=8G/);
     expect(detail!.digest).toMatch(/^[0-9a-f]{40}$/);
   });

@@ -50,6 +50,45 @@ export function formatNet0(spec: Net0Spec): string {
   return parts.join(",");
 }
 
+/**
+ * The VM's own NIC with only its bridge and VLAN tag changed: the model, MAC and every other
+ * option the template's NIC carries (`firewall=1`, which the web UI's NIC dialog sets by default —
+ * pve-manager `www/manager6/qemu/NetworkEdit.js`; `mtu`, `queues`, `rate`, `link_down`, `trunks`)
+ * are kept in place. A clone copies all of them (qemu-server `PVE/API2/Qemu.pm` clone_vm only
+ * draws a new MAC), and PVE stores a net update exactly as sent, so writing a bare
+ * `virtio,bridge=…` would silently drop them. Returns `current` unchanged when bridge and tag
+ * already match, so callers can skip the write (and keep the guest's DHCP lease).
+ */
+export function retargetNet0(current: string, spec: { bridge: string; vlan?: number }): string {
+  if (!BRIDGE_PATTERN.test(spec.bridge)) throw new Error(`bridge ${JSON.stringify(spec.bridge)} is not a valid bridge name`);
+  const tagged = spec.vlan !== undefined && spec.vlan !== 0;
+  if (tagged && (!Number.isInteger(spec.vlan) || spec.vlan! < 1 || spec.vlan! > 4094)) throw new Error(`VLAN tag ${spec.vlan} is outside 1–4094`);
+  parseNet0(current); // refuses a value that names no model before anything is written
+  const parts = current.split(",").filter((p) => p !== "");
+  const keyOf = (p: string) => (p.includes("=") ? p.slice(0, p.indexOf("=")) : p);
+  const out: string[] = [];
+  let bridgeSeen = false;
+  let tagSeen = false;
+  for (const part of parts) {
+    const key = keyOf(part);
+    if (key === "bridge") {
+      out.push(`bridge=${spec.bridge}`);
+      bridgeSeen = true;
+    } else if (key === "tag") {
+      if (tagged) out.push(`tag=${spec.vlan}`);
+      tagSeen = true;
+    } else out.push(part);
+  }
+  if (!bridgeSeen) {
+    // No bridge (a NIC without one is valid: user-mode networking): add it after the model.
+    const at = out.findIndex((p) => (NET_MODELS as readonly string[]).includes(keyOf(p)) || keyOf(p) === "model" || keyOf(p) === "macaddr");
+    out.splice(at + 1, 0, `bridge=${spec.bridge}`);
+  }
+  if (tagged && !tagSeen) out.push(`tag=${spec.vlan}`);
+  const next = out.join(",");
+  return next === parts.join(",") ? current : next;
+}
+
 /** Parses `virtio=BC:24:11:2E:C5:4A,bridge=vmbr0,firewall=1,tag=10` (and `model=…`/`macaddr=…` forms). */
 export function parseNet0(value: string): ParsedNet {
   const parsed: ParsedNet = { model: "", firewall: false, linkDown: false, options: {} };
