@@ -3,6 +3,14 @@
  * the same limits, and API calls per created VM excluding task polls.
  *
  *   npx tsx bench/apply.ts [--profile fast|realistic] [--count 200] [--nodes 3] [--parallelism 10]
+ *   npx tsx bench/apply.ts --scale 1000,2000,4000[,10000] [--nodes 64] [--parallelism 50]
+ *
+ * `--scale` measures the engine's own cost at fleet scale, as an operator runs it: for each count a
+ * fresh `pvefleet sim --latency instant` (its own process, so the simulated cluster costs the CLI
+ * nothing) and one `pvefleet apply --auto-approve` of that many 1-core/64 MiB creates with file
+ * state, under /usr/bin/time: wall, the CLI's user CPU, its peak RSS, the state file's size and the
+ * bytes written to the store per created VM (state file size × state writes ÷ creates). Build first
+ * (`npx tsc -p .`): it runs bin/pvefleet.js.
  *
  * `realistic` for 200 creates runs ~7.5 minutes (measured 1.02× the ideal). The default profile is `fast` (the simulator's `realistic` task durations divided by 100, and the
  * provider's task-poll intervals divided by 100 to match): 200 realistic creates take minutes of
@@ -86,6 +94,11 @@ function idealMs(actions: Action[], cloneLimit: number, isoBytes: number): numbe
   }
 }
 
+if (process.argv.includes("--scale")) {
+  await scaleBench(arg("scale", "1000,2000,4000").split(",").map(Number), Number(arg("nodes", "64")), Number(arg("parallelism", "50")));
+  process.exit(0);
+}
+
 const sim = await startSimulator({ port: 0, latency: profile, nodes, seed: 1 });
 const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-bench-apply-"));
 try {
@@ -152,4 +165,64 @@ try {
 } finally {
   await sim.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** One CLI apply per count against a fresh instant simulator process; prints the scale table. */
+async function scaleBench(counts: number[], nodeCount: number, par: number): Promise<void> {
+  const { spawn, spawnSync } = await import("node:child_process");
+  const { readFileSync, statSync } = await import("node:fs");
+  const root = path.resolve(import.meta.dirname, "..");
+  const cli = path.join(root, "bin/pvefleet.js");
+  const rows: string[] = [];
+  console.log(`apply scale bench: pvefleet sim --latency instant --nodes ${nodeCount}; pvefleet apply --auto-approve --parallelism ${par}; file state; 1-core/64 MiB VMs`);
+  console.log("| creates | wall | CLI user CPU | user CPU / VM | peak RSS | state file | state writes | bytes written / VM |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const n of counts) {
+    const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-bench-scale-"));
+    const sim = spawn(process.execPath, [cli, "sim", "--latency", "instant", "--nodes", String(nodeCount), "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const env = await new Promise<Record<string, string>>((resolve, reject) => {
+        let out = "";
+        sim.on("exit", (code) => reject(new Error(`simulator exited (${code}): ${out}`)));
+        sim.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          const line = out.split("\n").find((l) => l.startsWith("export "));
+          if (!line) return;
+          const vars: Record<string, string> = {};
+          for (const m of line.slice("export ".length).matchAll(/(\w+)=('[^']*'|\S+)/g)) vars[m[1]!] = m[2]!.replace(/^'|'$/g, "");
+          resolve(vars);
+        });
+      });
+      const shardPath = path.join(dir, "shard.json");
+      writeFileSync(shardPath, JSON.stringify({
+        cluster: { id: "bench" },
+        shard: { id: "scale", infra: { provider: "proxmox", region: "dev", zone: "deva", options: { cloud_init_iso_storage: "local" } }, subnet_pools: { default: ["vmbr0"] } },
+        defaults: { args: { TemplateName: "debian-13-template", StoragePool: "local-lvm", Bridge: "vmbr0", Cores: 1, Memory: 64, DiskSize: "4G" } },
+        templates: { web: { kind: "web", arch: "amd64", subnet_pool: "default", userdata: { content: "#cloud-config\nhostname: {{ .Instance.ID }}\n" } } },
+        groups: { default: { web: { template: "web", size: n } } },
+      }));
+      const stateDir = path.join(dir, "state");
+      const timeFile = path.join(dir, "time");
+      const run = spawnSync("/usr/bin/time", ["-o", timeFile, "-f", "%e %U %S %M", process.execPath, cli, "apply", "--auto-approve", "--parallelism", String(par), "-c", shardPath, "--state-dir", stateDir], {
+        env: { ...process.env, ...env, CI: "1", NO_COLOR: "1" },
+        maxBuffer: 1 << 30,
+        encoding: "utf8",
+      });
+      if (run.status !== 0) throw new Error(`apply exited ${run.status}: ${run.stderr.slice(-2000)}`);
+      const [wall, user, sys, rssKiB] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number) as [number, number, number, number];
+      const stateFile = path.join(stateDir, "shard", "scale", "state.json");
+      const size = statSync(stateFile).size;
+      const doc = JSON.parse(readFileSync(stateFile, "utf8")) as { serial: number; instances: Record<string, { phase: string }> };
+      const ready = Object.values(doc.instances).filter((r) => r.phase === "ready").length;
+      if (ready !== n) throw new Error(`${ready} of ${n} instances ready in the state`);
+      // Each write rewrites the whole document; its size grew from ~0 to `size`, so ~half on average.
+      const bytesPerVm = (doc.serial * size) / 2 / n;
+      const row = `| ${n.toLocaleString("en")} | ${wall.toFixed(1)} s | ${user.toFixed(1)} s (+${sys.toFixed(1)} s sys) | ${((user / n) * 1000).toFixed(2)} ms | ${(rssKiB / 1024).toFixed(0)} MB | ${(size / 1e6).toFixed(2)} MB | ${doc.serial} | ${(bytesPerVm / 1e3).toFixed(0)} kB |`;
+      rows.push(row);
+      console.log(row);
+    } finally {
+      sim.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }

@@ -84,18 +84,17 @@ export class Journal {
     if (existing && Object.entries(before).every(([k, v]) => (full ? k in existing : JSON.stringify(existing[k as keyof InstanceRecord]) === JSON.stringify(v)))) {
       return; // already recorded (the create's other first step, or an earlier run): nothing to write ahead
     }
-    await this.writer.update((doc) => {
-      const rec = doc.instances[a.instanceId];
+    // Written at once (not batched): the action starts only when this record is durable.
+    await this.writer.update(a.instanceId, (rec) => {
       if (full) {
         // A full record (a create). When it is already there (the other first step of this create
         // ran, or an earlier run got this far) what it learnt wins: the VMID the clone used, the steps done.
         const merged = { ...(before as InstanceRecord), ...rec } as InstanceRecord;
         merged.stepsDone = CREATE_STEPS.filter((s) => rec?.stepsDone.includes(s) || before.stepsDone?.includes(s));
         if (!rec) merged.phase = before.phase ?? "creating";
-        doc.instances[a.instanceId] = merged;
-      } else if (rec) {
-        Object.assign(rec, before);
+        return merged;
       }
+      return rec && Object.assign(rec, before);
     });
   }
 
@@ -103,26 +102,26 @@ export class Journal {
     const steps = a.journal?.steps ?? [];
     const record = a.journal?.record;
     if (a.type === "forget-state") {
-      await this.writer.update((doc) => {
-        delete doc.instances[a.instanceId];
-      });
+      await this.writer.update(a.instanceId, () => undefined);
       return;
     }
     if (steps.length === 0 && !record && Object.keys(learnt).length === 0) return;
-    // Not awaited: what a finished step records only saves work on resume (the next plan finds the
-    // VM by name either way), so dependents need not wait for the disk. The writer still persists
-    // every update in order, `apply` drains it before returning, and a failed write stops the run.
-    void this.writer.update((doc) => {
-      let rec = doc.instances[a.instanceId];
+    // Not awaited, and batched: what a finished step records only saves work on resume (the next
+    // plan finds the VM by name either way), so dependents need not wait for the disk and one write
+    // may carry many of these. The writer still persists every update in order (a write-ahead
+    // update carries the batched ones before it), `apply` drains it before returning, and a failed
+    // write stops the run.
+    void this.writer.update(a.instanceId, (rec) => {
       if (!rec) {
         // Adoption (or a record lost meanwhile): only a full record can create one.
-        if (!record || typeof record.instanceId !== "string") return;
-        rec = doc.instances[a.instanceId] = { ...(record as InstanceRecord) };
+        if (!record || typeof record.instanceId !== "string") return undefined;
+        rec = { ...(record as InstanceRecord) };
       }
       Object.assign(rec, learnt);
       if (steps.length > 0) rec.stepsDone = CREATE_STEPS.filter((s) => rec!.stepsDone.includes(s) || steps.includes(s));
       if (record) Object.assign(rec, record);
-    }).catch(() => undefined);
+      return rec;
+    }, { batched: true }).catch(() => undefined);
   }
 
   /** Hands the action to the provider; returns what the state should learn from it. */

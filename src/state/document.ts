@@ -144,7 +144,7 @@ function recordJson(record: unknown): string | undefined {
   if (text === undefined && record !== undefined) {
     documentWork.recordsSerialized++;
     text = indent(JSON.stringify(sortKeys(record), null, 2), "    ");
-    if (frozen) recordTexts.set(record as object, text);
+    if (frozen && text !== undefined) recordTexts.set(record as object, text);
   }
   return text;
 }

@@ -26,7 +26,7 @@ describe("StateWriter", () => {
   it("creates the state on first write and folds concurrent updates into fewer writes without losing any", async () => {
     const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined });
     const ids = Array.from({ length: 50 }, (_, i) => `tst${String(i).padStart(3, "0")}`);
-    await Promise.all(ids.map((id) => writer.update((doc) => void (doc.instances[id] = record(id)))));
+    await Promise.all(ids.map((id) => writer.update(id, () => record(id))));
     const back = await store.read();
     expect(Object.keys(back!.doc.instances).sort()).toEqual(ids);
     expect(writer.stats.mutations).toBe(50);
@@ -36,11 +36,11 @@ describe("StateWriter", () => {
 
   it("stops with STATE_CONFLICT when someone else wrote the state, rejecting every later update", async () => {
     const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined });
-    await writer.update((doc) => void (doc.instances.a = record("a")));
+    await writer.update("a", () => record("a"));
     const other = await store.read();
     await store.write(other!.doc, other!.etag);
-    await expect(writer.update((doc) => void (doc.instances.b = record("b")))).rejects.toMatchObject({ code: "STATE_CONFLICT" });
-    await expect(writer.update((doc) => void (doc.instances.c = record("c")))).rejects.toMatchObject({ code: "STATE_CONFLICT" });
+    await expect(writer.update("b", () => record("b"))).rejects.toMatchObject({ code: "STATE_CONFLICT" });
+    await expect(writer.update("c", () => record("c"))).rejects.toMatchObject({ code: "STATE_CONFLICT" });
     expect(Object.keys((await store.read())!.doc.instances)).toEqual(["a"]);
   });
 });

@@ -76,3 +76,32 @@ describe("state document", () => {
     expect(codeOf(() => parseStateDoc(JSON.stringify(newer), "f"))).toBe("STATE_VERSION");
   });
 });
+
+describe("state document serialisation from cached record texts", () => {
+  it("gives canonicalJson's bytes for frozen and unfrozen records, integer-like IDs, extra fields and an empty fleet", async () => {
+    const { freezeRecord, stateDocJson, stateDocIssue, StateDocSchema } = await import("../../src/state/document.js");
+    const base = newStateDoc("c1", "dev");
+    const weird = { ...record, instanceId: "42", extra: { z: [1, { b: 2, a: undefined }], a: "x\ny" } };
+    const docs = [
+      base,
+      { ...base, instances: { [record.instanceId]: record } },
+      { ...base, zeta: { b: 1, a: [] }, "7": 1, instances: { b: { ...record, instanceId: "b" }, "42": weird, a: freezeRecord(structuredClone({ ...record, instanceId: "a" }) as never), "10": { ...record, instanceId: "10" } } },
+    ] as never[];
+    for (const doc of docs) {
+      expect(stateDocJson(doc)).toBe(canonicalJson(doc));
+      expect(stateDocJson(doc)).toBe(canonicalJson(doc)); // second time from the cache
+      expect(stateDocIssue(doc) === undefined).toBe(StateDocSchema.safeParse(doc).success);
+    }
+  });
+
+  it("validates before a write as the read schema does, naming the record and field", async () => {
+    const { freezeRecord, stateDocIssue } = await import("../../src/state/document.js");
+    const good = { ...newStateDoc("c1", "dev"), instances: { [record.instanceId]: freezeRecord(structuredClone(record) as never) } };
+    expect(stateDocIssue(good as never)).toBeUndefined();
+    expect(stateDocIssue(good as never)).toBeUndefined();
+    expect(stateDocIssue({ ...good, instances: { [record.instanceId]: { ...record, phase: "done" } } } as never)?.path).toEqual(["instances", record.instanceId, "phase"]);
+    expect(stateDocIssue({ ...good, instances: { other: good.instances[record.instanceId] } } as never)?.path).toEqual(["instances", "other", "instanceId"]);
+    expect(stateDocIssue({ ...good, serial: -1 } as never)?.path).toEqual(["serial"]);
+    expect(stateDocIssue({ ...good, instances: [] } as never)?.path).toEqual(["instances"]);
+  });
+});
