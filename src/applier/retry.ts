@@ -21,6 +21,13 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 15_000, lockAttempts: 10 };
 
+/**
+ * Codes for conditions another attempt cannot change: a missing VM, storage, volume or template
+ * (PVE answers those as a 500 `… does not exist`, which the status rule below would otherwise call
+ * transient), a missing privilege or a rejected token, a request PVE refused as invalid, a VM that
+ * is not ours, a bad configuration. Retrying them only delays the one line the user needs.
+ */
+const PERMANENT_CODES = new Set(["NOT_FOUND", "PERMISSION", "AUTH", "VALIDATION", "NOT_OURS", "CONFIG"]);
 /** Codes the provider uses for conditions that pass on their own. */
 const LOCK_CODES = new Set(["LOCK_TIMEOUT", "VM_LOCKED"]);
 const TRANSIENT_CODES = new Set(["NETWORK", "SERVER", "TIMEOUT", "TASK_TIMEOUT"]);
@@ -39,6 +46,7 @@ function errorStatus(err: unknown): number | undefined {
 /** "lock" for lock contention, "transient" for network/5xx, undefined when retrying cannot help. */
 export function retryClass(err: unknown): "lock" | "transient" | undefined {
   const code = errorCode(err);
+  if (PERMANENT_CODES.has(code)) return undefined;
   if (LOCK_CODES.has(code)) return "lock";
   if (TRANSIENT_CODES.has(code)) return "transient";
   const status = errorStatus(err);

@@ -117,10 +117,18 @@ export function classifyHttpError(input: {
   return new ProxmoxError("SERVER", `Proxmox API ${where}: ${text}`, details);
 }
 
-/** Classifies a task that stopped with an exitstatus other than OK / WARNINGS: n. */
+/**
+ * Classifies a task that stopped with an exitstatus other than OK / WARNINGS: n. The message names
+ * what the task worked on — the UPID's id (a VMID for qm* tasks, the volume for imgdel) and its
+ * node — because PVE's own texts often do not (`disk 'scsi0' does not exist`).
+ */
 export function classifyTaskFailure(exitstatus: string, upid: string, type: string): ProxmoxError {
   const known = codeFromMessage(exitstatus);
-  return new ProxmoxError(known?.code ?? "TASK_FAILED", `Proxmox task ${type} failed: ${exitstatus}`, {
+  // UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>: (pve-common PVE/Tools.pm upid_decode)
+  const [, node = "", , , , , id = ""] = upid.split(":");
+  const subject = id === "" ? "" : /^\d+$/.test(id) ? ` for VM ${id}` : ` for ${id}`;
+  const where = node === "" ? "" : ` on node ${node}`;
+  return new ProxmoxError(known?.code ?? "TASK_FAILED", `Proxmox task ${type}${subject}${where} failed: ${exitstatus}`, {
     exitstatus,
     upid,
     lock: known?.lock,
