@@ -2,7 +2,7 @@
 # `npm run coverage`: the suite with v8 coverage of src/, in-process (vitest's provider) plus the
 # child processes the tests spawn (the built CLI, the crash and race workers) through
 # NODE_V8_COVERAGE, remapped to src/ by source maps and merged. Takes a few minutes.
-#   coverage/index.html, coverage/coverage-final.json, and a per-folder table on stdout.
+#   coverage/html/index.html (in-process), coverage/children/ (spawned), a per-folder table on stdout.
 # Extra arguments go to vitest (e.g. a test path to measure one suite).
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -203,7 +203,8 @@ describe("an apply that loses its lease", () => {
     let contender: Promise<LeaseLock> | undefined;
     const run = await applyLosingLease(env, ({ backend, other }) => {
       backend.mode = "hang";
-      contender = other.lock("apply", { timeoutMs: 10_000 });
+      // A long lease for the second run: its own renewals are not under test and may lag under load.
+      contender = other.lock("apply", { timeoutMs: 10_000, ttlMs: 60_000 });
     });
     const second = await contender!;
     await expectStoppedCleanly(env, run);
