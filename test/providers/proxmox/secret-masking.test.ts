@@ -20,6 +20,7 @@ import { cliInProcess as pvefleet } from "../../cli/helpers.js";
 import { startSimulator } from "../../../src/sim/index.js";
 import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
 import { ProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
+import { TaskWaiter } from "../../../src/providers/proxmox/api/tasks.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -170,6 +171,31 @@ describe("the client masks a secret the server echoes", () => {
       await client.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe("a task whose exitstatus echoes the secret", () => {
+  it("fails with the exitstatus masked, its classification kept", async () => {
+    const upid = "UPID:pve1:0000A1B2:0001C3D4:6560A1B2:qmstart:100:root@pam:";
+    const tls = await certificate("127.0.0.1");
+    const taskServer = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      void readAll(req).then(() => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ data: { status: "stopped", exitstatus: `start failed: token ${SECRET} rejected`, type: "qmstart", node: "pve1", upid } }));
+      });
+    });
+    const port = await listen(taskServer);
+    const client = clientFor(`https://127.0.0.1:${port}/api2/json`, tls.cert);
+    try {
+      const e = await failure(new TaskWaiter(client, { pollIntervalMs: 1 }).wait(upid));
+      expect(e.code).toBe("TASK_FAILED");
+      expect(e.exitstatus).toBe(`start failed: token ${MASK} rejected`);
+      expect(everything(e)).not.toContain(SECRET);
+    } finally {
+      await client.close();
+      taskServer.closeAllConnections();
+      await new Promise<void>((r) => taskServer.close(() => r()));
     }
   });
 });

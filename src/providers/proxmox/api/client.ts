@@ -313,7 +313,7 @@ export class ProxmoxClient {
    * decide whether an unsafe write may be retried), `exitstatus`, `upid`, `lock` — with the secret
    * masked wherever it appears in their text too.
    */
-  private redactError(e: ProxmoxError): ProxmoxError {
+  redactError(e: ProxmoxError): ProxmoxError {
     const secret = this.secret;
     const mask = (text: string) => text.split(secret).join("***");
     const leaks = (v: unknown): boolean => {

@@ -107,7 +107,8 @@ export class TaskWaiter {
           this.options.onWarning?.({ upid, type: parsed.type, exitstatus: exit });
           return exit;
         }
-        throw classifyTaskFailure(exit, upid, parsed.type);
+        // A task's exitstatus is server text like any other: masked before it leaves the provider.
+        throw this.client.redactError(classifyTaskFailure(exit, upid, parsed.type));
       }
       if (Date.now() >= deadline) {
         throw new ProxmoxError("TASK_TIMEOUT", `Proxmox task ${parsed.type} still running after ${Math.round(timeoutMs / 1000)} s (${upid})`, { upid });
