@@ -489,10 +489,10 @@ const clone: Handler = (sim, req) => {
   const target = p.target ?? src.node;
   if (p.target !== undefined && !c.nodes.has(target)) throw fail(`no such cluster node '${target}'`);
   const holder = c.vms.get(newid);
-  if (holder) {
-    if (holder.node === target) throw fail(`unable to create VM ${newid}: config file already exists`);
-    throw fail(`unable to create VM ${newid} - VM ${newid} already exists on node '${holder.node}'`);
-  }
+  // The early check (before the fork) only looks for the config file on the local node, which is
+  // the source's: qemu-server stable-bookworm src/PVE/API2/Qemu.pm:4379-4381
+  // (`config_file($newid)` → cfs_config_path falls back to the local node, QemuConfig.pm:64-69).
+  if (holder && holder.node === src.node) throw fail(`unable to create VM ${newid}: config file already exists`);
   checkLockSync(src, false);
   const isTemplate = src.config.template === "1";
   const full = p.full !== undefined ? p.full === "1" : !isTemplate;
@@ -518,8 +518,23 @@ const clone: Handler = (sim, req) => {
       if (!s || !c.supportsLinkedClone(s) || !isBase) throw fail(`Linked clone feature is not supported for '${volid}' (${k})`);
     }
   }
-  // The target exists at once with `lock: clone` (create_and_lock_config), visible everywhere (rule 10).
-  const dst: SimVm = { vmid: newid, node: target, config: { lock: "clone" }, pending: {}, pendingDelete: [], status: "stopped", paused: false };
+  if (holder) {
+    // A VMID held on another node passes the early check; the worker's temporary config write then
+    // fails on pmxcfs with EEXIST (Qemu.pm:4487-4489 `file_set_contents($conffile, "# qmclone
+    // temporary file…")`; pve-cluster src/pmxcfs/memdb.c:1098-1102 vmlist_different_vm_exists),
+    // worded by pve-common src/PVE/Tools.pm:333-334 file_set_contents.
+    return sim.spawn(req, {
+      node: src.node, type: "qmclone", id: String(src.vmid),
+      body: async (t) => {
+        await t.sleep(sim.timings.taskBaseMs);
+        throw new TaskError(`close (rename) atomic file '/etc/pve/nodes/${src.node}/qemu-server/${newid}.conf' failed: File exists`);
+      },
+    });
+  }
+  // The target exists at once with `lock: clone` (create_and_lock_config), visible everywhere
+  // (rule 10) — on the *source* node: the temporary config is written locally (Qemu.pm:4379,4489)
+  // and moved to the target node only when the copy is done (Qemu.pm:4579-4581, rename).
+  const dst: SimVm = { vmid: newid, node: src.node, config: { lock: "clone" }, pending: {}, pendingDelete: [], status: "stopped", paused: false };
   c.vms.set(newid, dst);
   c.vmidsChanged();
   c.touch(newid);
@@ -566,6 +581,7 @@ const clone: Handler = (sim, req) => {
         config.vmgenid = c.rng.uuid();
         config.meta = `creation-qemu=9.2.0,ctime=${nowSeconds()}`;
         dst.config = config;
+        dst.node = target;
         c.touch(newid);
       } finally {
         for (const r of releases) r();

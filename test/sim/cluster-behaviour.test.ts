@@ -173,3 +173,47 @@ describe("templates from the topology", () => {
     } })).rejects.toThrow(/unknown bridge 'vmbr9'/);
   });
 });
+
+describe("clone placement (qemu-server stable-bookworm src/PVE/API2/Qemu.pm clone_vm)", () => {
+  const shared = {
+    nodes: [{ name: "pve1" }, { name: "pve2" }],
+    storages: [{ id: "local-lvm", type: "lvmthin" as const, content: ["images" as const, "rootdir" as const] },
+               { id: "shared", type: "nfs" as const, content: ["images" as const], shared: true, path: "/mnt/pve/shared" }],
+    templates: [{ vmid: 9000, node: "pve1", storage: "local-lvm" }, { vmid: 9001, node: "pve2", storage: "local-lvm" },
+                { vmid: 9100, node: "pve1", storage: "shared", diskGiB: 4 }],
+  };
+
+  // Qemu.pm:4379-4381 checks only the local (source) node's config file before forking; the
+  // worker's temporary config write (4487-4489) then fails on pmxcfs with EEXIST (pve-cluster
+  // src/pmxcfs/memdb.c:1098-1102), worded by pve-common src/PVE/Tools.pm:333-334.
+  it("fails a clone to a VMID held on another node inside the task, with pmxcfs's File exists", async () => {
+    const c = await client({ latency: "fast", topology: shared });
+    await c.waitTask((await c.call("POST", "/nodes/pve2/qemu/9001/clone", { newid: 500, full: 1, name: "theirs" })).body.data);
+    const r = await c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 500, full: 1, name: "mine" });
+    expect(r.status).toBe(200);
+    const task = await c.waitTask(r.body.data);
+    expect(task.exitstatus).toBe("close (rename) atomic file '/etc/pve/nodes/pve1/qemu-server/500.conf' failed: File exists");
+    // The holder is untouched.
+    const holder = (await c.call("GET", "/nodes/pve2/qemu/500/config")).body.data;
+    expect(holder.name).toBe("theirs");
+    // Held on the source node itself: the early, synchronous 500.
+    const local = await c.call("POST", "/nodes/pve2/qemu/9001/clone", { newid: 500, full: 1 });
+    expect(local.body.message).toBe("unable to create VM 500: config file already exists\n");
+  });
+
+  // Qemu.pm:4379 and 4489 write the temporary config on the local (source) node; only when the
+  // copy is done is it moved: 4579-4581 `rename($conffile, $newconffile)` to the target node.
+  it("keeps a cross-node clone's config on the source node until the task ends, then moves it", async () => {
+    const c = await client({ latency: "fast", topology: shared });
+    const r = await c.call("POST", "/nodes/pve1/qemu/9100/clone", { newid: 501, full: 1, storage: "shared", target: "pve2" });
+    const during = (await c.call("GET", "/cluster/resources", { type: "vm" })).body.data.find((v: { vmid: number }) => v.vmid === 501);
+    expect(during).toMatchObject({ node: "pve1", lock: "clone" });
+    expect((await c.call("GET", "/nodes/pve1/qemu/501/status/current")).body.data.lock).toBe("clone");
+    expect((await c.call("GET", "/nodes/pve2/qemu/501/status/current")).status).toBe(500);
+    await c.waitTask(r.body.data);
+    const after = (await c.call("GET", "/cluster/resources", { type: "vm" })).body.data.find((v: { vmid: number }) => v.vmid === 501);
+    expect(after.node).toBe("pve2");
+    expect((await c.call("GET", "/nodes/pve1/qemu/501/config")).body.message).toBe("Configuration file 'nodes/pve1/qemu-server/501.conf' does not exist\n");
+    expect((await c.call("GET", "/nodes/pve2/qemu/501/config")).body.data.lock).toBeUndefined();
+  });
+});

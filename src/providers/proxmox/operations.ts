@@ -185,31 +185,46 @@ export class ProxmoxOperations implements ProxmoxOps {
     // the caller already checked that name is not ours.
     if (!holder.lock && publishedName(holder.name, vmid) !== "") return undefined;
     try {
-      const name = await this.waitUnlocked(holder.node, vmid);
-      return name === instanceId ? { vmid, node: holder.node } : undefined;
+      const settled = await this.waitUnlocked(holder.node, vmid);
+      return settled.name === instanceId ? { vmid, node: settled.node } : undefined;
     } catch (e) {
       if (isProxmoxError(e, "NOT_FOUND")) return undefined; // the clone failed and was removed
       throw e;
     }
   }
 
-  /** Polls status/current until no clone/create lock is left; returns the VM's name. */
-  private async waitUnlocked(node: string, vmid: number): Promise<string | undefined> {
+  /**
+   * Polls status/current until no clone/create lock is left; returns the VM's name and the node it
+   * settled on. A cross-node clone keeps the new config on the *source* node while it copies and
+   * renames it to the target node at the end (qemu-server PVE/API2/Qemu.pm clone_vm: the temporary
+   * config at `config_file($newid)`, then `rename($conffile, $newconffile)`), so a VM that vanishes
+   * from the node being polled is looked up again in the listing before it is called gone.
+   */
+  private async waitUnlocked(node: string, vmid: number): Promise<{ name?: string; node: string }> {
     const timing = this.tasks.timingFor("qmclone");
     const deadline = Date.now() + timing.timeoutMs;
     for (let delay = Math.min(timing.intervalMs, 50); ; delay = Math.min(timing.intervalMs, delay * 2)) {
-      const st = await this.client.get<{ lock?: string; name?: string }>(apiPath`/nodes/${node}/qemu/${vmid}/status/current`);
-      if (st.lock !== "clone" && st.lock !== "create") return st.name;
+      let st: { lock?: string; name?: string };
+      try {
+        st = await this.client.get<{ lock?: string; name?: string }>(apiPath`/nodes/${node}/qemu/${vmid}/status/current`);
+      } catch (e) {
+        if (!isProxmoxError(e, "NOT_FOUND")) throw e;
+        const moved = (await this.listVms()).find((v) => v.type === "qemu" && Number(v.vmid) === vmid);
+        if (!moved || moved.node === node || Date.now() > deadline) throw e;
+        node = moved.node;
+        continue;
+      }
+      if (st.lock !== "clone" && st.lock !== "create") return { name: st.name, node };
       if (Date.now() > deadline) throw new ProxmoxError("VM_LOCKED", `VM ${vmid} is still locked (${st.lock}) after the clone wait`, { lock: st.lock });
       await sleep(delay);
     }
   }
 
-  /** A VM already named after the instance: wait until PVE's clone lock is gone, then it is ours. */
+  /** A VM already named after the instance: wait until PVE's clone lock is gone, then it is ours (on the node it settled on). */
   private async adopt(node: string, vmid: number): Promise<{ vmid: number; node: string }> {
-    await this.waitUnlocked(node, vmid);
+    const settled = await this.waitUnlocked(node, vmid);
     this.allocator?.reserve(vmid);
-    return { vmid, node };
+    return { vmid, node: settled.node };
   }
 
   /**
@@ -222,7 +237,7 @@ export class ProxmoxOperations implements ProxmoxOps {
     const named = listing.find((v) => v.type === "qemu" && v.name === instanceId);
     if (named) return { node: named.node, vmid: Number(named.vmid) };
     const unnamed = listing.filter((v) => v.type === "qemu" && !v.template && publishedName(v.name, Number(v.vmid)) === "");
-    const names = await Promise.all(
+    const settled = await Promise.all(
       // A clone still running has no name yet (its config is only `lock: clone`): wait for it.
       unnamed.map((v) =>
         this.waitUnlocked(v.node, Number(v.vmid)).catch((e: unknown) => {
@@ -231,8 +246,8 @@ export class ProxmoxOperations implements ProxmoxOps {
         }),
       ),
     );
-    const i = names.findIndex((n) => n === instanceId);
-    return i < 0 ? undefined : { node: unnamed[i]!.node, vmid: Number(unnamed[i]!.vmid) };
+    const i = settled.findIndex((s) => s?.name === instanceId);
+    return i < 0 ? undefined : { node: settled[i]!.node, vmid: Number(unnamed[i]!.vmid) };
   }
 
   /**

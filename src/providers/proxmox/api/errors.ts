@@ -81,6 +81,10 @@ export function codeFromMessage(text: string): { code: ProxmoxErrorCode; lock?: 
   if (/checksum mismatch \(file change by other user\?\)/.test(text)) return { code: "CONFLICT" };
   // create: `VM 100 already exists on node 'pve1'`; clone: `unable to create VM 101: config file already exists`
   if (/\b(VM|CT) \d+ already exists|config file already exists/.test(text)) return { code: "VMID_TAKEN" };
+  // clone to a VMID held on another node: the task's temporary config write fails on pmxcfs
+  // (qemu-server PVE/API2/Qemu.pm clone_vm `file_set_contents($conffile, "# qmclone temporary
+  // file…")`; pve-common PVE/Tools.pm file_set_contents: `close (rename) atomic file '…' failed: $!`).
+  if (/atomic file '[^']*\/(qemu-server|lxc)\/\d+\.conf' failed: File exists/.test(text)) return { code: "VMID_TAKEN" };
   if (/does not exist|no such (VM|volume|file|storage)/i.test(text)) return { code: "NOT_FOUND" };
   if (/^Permission check failed/i.test(text)) return { code: "PERMISSION" };
   return undefined;
