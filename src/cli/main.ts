@@ -126,6 +126,7 @@ export function buildProgram(): Command {
 
   formatOption(shardOptions(program.command("drift").description("compare the cluster with the shard; exit 0 in sync, 2 drift, 1 error")))
     .addOption(refreshOption())
+    .option("--fail-on <kinds>", "also exit 2 for these information kinds: unmanaged, suspicious (comma-separated or repeated)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--all-shards", "check every shard of the file in turn")
     .action(lazy("drift"));
 

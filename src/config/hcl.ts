@@ -88,7 +88,7 @@ function oneLine(s: string): string {
 }
 
 // Where the model has one object, hcl2json gives a block as a one-element array.
-const SINGLE_BLOCKS = new Set(["cluster", "shard", "shard.infra", "shard.infra.options", "defaults", "defaults.userdata", "defaults.args", "defaults.vars", "shards.*.provider", "shards.*.provider.options"]);
+const SINGLE_BLOCKS = new Set(["cluster", "shard", "shard.infra", "shard.infra.options", "defaults", "defaults.userdata", "defaults.args", "defaults.vars", "shards.*.provider", "shards.*.provider.options", "drift"]);
 const TEMPLATE_BLOCKS = new Set(["userdata", "args", "vars"]);
 
 function normalise(raw: Record<string, unknown>, _path: Path, problems: SyntaxProblem[], map: SourceMap): unknown {

@@ -3,7 +3,7 @@
  * Nstance server uses are accepted and ignored; keys that would change behaviour but cannot work
  * on Proxmox get a one-line notice; anything else is an error with a "did you mean".
  */
-import { GroupFile, InfraFile, OptionsFile, ShardBlockFile, ShardEntryFile, ShardFile, TemplateFile, UserdataFile } from "./schema.js";
+import { DriftFile, DriftIgnoreRuleShape, GroupFile, InfraFile, OptionsFile, ShardBlockFile, ShardEntryFile, ShardFile, TemplateFile, UserdataFile } from "./schema.js";
 import { didYouMean } from "./did-you-mean.js";
 import { isPlainObject } from "./merge.js";
 import type { Path } from "./source-map.js";
@@ -42,6 +42,8 @@ const RULES: Record<string, Rules> = {
   shardEntry: { known: Object.keys(ShardEntryFile.shape) },
   provider: { known: ["kind", "region", "zone", "options"] },
   defaults: { known: ["args", "vars", "userdata"] },
+  drift: { known: Object.keys(DriftFile.shape) },
+  driftIgnore: { known: Object.keys(DriftIgnoreRuleShape) },
   userdata: { known: Object.keys(UserdataFile.shape) },
   template: {
     known: Object.keys(TemplateFile.shape),
@@ -94,6 +96,10 @@ export function checkKeys(file: unknown, report: KeyReport): void {
         if (isPlainObject(entry.provider)) check(entry.provider.options, "options", ["shards", i, "provider", "options"], report);
       }
     });
+  }
+  check(file.drift, "drift", ["drift"], report);
+  if (isPlainObject(file.drift) && Array.isArray(file.drift.ignore)) {
+    file.drift.ignore.forEach((rule, i) => check(rule, "driftIgnore", ["drift", "ignore", i], report));
   }
   check(file.defaults, "defaults", ["defaults"], report);
   if (isPlainObject(file.defaults)) check(file.defaults.userdata, "userdata", ["defaults", "userdata"], report);

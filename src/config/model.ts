@@ -72,6 +72,9 @@ export interface ProxmoxOptions {
   maxSurge: number; // default 1
 }
 
+/** A `drift.ignore` rule: a VM name glob, a VMID, or a tag glob (`*` any run, `?` one character). */
+export type DriftIgnoreRule = { name: string } | { vmid: number } | { tag: string };
+
 export interface DesiredShard {
   /** Where the file came from (path or s3:// URL) and a sha256 of its bytes, for saved plans. */
   source: { location: string; digest: string };
@@ -79,6 +82,8 @@ export interface DesiredShard {
   shardId: string;
   provider: { kind: "proxmox"; region: string; zone: string; options: ProxmoxOptions };
   groups: DesiredGroup[]; // sorted by tenant, then group
+  /** `drift.ignore` of the file (every shard of it); absent when the file has none. */
+  drift?: { ignore: DriftIgnoreRule[] };
 }
 
 /** Data Go templates see when rendering userdata for one instance (nstance.md §2.8). */

@@ -4,8 +4,8 @@
  * (instance_type, subnet pools), strict Proxmox args, userdata rules and template checks, hashes.
  * Pure: no I/O. Every problem is collected with its place and thrown together as UserErrors.
  */
-import type { DesiredGroup, DesiredShard, ProxmoxOptions, TemplateData, UserdataSpec, VmSpec } from "./model.js";
-import { ShardFile, ShardSkeleton, TemplateFile, GroupFile, ProxmoxArgs, PROXMOX_ARG_NAMES, issueMessage, type OptionsFile, type UserdataFile } from "./schema.js";
+import type { DesiredGroup, DesiredShard, DriftIgnoreRule, ProxmoxOptions, TemplateData, UserdataSpec, VmSpec } from "./model.js";
+import { ShardFile, ShardSkeleton, TemplateFile, GroupFile, ProxmoxArgs, PROXMOX_ARG_NAMES, issueMessage, type DriftIgnoreRuleFile, type OptionsFile, type UserdataFile } from "./schema.js";
 import { checkKeys } from "./keys.js";
 import { Problems } from "./problems.js";
 import type { Path, SourceMap } from "./source-map.js";
@@ -189,10 +189,17 @@ export function resolveShard(raw: unknown, map: SourceMap, opts: ResolveOptions)
       shardId: sel.shardId,
       provider: { kind: "proxmox", region: sel.provider.region, zone: sel.provider.zone, options },
       groups,
+      ...(file.drift?.ignore?.length ? { drift: { ignore: file.drift.ignore.map(ignoreRule) } } : {}),
     },
     notices: p.notices,
     templateCount: Object.keys(rawTemplates).length,
   };
+}
+
+function ignoreRule(r: DriftIgnoreRuleFile): DriftIgnoreRule {
+  if (r.name !== undefined) return { name: r.name };
+  if (r.vmid !== undefined) return { vmid: r.vmid };
+  return { tag: r.tag! };
 }
 
 function idCheck(p: Problems, path: Path, what: string, value: string, key = false): void {

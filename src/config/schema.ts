@@ -77,6 +77,23 @@ export const ShardEntryFile = z.looseObject({
   provider: z.looseObject({ kind: z.string(), region: z.string(), zone: z.string(), options: OptionsFile.optional() }),
 });
 
+/**
+ * One `drift.ignore` rule: exactly one of a VM name glob (`*`, `?`), a VMID, or a tag glob. A VM
+ * matching any rule has its drift findings left out (never what plan or apply do).
+ */
+export const DriftIgnoreRuleShape = {
+  name: z.string().min(1).optional(),
+  vmid: int().min(1).max(999999999).optional(),
+  tag: z.string().min(1).optional(),
+};
+// Loose: an unknown key is reported by keys.ts with a "did you mean".
+export const DriftIgnoreRuleFile = z.looseObject(DriftIgnoreRuleShape).refine((r) => [r.name, r.vmid, r.tag].filter((v) => v !== undefined).length === 1, { message: "set exactly one of name, vmid or tag" });
+export type DriftIgnoreRuleFile = z.infer<typeof DriftIgnoreRuleFile>;
+
+export const DriftFile = z.looseObject({
+  ignore: z.array(DriftIgnoreRuleFile).max(1000).optional(),
+});
+
 export const ShardFile = z.looseObject({
   cluster: z.looseObject({ id: z.string() }),
   shard: ShardBlockFile.optional(),
@@ -84,6 +101,7 @@ export const ShardFile = z.looseObject({
   defaults: z.looseObject({ args: ArgsFile.optional(), vars: VarsFile.optional(), userdata: UserdataFile.optional() }).optional(),
   templates: z.record(z.string(), TemplateFile),
   groups: z.record(z.string(), z.record(z.string(), GroupFile)).optional(),
+  drift: DriftFile.optional(),
 });
 export type ShardFile = z.infer<typeof ShardFile>;
 

@@ -9,7 +9,7 @@ import type { DesiredShard } from "../config/model.js";
 import { listShardIds, loadShardFile } from "../config/index.js";
 import { isUserError } from "../errors.js";
 import { apply, checkPlanFreshness, type ApplyEvent, type ApplyResult } from "../applier/index.js";
-import { drift, plan, vmsNeedingDetails } from "../planner/index.js";
+import { driftReport, isDrift, plan, vmsNeedingDetails, type InfoKind } from "../planner/index.js";
 import { checkSameAsFresh, replanOptions, type SavedPlan } from "../planner/saved-plan.js";
 import type { DetailPolicy, DetailRequest, DriftFinding, Plan, PlanOptions, PlanSelectors, RefreshPolicy, RefreshReport } from "../planner/types.js";
 import { createProxmoxProvider } from "../providers/proxmox/index.js";
@@ -170,13 +170,30 @@ export interface DriftResult {
   findings: DriftFinding[];
   managed?: number;
   refresh?: RefreshReport;
+  /** Information kinds counted as drift (`failOn` as given). */
+  failOn?: InfoKind[];
+  /** Findings the shard file's `drift.ignore` rules left out. */
+  ignored?: number;
+  /** No finding is drift under `failOn` (isDrift). */
+  inSync: boolean;
 }
 
-/** Drift under the same refresh policy as plan and apply (default `full`). */
-export async function makeDrift(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: { refresh?: RefreshPolicy } = {}): Promise<DriftResult> {
+/**
+ * Drift under the same refresh policy as plan and apply (default `full`). Unmanaged and suspicious
+ * VMs are information unless `failOn` names their kind.
+ */
+export async function makeDrift(
+  s: Pick<ShardSession, "ops" | "desired">,
+  doc: StateDoc | undefined,
+  options: { refresh?: RefreshPolicy; failOn?: InfoKind[] } = {},
+): Promise<DriftResult> {
   const read = await refreshShard(s, doc, { detailPolicy: detailPolicyOf(options.refresh), hooks: s.ops.hooks });
-  const findings = drift(s.desired, doc, read.live, read.details, { hooks: s.ops.hooks });
-  return { clusterId: s.desired.clusterId, shardId: s.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0, refresh: read.refresh };
+  const { findings, ignored } = driftReport(s.desired, doc, read.live, read.details, { hooks: s.ops.hooks });
+  const failOn = [...(options.failOn ?? [])];
+  return {
+    clusterId: s.desired.clusterId, shardId: s.desired.shardId, findings, managed: doc ? Object.keys(doc.instances).length : 0, refresh: read.refresh,
+    failOn, ignored, inSync: !findings.some((f) => isDrift(f, failOn)),
+  };
 }
 
 /**

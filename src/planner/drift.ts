@@ -4,7 +4,7 @@
  * job can update one issue per finding instead of opening new ones.
  */
 import { createHash } from "node:crypto";
-import type { DesiredShard } from "../config/model.js";
+import type { DesiredShard, DriftIgnoreRule } from "../config/model.js";
 import type { LiveShard, VmDetail } from "../providers/types.js";
 import type { StateDoc } from "../state/types.js";
 import type { InstanceRecord } from "../state/types.js";
@@ -20,23 +20,87 @@ export function drift(
   details: VmDetail[] | undefined,
   options: Pick<PlanOptions, "hooks">,
 ): DriftFinding[] {
-  return computeDrift(indexFacts(desired, state, live, { hooks: options.hooks }, details));
+  return driftReport(desired, state, live, details, options).findings;
 }
 
+/** The findings, and how many the shard file's `drift.ignore` rules left out. */
+export function driftReport(
+  desired: DesiredShard,
+  state: StateDoc | undefined,
+  live: LiveShard,
+  details: VmDetail[] | undefined,
+  options: Pick<PlanOptions, "hooks">,
+): { findings: DriftFinding[]; ignored: number } {
+  return findingsOf(indexFacts(desired, state, live, { hooks: options.hooks }, details));
+}
+
+/** Finding kinds about VMs that are not (or no longer provably) this shard's: information by default. */
+export const INFO_KINDS = ["unmanaged", "suspicious"] as const;
+export type InfoKind = (typeof INFO_KINDS)[number];
+
 /**
- * Findings that mean "changed outside pvefleet" and make `drift` exit 2. VMs that are not this
- * shard's (hand-made VMs, a sibling shard's) are information: counted, never drift (rule 10), or a
- * shared cluster would never be in sync.
+ * Findings that mean "changed outside pvefleet" and make `drift` exit 2 (ARCHITECTURE.md rule 10).
+ * VMs that are not this shard's — hand-made VMs, a sibling shard's (unmanaged), and VMs with some
+ * of its marks but not all (suspicious: half-tagged, or an instance renamed or stripped of a tag,
+ * which pvefleet then leaves alone) — are information, counted and shown, or a shared cluster
+ * would never be in sync; `failOn` (`drift --fail-on`) makes those kinds drift too.
  */
-export function isDrift(finding: Pick<DriftFinding, "kind">): boolean {
-  return finding.kind !== "unmanaged";
+export function isDrift(finding: Pick<DriftFinding, "kind">, failOn: readonly InfoKind[] = []): boolean {
+  return !(INFO_KINDS as readonly string[]).includes(finding.kind) || (failOn as readonly string[]).includes(finding.kind);
 }
 
 export function fingerprint(kind: DriftFinding["kind"], subject: string | number, attribute = ""): string {
   return createHash("sha256").update(`${kind}\u0000${subject}\u0000${attribute}`).digest("hex");
 }
 
+/** The plan's drift: every finding the shard file's `drift.ignore` rules do not leave out. */
 export function computeDrift(facts: Facts): DriftFinding[] {
+  return findingsOf(facts).findings;
+}
+
+function findingsOf(facts: Facts): { findings: DriftFinding[]; ignored: number } {
+  const all = allFindings(facts);
+  const rules = facts.desired.drift?.ignore ?? [];
+  if (rules.length === 0) return { findings: all, ignored: 0 };
+  const matchers = rules.map(ruleMatcher);
+  // Filtering leaves every other finding, and so its fingerprint, exactly as it was.
+  const findings = all.filter((f) => !matchers.some((m) => m(subjectOf(facts, f))));
+  return { findings, ignored: all.length - findings.length };
+}
+
+interface Subject {
+  names: string[];
+  vmid?: number;
+  tags: readonly string[];
+}
+
+/** The VM a finding is about: its instance ID and live name, its VMID, its live tags. */
+function subjectOf(facts: Facts, f: DriftFinding): Subject {
+  const vm = f.vmid !== undefined ? facts.vmByVmid.get(f.vmid) : undefined;
+  // A `missing` finding's recorded VMID may be another VM's by now: its tags are not this one's.
+  const same = vm && (f.kind !== "missing" || vm.name === f.instanceId);
+  const names = [f.instanceId, same ? vm.name : undefined].filter((n): n is string => n !== undefined && n !== "");
+  return { names, vmid: f.vmid, tags: same ? vm.tags : [] };
+}
+
+function ruleMatcher(rule: DriftIgnoreRule): (s: Subject) => boolean {
+  if ("vmid" in rule) return (s) => s.vmid === rule.vmid;
+  if ("name" in rule) {
+    const re = globRegExp(rule.name, false);
+    return (s) => s.names.some((n) => re.test(n));
+  }
+  // PVE stores tags lower-cased (pve-api.md), so a tag rule matches without regard to case.
+  const re = globRegExp(rule.tag, true);
+  return (s) => s.tags.some((t) => re.test(t));
+}
+
+/** `*` any run of characters, `?` one; everything else literal; the whole string must match. */
+export function globRegExp(glob: string, ignoreCase: boolean): RegExp {
+  const body = [...glob].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${body}$`, ignoreCase ? "is" : "s");
+}
+
+function allFindings(facts: Facts): DriftFinding[] {
   const out: DriftFinding[] = [];
   const known = new Set<string>();
   const claimed = new Set<number>();

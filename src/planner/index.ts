@@ -4,7 +4,7 @@
  * README.md for the reconcile rules and the action chains.
  */
 export { plan, summarise, PLAN_FORMAT_VERSION } from "./plan.js";
-export { drift, fingerprint, isDrift } from "./drift.js";
+export { drift, driftReport, fingerprint, isDrift, INFO_KINDS, type InfoKind } from "./drift.js";
 export { topoOrder, validateGraph } from "./graph.js";
 export { serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsToRecheck } from "./saved-plan.js";
 export { vmsNeedingDetails } from "./details.js";

@@ -6,9 +6,8 @@
  */
 import type { DriftFinding, Plan, RefreshReport } from "../../planner/types.js";
 import { VERSION } from "../../version.js";
-import { isDrift } from "../../planner/drift.js";
 import { planHash, driftDigest } from "./markdown.js";
-import type { DriftReport } from "./text.js";
+import { inSync, type DriftReport } from "./text.js";
 import { addressOf, countChanges, DISPLAY, displayOf, groupName, hasChanges } from "./vocabulary.js";
 
 export const PLAN_JSON_FORMAT_VERSION = "1.1";
@@ -148,7 +147,9 @@ export interface DriftJson {
   shard_id: string;
   in_sync: boolean;
   digest: string;
-  summary: { total: number; attribute: number; missing: number; stopped: number; orphan: number; suspicious: number; unmanaged: number; managed_vms?: number };
+  summary: { total: number; attribute: number; missing: number; stopped: number; orphan: number; suspicious: number; unmanaged: number; managed_vms?: number; ignored: number };
+  /** 1.1: information kinds counted as drift (`--fail-on`); unmanaged and suspicious are information otherwise. */
+  fail_on: string[];
   findings: DriftFindingJson[];
   /** 1.1: how the cluster was read. */
   refresh?: RefreshJson;
@@ -161,12 +162,14 @@ export function driftToJson(report: DriftReport): DriftJson {
     pvefleet_version: VERSION,
     cluster_id: report.clusterId,
     shard_id: report.shardId,
-    in_sync: !report.findings.some(isDrift),
+    in_sync: inSync(report),
     digest: driftDigest(report.findings),
     summary: {
       total: report.findings.length, attribute: n("attribute"), missing: n("missing"), stopped: n("stopped"),
       orphan: n("orphan"), suspicious: n("suspicious"), unmanaged: n("unmanaged"), managed_vms: report.managed,
+      ignored: report.ignored ?? 0,
     },
+    fail_on: [...(report.failOn ?? [])],
     findings: report.findings.map(findingJson),
     refresh: refreshJson(report.refresh),
   };

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
-import { isManagedDrift, refreshSentence, unifiedDiff, type DriftReport } from "./text.js";
+import { inSync, isManagedDrift, refreshSentence, unifiedDiff, type DriftReport } from "./text.js";
 import { isDrift } from "../../planner/drift.js";
 import {
   addressOf, countChanges, displayOf, formatValue, groupName, isTextAttribute, liveAttributes,
@@ -196,9 +196,12 @@ export function renderDriftMarkdown(report: DriftReport, options: MarkdownOption
   const head: string[] = [driftMarker(report),
     `<!-- pvefleet-drift ${JSON.stringify({ cluster: report.clusterId, shard: report.shardId, digest: driftDigest(report.findings), findings: report.findings.length })} -->`, "",
     `## pvefleet drift for \`${report.clusterId}/${report.shardId}\``, ""];
-  if (!report.findings.some(isDrift)) {
-    const others = report.findings.length;
-    head.push(`**No drift.** The cluster matches the state.${others ? ` ${others} VM${others === 1 ? "" : "s"} on the cluster ${others === 1 ? "is" : "are"} not this shard's (left alone).` : ""}`, "");
+  if (inSync(report)) {
+    const unmanaged = report.findings.filter((f) => f.kind === "unmanaged").length;
+    const suspicious = report.findings.filter((f) => f.kind === "suspicious").length;
+    head.push(`**No drift.** The cluster matches the state.${unmanaged ? ` ${unmanaged} VM${unmanaged === 1 ? "" : "s"} on the cluster ${unmanaged === 1 ? "is" : "are"} not this shard's (left alone).` : ""}` +
+      `${suspicious ? ` ${suspicious} suspicious VM${suspicious === 1 ? "" : "s"} (some of this shard's marks, not all) left alone.` : ""}` +
+      `${report.ignored ? ` ${report.ignored} finding${report.ignored === 1 ? "" : "s"} ignored by \`drift.ignore\`.` : ""}`, "");
     if (report.refresh) head.push(`<sub>${refreshSentence(report.refresh)}</sub>`, "");
     return head.join("\n");
   }

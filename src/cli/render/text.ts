@@ -5,7 +5,7 @@
 import { structuredPatch } from "diff";
 import type { DriftFinding, InstanceChange, NodeCapacity, Plan, RefreshReport } from "../../planner/types.js";
 import { palette, type Palette } from "./ansi.js";
-import { isDrift } from "../../planner/drift.js";
+import { isDrift, type InfoKind } from "../../planner/drift.js";
 import {
   addressOf, countChanges, DISPLAY, displayOf, formatBytes, formatValue, groupName, isTextAttribute,
   LEGEND_ORDER, liveAttributes, noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display, type Tone,
@@ -259,16 +259,38 @@ export interface DriftReport {
   managed?: number;
   /** How the cluster was read. */
   refresh?: RefreshReport;
+  /** Information kinds that count as drift here (`drift --fail-on`). */
+  failOn?: readonly InfoKind[];
+  /** Findings the shard file's `drift.ignore` rules left out. */
+  ignored?: number;
+}
+
+/** No finding is drift under the report's `--fail-on`. */
+export function inSync(report: Pick<DriftReport, "findings" | "failOn">): boolean {
+  return !report.findings.some((f) => isDrift(f, report.failOn));
+}
+
+/** " N VMs … not this shard's (left alone). N suspicious … N findings ignored …" for the in-sync line. */
+function informationNote(report: DriftReport): string {
+  const n = (k: DriftFinding["kind"]) => report.findings.filter((f) => f.kind === k).length;
+  const unmanaged = n("unmanaged");
+  const suspicious = n("suspicious");
+  const parts: string[] = [];
+  if (unmanaged) parts.push(` ${unmanaged} VM${unmanaged === 1 ? "" : "s"} on the cluster ${unmanaged === 1 ? "is" : "are"} not this shard's (left alone).`);
+  if (suspicious) parts.push(` ${suspicious} suspicious VM${suspicious === 1 ? "" : "s"} (some of this shard's marks, not all) left alone (--fail-on suspicious makes ${suspicious === 1 ? "it" : "them"} drift).`);
+  if (report.ignored) parts.push(` ${report.ignored} finding${report.ignored === 1 ? "" : "s"} ignored by drift.ignore.`);
+  return parts.join("");
 }
 
 export function renderDriftText(report: DriftReport, options: { color?: boolean } = {}): string {
   const p = palette(options.color ?? false);
   const head = `Shard ${report.clusterId}/${report.shardId}`;
-  if (!report.findings.some(isDrift)) {
-    // VMs that are not this shard's are information, not drift (rule 10).
-    const others = report.findings.length;
-    const note = others ? ` ${others} VM${others === 1 ? "" : "s"} on the cluster ${others === 1 ? "is" : "are"} not this shard's (left alone).` : "";
-    return `${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.${note}\n${report.refresh ? `${p.dim(refreshSentence(report.refresh))}\n` : ""}`;
+  if (inSync(report)) {
+    // VMs that are not this shard's are information, not drift (rule 10); suspicious ones say why.
+    const lines = [`${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.${informationNote(report)}`];
+    for (const f of report.findings.filter((x) => x.kind === "suspicious")) lines.push(`  ${p.dim("#")} ${f.message}`);
+    if (report.refresh) lines.push(p.dim(refreshSentence(report.refresh)));
+    return `${lines.join("\n")}\n`;
   }
   const managed = report.findings.filter(isManagedDrift);
   const others = report.findings.filter((f) => !isManagedDrift(f));
@@ -276,6 +298,10 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
   if (managed.length) out.push(p.bold("Objects have changed outside of pvefleet:"), "", ...renderFindings(managed, p));
   if (others.length) out.push(p.bold("VMs on the cluster that pvefleet does not manage:"), "", ...renderFindings(others, p));
   out.push(driftCountsLine(report.findings));
+  const info = report.findings.filter((f) => !isDrift(f, report.failOn)).length;
+  if (info || report.ignored) {
+    out.push(`${info ? `${info} of these ${info === 1 ? "is" : "are"} information (unmanaged or suspicious VMs; --fail-on makes them drift). ` : ""}${report.ignored ? `${report.ignored} finding${report.ignored === 1 ? "" : "s"} ignored by drift.ignore.` : ""}`.trim(), "");
+  }
   if (report.refresh) out.push(refreshSentence(report.refresh), "");
   out.push("Fingerprints (stable across runs):");
   for (const f of report.findings) out.push(`  ${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}  ${f.kind.padEnd(10)} ${f.message}`);
