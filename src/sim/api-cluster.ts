@@ -173,7 +173,7 @@ const nodeStatus: Handler = (sim, req) => {
     cpu: u.cpu, idle: 0, wait: 0.0012, uptime: uptimeSeconds(BOOT_MS),
     loadavg: [(u.cpu * n.cpus).toFixed(2), (u.cpu * n.cpus * 0.9).toFixed(2), (u.cpu * n.cpus * 0.8).toFixed(2)],
     kversion: "Linux 6.8.12-11-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-11 (2025-05-22T09:39Z)",
-    pveversion: `pve-manager/${PVE_VERSION.version}/${PVE_VERSION.repoid}`,
+    pveversion: `pve-manager/${sim.cluster.pveVersion}/${PVE_VERSION.repoid}`,
     "current-kernel": { sysname: "Linux", release: "6.8.12-11-pve", version: "#1 SMP PREEMPT_DYNAMIC PMX 6.8.12-11 (2025-05-22T09:39Z)", machine: "x86_64" },
     "boot-info": { mode: "efi", secureboot: 0 },
     cpuinfo: { model: "AMD EPYC 7302P 16-Core Processor", sockets: 1, cores: n.cpus, cpus: n.cpus, mhz: "3000.000", hvm: "1", user_hz: 100,
@@ -230,7 +230,7 @@ const permissions: Handler = (sim, req) => {
 
 export function clusterHandlers(): Record<string, Handler> {
   return {
-    "GET /version": () => ({ ...PVE_VERSION }),
+    "GET /version": (sim) => ({ ...PVE_VERSION, version: sim.cluster.pveVersion, release: sim.cluster.pveVersion.split(".").slice(0, 2).join(".") }),
     "GET /cluster/status": clusterStatus,
     "GET /cluster/resources": resources,
     "GET /cluster/nextid": nextid,

@@ -343,7 +343,19 @@ function powerOff(sim: SimContext, vm: SimVm): void {
   sim.cluster.touch(vm.vmid);
 }
 
+/** True when the simulated pve-manager is at least `major.minor`. */
+function atLeast(sim: SimContext, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = sim.cluster.pveVersion.split(".").map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
 const stop: Handler = (sim, req) => {
+  // `overrule-shutdown` exists from qemu-server 8.1.2 on (commit 50b5893b "fix #4474", first in
+  // PVE 8.2); before, the stop schema has no such property and additionalProperties => 0 refuses it
+  // (pve-common JSONSchema.pm validate: "property is not defined in schema …").
+  if (req.params["overrule-shutdown"] !== undefined && !atLeast(sim, 8, 2)) {
+    throw paramFail({ "overrule-shutdown": "property is not defined in schema and the schema does not allow additional properties" });
+  }
   const vm = vmOf(sim, req.params);
   const skiplock = skiplockOf(req);
   return sim.spawn(req, {

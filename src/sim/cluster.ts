@@ -84,6 +84,8 @@ export function isHotPlug(key: string): boolean {
 
 export class Cluster {
   readonly name: string;
+  /** pve-manager version (`/version`, node status `pveversion`). */
+  readonly pveVersion: string;
   readonly nodes = new Map<string, SimNode>();
   readonly storages = new Map<string, SimStorage>();
   readonly bridges: string[];
@@ -100,6 +102,7 @@ export class Cluster {
 
   constructor(topo: ResolvedTopology, seed: number, allPrivileges: string[]) {
     this.name = topo.clusterName;
+    this.pveVersion = topo.pveVersion;
     this.rng = new Rng(seed);
     this.bridges = topo.bridges;
     this.cloneLimitPerStorage = topo.cloneLimitPerStorage;

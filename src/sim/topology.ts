@@ -63,6 +63,12 @@ export const Topology = z.object({
     tags: z.string().optional(),
     runningFraction: z.number().min(0).max(1).default(0.5),
   }).optional(),
+  /**
+   * The pve-manager version `/version` reports (default 8.4.1). Below 8.2, `status/stop` refuses
+   * `overrule-shutdown` as an unknown parameter: it came with qemu-server 8.1.2 (commit 50b5893b,
+   * debian/changelog 19 Apr 2024), first shipped with PVE 8.2.
+   */
+  pveVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "a version such as 8.1.4").default("8.4.1"),
   /** Privileges removed from the token (to test a client's permission preflight). */
   dropPrivileges: z.array(z.string()).default([]),
   /** Full clones allowed at once onto one storage before the storage lock times out. */

@@ -217,3 +217,26 @@ describe("clone placement (qemu-server stable-bookworm src/PVE/API2/Qemu.pm clon
     expect((await c.call("GET", "/nodes/pve2/qemu/501/config")).body.data.lock).toBeUndefined();
   });
 });
+
+describe("PVE versions (topology pveVersion)", () => {
+  // qemu-server commit 50b5893b ("fix #4474: qemu api: add overrule-shutdown parameter to stop
+  // endpoint"), released in qemu-server 8.1.2 (debian/changelog, 19 Apr 2024), first with PVE 8.2;
+  // before it the stop schema has no such property (pve-common JSONSchema.pm validate).
+  it("reports the configured version and refuses overrule-shutdown below 8.2", async () => {
+    const c = await client({ latency: "instant", topology: {
+      pveVersion: "8.1.4", nodes: [{ name: "pve1" }], storages: [{ id: "local-lvm", type: "lvmthin", content: ["images"] }],
+      templates: [{ vmid: 9000, node: "pve1" }],
+    } });
+    expect((await c.call("GET", "/version")).body.data).toMatchObject({ version: "8.1.4", release: "8.1" });
+    const r = await c.call("POST", "/nodes/pve1/qemu/9000/status/stop", { "overrule-shutdown": 1 });
+    expect(r.status).toBe(400);
+    expect(r.body.errors).toEqual({ "overrule-shutdown": "property is not defined in schema and the schema does not allow additional properties" });
+  });
+
+  it("accepts overrule-shutdown from 8.2 on (default 8.4.1)", async () => {
+    const c = await client({ latency: "instant" });
+    expect((await c.call("GET", "/version")).body.data.version).toBe("8.4.1");
+    const r = await c.call("POST", "/nodes/pve1/qemu/9000/status/stop", { "overrule-shutdown": 1 });
+    expect(r.status).not.toBe(400);
+  });
+});

@@ -39,6 +39,24 @@ interface ResourceVm {
   template?: number;
 }
 
+/** `GET /version`: the pve-manager version (`8.4.1`) and release (`8.4`). */
+export interface PveVersion {
+  version: string;
+  release?: string;
+}
+
+/**
+ * The oldest pve-manager whose stop endpoint takes `overrule-shutdown`: the parameter came with
+ * qemu-server 8.1.2 (commit 50b5893b "fix #4474", debian/changelog 19 Apr 2024), first shipped
+ * with PVE 8.2. `/version` reports pve-manager only, so the PVE release is the test.
+ */
+const OVERRULE_SHUTDOWN_SINCE: [number, number] = [8, 2];
+
+export function pveAtLeast(v: PveVersion, [major, minor]: [number, number]): boolean {
+  const [a = 0, b = 0] = v.version.split(/[.-]/).map((n) => Number.parseInt(n, 10) || 0);
+  return a > major || (a === major && b >= minor);
+}
+
 interface NodeStorage {
   storage: string;
   type: string;
@@ -58,6 +76,8 @@ export class ProxmoxOperations implements ProxmoxOps {
   /** VMs seen by the last refresh of this run: name → placement (finds clones that already happened). */
   private lastSnapshot?: LiveShard;
   private allocator?: VmidAllocator;
+  /** `GET /version`, read once per provider on first need (it does not change during a run). */
+  private versionRead?: Promise<PveVersion>;
   /** Disk size of VMs this run cloned (the template's maxdisk), so resize needs no config read. */
   private readonly clonedDiskBytes = new Map<number, number>();
 
@@ -89,6 +109,18 @@ export class ProxmoxOperations implements ProxmoxOps {
 
   checkPermissions(needed: string[]): Promise<void> {
     return checkPermissions(this.client, needed);
+  }
+
+  /** The server's version, read once (a failed read is tried again on the next need). */
+  serverVersion(): Promise<PveVersion> {
+    if (!this.versionRead) {
+      const read = this.client.get<PveVersion>("/version").then((v) => ({ version: String(v?.version ?? ""), release: v?.release }));
+      read.catch(() => {
+        if (this.versionRead === read) this.versionRead = undefined;
+      });
+      this.versionRead = read;
+    }
+    return this.versionRead;
   }
 
   // ---- clone ------------------------------------------------------------------------------
@@ -485,10 +517,13 @@ export class ProxmoxOperations implements ProxmoxOps {
 
   private async stopOurs(req: { node: string; vmid: number; timeoutSec: number }): Promise<void> {
     let shutdownStillRunning = false;
+    // Before PVE 8.2 a stop cannot overrule a running shutdown (no `overrule-shutdown`; sending it
+    // is a 400), so the shutdown itself is told to hard-stop the guest when it times out.
+    const canOverrule = pveAtLeast(await this.serverVersion(), OVERRULE_SHUTDOWN_SINCE);
     try {
       const upid = await this.client.post<string>(
         apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/shutdown`,
-        { timeout: req.timeoutSec },
+        canOverrule ? { timeout: req.timeoutSec } : { timeout: req.timeoutSec, forceStop: 1 },
         "idempotent",
       );
       // The task itself gives up after timeoutSec; allow it some slack to report.
@@ -502,10 +537,12 @@ export class ProxmoxOperations implements ProxmoxOps {
       const hardStopHelps = shutdownStillRunning || /got timeout|VM is paused|cannot shutdown|powerdown failed/.test(text);
       if (!hardStopHelps) throw e;
     }
-    // A shutdown task we gave up on still holds the VM lock: `overrule-shutdown` aborts it.
+    // A shutdown task we gave up on still holds the VM lock: `overrule-shutdown` aborts it (PVE ≥
+    // 8.2). Older servers wait for that lock; a lock timeout is retried, and the forceStop shutdown
+    // ends by itself.
     const upid = await this.client.post<string>(
       apiPath`/nodes/${req.node}/qemu/${req.vmid}/status/stop`,
-      shutdownStillRunning ? { "overrule-shutdown": 1 } : {},
+      shutdownStillRunning && canOverrule ? { "overrule-shutdown": 1 } : {},
       "idempotent",
     );
     await this.tasks.settle(upid);
