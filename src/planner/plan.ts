@@ -94,6 +94,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   }
 
   const actions = list.actions;
+  rollReplacements(actions, rec.intents, facts);
   validateGraph(actions);
   if (mode === "normal" && !options.ignoreCapacity) capacity.check(popts.memoryHeadroom);
 
@@ -123,6 +124,33 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
     counts,
     warnings,
   };
+}
+
+/**
+ * `max_surge` replacements of a group at once, rolling through all of them within one apply: the
+ * (k + max_surge)-th replacement's new VM is cloned only after the k-th's old VM is gone (its
+ * forget-state), so a group never holds more than max_surge extra VMs, and a failed replacement
+ * stops the rest of its group's roll (their actions are skipped) instead of spreading.
+ */
+function rollReplacements(actions: Plan["actions"], intents: Intent[], facts: Facts): void {
+  const byGroup = new Map<string, { oldId: string; newId: string }[]>();
+  for (const i of intents) {
+    if (i.change.kind !== "replace" || !i.create || i.change.replaces === undefined) continue;
+    const key = groupKey(i.change.group);
+    byGroup.set(key, [...(byGroup.get(key) ?? []), { oldId: i.change.instanceId, newId: i.change.replaces }]);
+  }
+  if (byGroup.size === 0) return;
+  const ids = new Set(actions.map((a) => a.id));
+  const roots = new Map<string, Plan["actions"]>();
+  for (const a of actions) if (a.dependsOn.length === 0) roots.set(a.instanceId, [...(roots.get(a.instanceId) ?? []), a]);
+  const maxSurge = Math.max(1, facts.options.maxSurge ?? facts.desired.provider.options.maxSurge);
+  for (const wave of byGroup.values()) {
+    for (let k = maxSurge; k < wave.length; k++) {
+      const done = `${wave[k - maxSurge]!.oldId}:forget-state`;
+      if (!ids.has(done)) continue;
+      for (const a of roots.get(wave[k]!.newId) ?? []) a.dependsOn.push(done);
+    }
+  }
 }
 
 /** Terraform's rule: a replacement counts once in add and once in destroy. */

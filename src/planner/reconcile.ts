@@ -202,7 +202,6 @@ function reconcileGroup(
     }
   }
 
-  let surge = maxSurge;
   for (const { record, vm } of keep) {
     if (record.phase === "creating") {
       const resumed = resumeIntent(facts, group, record, vm);
@@ -214,8 +213,9 @@ function reconcileGroup(
     const d = diffMember(facts, record, vm!, group);
     if (record.phase === "creating") d.record = { ...d.record, phase: "ready", stepsDone: [...CREATE_STEPS] };
     if (d.replaceReasons.length > 0) {
-      if (surge > 0) {
-        surge--;
+      // Every replacement is planned; max_surge is how many run at once (plan.ts rolls them in
+      // waves within one apply). 0 leaves no room for a new VM before the old one goes.
+      if (maxSurge > 0) {
         intents.push({
           change: {
             ...baseChange(record.instanceId, group.ref, "replace", facts.options.replace?.includes(record.instanceId) ? "replace_by_request" : "replace_because_cannot_update", d.replaceReasons, vm),
@@ -230,7 +230,7 @@ function reconcileGroup(
         });
         continue;
       }
-      warnings.push(`${key}/${record.instanceId}: replacement deferred to a later run (max_surge ${maxSurge} reached)`);
+      warnings.push(`${key}/${record.instanceId}: replacement deferred (max_surge is 0: no room for a new VM before the old one is deleted)`);
       d.attributes = d.attributes.filter((a) => !a.forcesReplacement);
     }
     for (const w of d.warnings) warnings.push(`${record.instanceId}: ${w}`);

@@ -78,19 +78,20 @@ describe("the applier through a shard's lifecycle", () => {
     expect(after.every((v) => v.maxcpu === 2)).toBe(true);
   });
 
-  it("replaces instances one at a time per group when the userdata changes", async () => {
+  it("replaces a group's instances one at a time (max_surge 1) within one apply when the userdata changes", async () => {
     const before = webOf(await clusterView(env)).map((v) => v.name);
     env.writeShard({ webSize: 2, dbSize: 1, webCores: 2, webUserdata: USERDATA_V2 });
-    // The planner rolls a group max_surge (1) replacement per plan; each apply finishes its one.
-    for (let round = 0; round < 4; round++) {
-      const { plan, result } = await planAndApply(env);
-      if (plan.actions.length === 0) break;
-      expect(result.status).toBe("applied");
-      expect(plan.changes.filter((c) => c.kind === "replace")).toHaveLength(1);
-      const clone = plan.actions.find((a) => a.type === "clone")!;
-      const stop = plan.actions.find((a) => a.type === "stop")!;
-      expect(stop.dependsOn).toContain(`${clone.instanceId}:start`);
+    // The planner rolls the whole group in one plan, max_surge (1) replacement at a time.
+    const { plan, result } = await planAndApply(env);
+    expect(result.status).toBe("applied");
+    const replaces = plan.changes.filter((c) => c.kind === "replace");
+    expect(replaces).toHaveLength(2);
+    for (const c of replaces) {
+      const stop = plan.actions.find((a) => a.type === "stop" && a.instanceId === c.instanceId)!;
+      expect(stop.dependsOn).toContain(`${c.replaces}:start`);
     }
+    const second = plan.actions.find((a) => a.type === "clone" && a.instanceId === replaces[1]!.replaces)!;
+    expect(second.dependsOn).toEqual([`${replaces[0]!.instanceId}:forget-state`]);
     const after = webOf(await converged(env)).map((v) => v.name);
     expect(after).toHaveLength(2);
     expect(after.some((n) => before.includes(n))).toBe(false);

@@ -20,7 +20,7 @@ describe("text plan", () => {
     // A plan the planner made: one member whose replace hash changed, next to one in sync.
     const [a, b] = [member(1), member(2)];
     const api = member(3, { record: { group: "api" } });
-    const p = plan(desired([group("web", 2, {}, { replace: "sha256:r2" })], { maxSurge: 1 }), state([a.record, b.record]), live([a.vm, b.vm]), planOptions());
+    const p = plan(desired([group("web", 2, {}, { replace: "sha256:r2" })], { maxSurge: 1 }), state([a.record, b.record]), live([a.vm, b.vm]), planOptions({ targets: [a.record.instanceId] }));
     expect(p.changes.map((c) => c.kind)).toEqual(["replace"]);
     expect(renderPlanText(p)).toContain("Plan: 1 to add, 0 to change, 1 to destroy.");
     // Two replacements and an update (cores) elsewhere: 2 to add, 1 to change, 2 to destroy.

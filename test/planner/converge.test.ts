@@ -79,10 +79,10 @@ describe("a second plan is empty", () => {
     expect(world.details.get(w.live.vms[0]!.vmid)!.description).toMatch(/^operator note\n\n# DO NOT EDIT BELOW/);
   });
 
-  it("after replacing a whole group one instance at a time", () => {
+  it("after replacing a whole group in one run, max_surge at a time", () => {
     const d = desired([group("web", 3, {}, { replace: "sha256:r2" })]);
     const { world, rounds } = converge(d, healthy([1, 2, 3]));
-    expect(rounds).toBe(3);
+    expect(rounds).toBe(1);
     expect(world.live.vms).toHaveLength(3);
     expect(vmNames(world).some((n) => [iid(1), iid(2), iid(3)].includes(n))).toBe(false);
     expect(Object.values(world.state!.instances).every((r) => r.replaceHash === "sha256:r2")).toBe(true);

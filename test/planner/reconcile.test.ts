@@ -149,16 +149,29 @@ describe("reconcile", () => {
     expect(p.summary).toEqual({ add: 1, change: 0, destroy: 1 });
   });
 
-  it("replaces at most max_surge instances per group per run and reports the rest", () => {
+  it("plans every replacement of a group and rolls them max_surge at a time", () => {
     const ms = [1, 2, 3].map((n) => member(n));
     const d = desired([group("web", 3, {}, { replace: "sha256:r2" }), { ...group("api", 1, {}, { replace: "sha256:r2" }) }]);
     const api = member(4, { record: { group: "api" } });
     const p = plan(d, state([...ms.map((m) => m.record), api.record]), live([...ms.map((m) => m.vm), api.vm]), planOptions());
-    expect(p.changes.filter((c) => c.kind === "replace").map((c) => c.instanceId)).toEqual([api.record.instanceId, iid(1)]);
-    expect(p.warnings.filter((w) => w.includes("replacement deferred"))).toHaveLength(2);
+    expect(p.changes.filter((c) => c.kind === "replace").map((c) => c.instanceId)).toEqual([api.record.instanceId, iid(1), iid(2), iid(3)]);
+    expect(p.warnings.filter((w) => w.includes("deferred"))).toHaveLength(0);
+    // max_surge 1: each new VM of web waits for the previous old one to be gone; api rolls on its own.
+    const web = p.changes.filter((c) => c.group.group === "web");
+    const cloneOf = (c: (typeof web)[number]) => p.actions.find((a) => a.instanceId === c.replaces && a.type === "clone")!;
+    expect(cloneOf(web[0]!).dependsOn).toEqual([]);
+    expect(cloneOf(web[1]!).dependsOn).toEqual([`${iid(1)}:forget-state`]);
+    expect(cloneOf(web[2]!).dependsOn).toEqual([`${iid(2)}:forget-state`]);
+    expect(p.actions.find((a) => a.instanceId === p.changes[0]!.replaces && a.type === "clone")!.dependsOn).toEqual([]);
 
     const p2 = plan(desired([group("web", 3, {}, { replace: "sha256:r2" })], { maxSurge: 2 }), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), planOptions());
-    expect(p2.changes.filter((c) => c.kind === "replace")).toHaveLength(2);
+    const replaces = p2.changes.filter((c) => c.kind === "replace");
+    expect(replaces).toHaveLength(3);
+    expect(p2.actions.find((a) => a.instanceId === replaces[2]!.replaces && a.type === "clone")!.dependsOn).toEqual([`${iid(1)}:forget-state`]);
+
+    const none = plan(desired([group("web", 3, {}, { replace: "sha256:r2" })], { maxSurge: 0 }), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), planOptions());
+    expect(none.changes.filter((c) => c.kind === "replace")).toHaveLength(0);
+    expect(none.warnings.filter((w) => w.includes("max_surge is 0"))).toHaveLength(3);
   });
 
   it("grows a disk in place but replaces on a shrink", () => {
