@@ -86,7 +86,7 @@ export const documentWork = { recordsSerialized: 0, recordsValidated: 0 };
 // remembered by identity. Only records frozen here qualify: any other object may be mutated
 // after it was seen, so it is serialised and validated afresh every time.
 const frozenRecords = new WeakSet<object>();
-const recordTexts = new WeakMap<object, string>();
+const recordTexts = new WeakMap<object, { id: string; bytes: Buffer }>();
 const validRecords = new WeakSet<object>();
 
 /**
@@ -106,47 +106,68 @@ function deepFreeze(value: unknown): void {
   for (const v of Object.values(value)) deepFreeze(v);
 }
 
-/** Canonical bytes of the document: exactly `canonicalJson(doc)`, built from cached record texts. */
-export function serializeStateDoc(doc: StateDoc): Uint8Array {
-  return new TextEncoder().encode(stateDocJson(doc));
-}
-
 /**
- * `canonicalJson(doc)` byte for byte, without re-serialising frozen records: the document is the
- * top-level keys in canonical order, and `instances` is the records' texts (each indented for its
- * depth) in canonical key order, which is recomputed only when the set of instance IDs changes.
+ * Canonical bytes of the document: exactly `canonicalJson(doc)`, without re-serialising frozen
+ * records. The document is its top-level keys in canonical order; `instances` is the records'
+ * cached bytes (each indented for its depth, with its key) in canonical key order, which is
+ * recomputed only when the set of instance IDs changes. Bytes are assembled once, straight into
+ * one buffer: no document-sized string is built per write.
  */
-export function stateDocJson(doc: StateDoc): string {
+export function serializeStateDoc(doc: StateDoc): Uint8Array {
   const top = doc as unknown as Record<string, unknown>;
-  const parts: string[] = [];
+  const chunks: Buffer[] = [];
+  let first = true;
   for (const key of canonicalKeyOrder(Object.keys(top))) {
     const value = top[key];
     if (value === undefined) continue;
-    const text = key === "instances" && isPlainObject(value) ? instancesJson(value) : indent(JSON.stringify(sortKeys(value), null, 2), "  ");
-    if (text === undefined) continue;
-    parts.push(`  ${JSON.stringify(key)}: ${text}`);
+    const lead = `${first ? "{\n" : ",\n"}  ${JSON.stringify(key)}: `;
+    if (key === "instances" && isPlainObject(value)) {
+      chunks.push(Buffer.from(lead));
+      instancesBytes(value, chunks);
+    } else {
+      const text = indent(JSON.stringify(sortKeys(value), null, 2), "  ");
+      if (text === undefined) continue;
+      chunks.push(Buffer.from(lead + text));
+    }
+    first = false;
   }
-  return parts.length === 0 ? "{}\n" : `{\n${parts.join(",\n")}\n}\n`;
+  chunks.push(Buffer.from(first ? "{}\n" : "\n}\n"));
+  return Buffer.concat(chunks);
 }
 
-function instancesJson(instances: Record<string, unknown>): string {
-  const parts: string[] = [];
+/** The canonical text of the document (`serializeStateDoc` decoded). */
+export function stateDocJson(doc: StateDoc): string {
+  return Buffer.from(serializeStateDoc(doc)).toString("utf8");
+}
+
+const OPEN = Buffer.from("{\n");
+const SEPARATOR = Buffer.from(",\n");
+const CLOSE = Buffer.from("\n  }");
+const EMPTY = Buffer.from("{}");
+
+function instancesBytes(instances: Record<string, unknown>, chunks: Buffer[]): void {
+  let any = false;
   for (const id of instanceOrder(Object.keys(instances))) {
-    const text = recordJson(instances[id]);
-    if (text !== undefined) parts.push(`    ${JSON.stringify(id)}: ${text}`);
+    const bytes = recordBytes(id, instances[id]);
+    if (bytes === undefined) continue;
+    chunks.push(any ? SEPARATOR : OPEN, bytes);
+    any = true;
   }
-  return parts.length === 0 ? "{}" : `{\n${parts.join(",\n")}\n  }`;
+  chunks.push(any ? CLOSE : EMPTY);
 }
 
-function recordJson(record: unknown): string | undefined {
+/** `    "<id>": <record>` as bytes; cached for a frozen record (under the key it was seen with). */
+function recordBytes(id: string, record: unknown): Buffer | undefined {
   const frozen = record !== null && typeof record === "object" && frozenRecords.has(record);
-  let text = frozen ? recordTexts.get(record as object) : undefined;
-  if (text === undefined && record !== undefined) {
-    documentWork.recordsSerialized++;
-    text = indent(JSON.stringify(sortKeys(record), null, 2), "    ");
-    if (frozen && text !== undefined) recordTexts.set(record as object, text);
-  }
-  return text;
+  const cached = frozen ? recordTexts.get(record as object) : undefined;
+  if (cached && cached.id === id) return cached.bytes;
+  if (record === undefined) return undefined;
+  const text = indent(JSON.stringify(sortKeys(record), null, 2), "    ");
+  if (text === undefined) return undefined;
+  documentWork.recordsSerialized++;
+  const bytes = Buffer.from(`    ${JSON.stringify(id)}: ${text}`);
+  if (frozen) recordTexts.set(record as object, { id, bytes });
+  return bytes;
 }
 
 /** Re-indents a JSON text for its depth; JSON strings never hold a raw newline. */
