@@ -101,7 +101,8 @@ describe("architecture", () => {
       outputType: "json",
     });
     const out = typeof probe.output === "string" ? (JSON.parse(probe.output) as ICruiseResult) : probe.output;
-    expect(out.summary.violations.map((v) => v.to)).toContain("node_modules/undici/index.js");
+    // (A node_modules reached through a symlink resolves to a longer path: match the package, not the prefix.)
+    expect(out.summary.violations.map((v) => v.to).some((to) => /(^|\/)node_modules\/undici\//.test(to))).toBe(true);
   }, 60_000);
 
   it("prints only in src/cli: no console or stdout/stderr writes elsewhere", () => {
