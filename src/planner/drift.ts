@@ -111,9 +111,14 @@ function allFindings(facts: Facts): DriftFinding[] {
     if (record.phase !== "ready") continue;
     const id = record.instanceId;
     if (found && found.as !== "instance") {
-      // Renamed, or an ownership tag removed: changed outside pvefleet, and now out of its reach.
+      // Renamed, or an ownership tag removed: one of this shard's instances changed outside pvefleet
+      // (drift, exit 2 — unlike a stranger's suspicious VM), and now out of its reach until fixed.
+      const renamed = found.as === "renamed";
       out.push({
-        fingerprint: fingerprint("suspicious", id), kind: "suspicious", instanceId: id, vmid: found.vm.vmid, node: found.vm.node,
+        fingerprint: fingerprint("attribute", id, renamed ? "name" : "tags"), kind: "attribute", instanceId: id, vmid: found.vm.vmid, node: found.vm.node,
+        attribute: renamed ? "name" : "tags",
+        expected: renamed ? id : facts.ownershipTags,
+        actual: renamed ? found.vm.name : found.vm.tags,
         message: heldWarning(facts, record, found),
       });
       continue;

@@ -140,6 +140,10 @@ describe("ownership on a cluster shared with operators", () => {
     const p = await planNow(env);
     expect(p.actions).toEqual([]);
     expect(p.warnings.join("\n")).toContain(`${id}: VM ${vm.vmid} on ${vm.node} carries this shard's tags but is named "renamed-vm"`);
+    // One of this shard's instances changed outside pvefleet: drift (exit 2), not a stranger's VM.
+    expect(p.drift.filter((f) => f.instanceId === id)).toEqual([
+      expect.objectContaining({ kind: "attribute", attribute: "name", expected: id, actual: "renamed-vm", vmid: vm.vmid }),
+    ]);
     const { result } = await planAndApply(env);
     expect(result.done).toEqual([]);
     expect(await isos(env, vm.node)).toContain(`local:iso/${id}-cidata.iso`);
