@@ -63,6 +63,8 @@ export interface ProxmoxOptions {
   cloudInitIsoStorage: string; // default "local"
   vmidRange: { min: number; max: number }; // default 10000–999999999
   scheduler: "nstance" | "pve-static";
+  /** `group` (default): a new VM goes to a node holding the fewest of its group's instances (anti-affinity), then the scheduler decides; `none`: the scheduler alone. */
+  placementSpread: "group" | "none";
   cloneConcurrencyPerStorage: number; // default 2
   /** Share of a node's memory that committed VM memory may reach before a plan fails (default 0.9). */
   memoryHeadroom: number;

@@ -45,6 +45,7 @@ export const OptionsFile = z.looseObject({
   cloud_init_iso_storage: z.string().min(1).optional(),
   vmid_range: z.looseObject({ min: int().min(100).max(999999999), max: int().min(100).max(999999999) }).optional(),
   scheduler: z.enum(["nstance", "pve-static"]).optional(),
+  placement_spread: z.enum(["group", "none"]).optional(),
   clone_concurrency_per_storage: int().min(1).max(64).optional(),
   memory_headroom: z.number().gt(0).max(4).optional(),
   full_clone: z.boolean().optional(),

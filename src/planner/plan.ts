@@ -42,6 +42,22 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   let ledger: PlacementLedger | undefined;
   const newId = options.newInstanceId ?? ((kind: string) => defaultNewInstanceId(kind, Date.parse(createdAt)));
 
+  // Per group, its instances per node: the records' VMs (where they are now), then this plan's new ones.
+  const spreads = new Map<string, Record<string, number>>();
+  const groupSpread = (key: string): Record<string, number> => {
+    let counts = spreads.get(key);
+    if (!counts) {
+      counts = {};
+      for (const r of facts.records) {
+        if (groupKey(r) !== key || r.phase === "deleting") continue;
+        const node = facts.byName.get(r.instanceId)?.find((vm) => vm.vmid === r.vmid)?.node ?? r.node;
+        counts[node] = (counts[node] ?? 0) + 1;
+      }
+      spreads.set(key, counts);
+    }
+    return counts;
+  };
+
   const place = (intent: Intent) => {
     const c = intent.create!;
     const spec = c.group.spec;
@@ -55,9 +71,12 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
       return { instanceId: c.instanceId, node: c.node, vmid, scores: {}, createdAt: c.createdAt ?? createdAt };
     }
     ledger ??= facts.hooks.createPlacementLedger(live.nodes, popts.scheduler);
-    const placed = ledger.place({ cores: spec.cores, memoryBytes });
+    const key = groupKey(c.group.ref);
+    const members = popts.placementSpread === "group" ? groupSpread(key) : undefined;
+    const placed = ledger.place({ cores: spec.cores, memoryBytes }, members);
     if ("error" in placed) throw new UserError("E_PLACEMENT", `cannot place a new VM of ${groupKey(c.group.ref)}: ${placed.error}`);
     capacity.shift(placed.node, spec.cores, memoryBytes);
+    if (members) members[placed.node] = (members[placed.node] ?? 0) + 1;
     return { instanceId: newId(spec.kind), node: placed.node, vmid: vmids.next(), scores: placed.scores, createdAt };
   };
 

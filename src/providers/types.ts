@@ -198,7 +198,11 @@ export interface NotesCodec {
 
 /** One plan's reservations on the nodes: each place() books the VM on the node it returns. */
 export interface PlacementLedger {
-  place(vm: { cores: number; memoryBytes: number }): { node: string; scores: Record<string, number> } | { error: string };
+  /**
+   * `spread`: how many instances of the VM's group each node already holds; only the nodes holding
+   * the fewest (that fit the VM) are candidates — soft anti-affinity — and the scheduler ranks them.
+   */
+  place(vm: { cores: number; memoryBytes: number }, spread?: Record<string, number>): { node: string; scores: Record<string, number> } | { error: string };
 }
 
 export type CreatePlacementLedger = (nodes: LiveNode[], scheduler: ProxmoxOptions["scheduler"]) => PlacementLedger;

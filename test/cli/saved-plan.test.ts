@@ -242,7 +242,7 @@ describe("apply FILE refuses a plan file that is not what plan produced (F2)", (
     const p = await scaleDownPlan(file);
     for (const a of p.actions) if (a.type === "stop" || a.type === "delete-vm" || a.type === "delete-iso" || a.type === "forget-state") { a.vmid = 500; a.node = "pve1"; }
     await writeForged(file, p, true);
-    await expectRefused(["apply", file], /^Error: Saved plan is stale: it does not match what pvefleet would do now \(tst\w+: actions\.(stop|delete-vm|delete-iso)\.vmid differs\); run plan again\.$/);
+    await expectRefused(["apply", file], /^Error: Saved plan is stale: it does not match what pvefleet would do now \(tst\w+: actions\.(stop|delete-vm|delete-iso)\.(vmid|node) differs\); run plan again\.$/);
     expect((await world()).vms).toContainEqual(expect.stringMatching(/^500 ops-db pve1 /));
   });
 

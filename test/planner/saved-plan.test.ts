@@ -152,7 +152,8 @@ describe("saved plans", () => {
     it("matches when only new instance IDs, placement and the clock differ", () => {
       const w = world();
       const saved = plan(w.d, w.s, w.l, planOptions(), w.det);
-      const nodes = [node("pve1", 64, 60), node("pve2", 64, 8), node("pve3", 64, 1)];
+      // Another set of nodes (pve3 gone, pve4 new): the new VMs land elsewhere, whatever the spread.
+      const nodes = [node("pve1", 64, 60), node("pve2", 64, 8), node("pve4", 64, 1)];
       const fresh = plan(w.d, w.s, { ...w.l, nodes, fetchedAt: "2026-03-02T09:30:00.000Z" }, hooked({ newInstanceId: idSource(700) }), w.det);
       expect(fresh.changes.filter((c) => c.kind === "create").map((c) => c.instanceId)).not.toEqual(saved.changes.filter((c) => c.kind === "create").map((c) => c.instanceId));
       const placed = (p: Plan) => p.changes.filter((c) => c.kind === "create").map((c) => c.placement!.node).sort();

@@ -42,7 +42,7 @@ export interface PlacementError {
 
 export interface PlacementLedger {
   /** Chooses a node for the VM and books its cores and memory there. */
-  place(vm: VmSize): Placement | PlacementError;
+  place(vm: VmSize, spread?: Record<string, number>): Placement | PlacementError;
   /** Usage per node including everything placed so far (cores, bytes). */
   usage(): { node: string; usedCores: number; usedMemoryBytes: number; maxcpu: number; maxmem: number }[];
 }
@@ -74,15 +74,20 @@ export function createPlacementLedger(nodes: LiveNode[], scheduler: SchedulerNam
     .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 
   return {
-    place(vm) {
+    place(vm, spread) {
       if (!(Number.isFinite(vm.cores) && vm.cores >= 0 && Number.isFinite(vm.memoryBytes) && vm.memoryBytes >= 0)) {
         return { error: `a VM needs cores ≥ 0 and memory ≥ 0 (got ${vm.cores} cores, ${vm.memoryBytes} bytes)` };
       }
       if (nodes.length === 0) return { error: "no nodes available in cluster" };
       if (eligible.length === 0) return { error: "no online nodes available" };
-      const candidates = eligible.filter((n) => n.maxmem - n.usedMemoryBytes >= vm.memoryBytes);
+      let candidates = eligible.filter((n) => n.maxmem - n.usedMemoryBytes >= vm.memoryBytes);
       if (candidates.length === 0) {
         return { error: `no online node has ${formatMiB(vm.memoryBytes)} MiB of memory free` };
+      }
+      if (spread) {
+        // Soft anti-affinity: the nodes holding the fewest of the group's instances, then TOPSIS.
+        const fewest = Math.min(...candidates.map((n) => spread[n.node] ?? 0));
+        candidates = candidates.filter((n) => (spread[n.node] ?? 0) === fewest);
       }
       const matrix = scheduler === "nstance" ? nstanceMatrix(candidates) : pveStaticMatrix(eligible, candidates, vm);
       const weights = scheduler === "nstance" ? NSTANCE_WEIGHTS : PVE_STATIC_WEIGHTS;
