@@ -74,15 +74,9 @@ export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, gr
     out.reasons.push("disk grows");
     out.resizeBytes = spec.diskBytes;
   }
-  // vm.tags is the per-VM read when there is one (facts.ts trustDetail), else the listing.
-  const liveTags = vm.tags;
-  const missing = facts.ownershipTags.filter((t) => !liveTags.includes(t));
-  if (missing.length > 0) {
-    const tags = facts.hooks.withOwnershipTags(liveTags, facts.desired.clusterId, facts.desired.shardId);
-    change("tags", liveTags, tags);
-    out.reasons.push(`ownership tags missing: ${missing.join(", ")}`);
-    out.configure.tags = tags;
-  }
+  // Ownership tags are never restored by an update: a VM without them is not provably ours (the
+  // provider's guard would refuse), so reconcile holds such an instance; a create's own configure
+  // (reconcile.ts resumeIntent) is the one step that writes them.
   if (detail) {
     if (detail.onboot !== spec.onboot) {
       change("onboot", detail.onboot, spec.onboot);

@@ -296,6 +296,8 @@ function resumeIntent(facts: Facts, group: DesiredGroup, record: InstanceRecord,
   if (vm) done = [...new Set<CreateStep>([...record.stepsDone, "clone"])];
   // The VM is gone, so only the ISO upload (which does not need it) can still count as done.
   else done = record.stepsDone.filter((s) => s === "upload-iso");
+  // Its tags missing: the create's configure (the step that writes them, on its own clone) runs again.
+  if (vm && facts.ownershipTags.some((t) => !vm.tags.includes(t))) done = done.filter((s) => s !== "configure" && s !== "attach-iso" && s !== "tag");
   const next = CREATE_STEPS.find((s) => !done.includes(s));
   if (next === undefined && vm) return undefined;
   const change = baseChange(record.instanceId, group.ref, "create", "create_because_resume", [`resuming an interrupted create at ${next}`], vm);

@@ -278,6 +278,15 @@ describe("reconcile", () => {
     expect(p.actions[0]!.journal?.record).toMatchObject({ phase: "ready" });
   });
 
+  it("re-runs a create's own configure when its VM lost the tags before the record said ready", () => {
+    const creating = record(5, { phase: "creating" }); // every step recorded
+    const untagged = vm(creating.vmid, creating.instanceId, { tags: [], ownership: "suspicious" });
+    const p = plan(desired([group("web", 1)]), state([creating]), live([untagged]), planOptions());
+    expect(p.changes.map((c) => [c.kind, c.resumeFrom])).toEqual([["create", "configure"]]);
+    const configure = p.actions.find((a) => a.type === "configure")!;
+    expect(configure).toMatchObject({ params: { fresh: true, tags: ["dev", "lab", "nstance"] } });
+  });
+
   it("finishes an interrupted delete", () => {
     const deleting = member(1, { record: { phase: "deleting" } });
     const p = plan(desired([group("web", 1)]), state([deleting.record]), live([deleting.vm]), planOptions());
