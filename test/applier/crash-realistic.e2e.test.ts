@@ -14,13 +14,16 @@ import { planAndApply, planNow, runChild, startEnv, type Env } from "./harness.j
 interface Census { name: string; vmid: number; node: string; tags: string[]; status: string }
 
 async function census(env: Env): Promise<Census[]> {
-  const listed = ((await env.api("GET", "/cluster/resources?type=vm")) as { vmid: number; node: string; template?: number }[]).filter((v) => v.vmid !== 9000 && v.vmid !== 9100 && !v.template);
+  const listed = ((await env.api("GET", "/cluster/resources?type=vm")) as { vmid: number; node: string; template?: number }[]).filter((v) => !NOT_OURS.includes(v.vmid) && v.vmid !== 9000 && v.vmid !== 9100 && !v.template);
   return Promise.all(listed.map(async (v) => {
     const config = (await env.api("GET", `/nodes/${v.node}/qemu/${v.vmid}/config`)) as { name?: string; tags?: string };
     const st = (await env.api("GET", `/nodes/${v.node}/qemu/${v.vmid}/status/current`)) as { status: string };
     return { name: config.name ?? "", vmid: v.vmid, node: v.node, tags: (config.tags ?? "").split(/[;, ]/).filter(Boolean).sort(), status: st.status };
   }));
 }
+
+/** A hand-made VM and a sibling shard's VM on the same cluster: never touched. */
+const NOT_OURS = [500, 501];
 
 async function instanceIsos(env: Env): Promise<string[]> {
   const out: string[] = [];
@@ -41,7 +44,15 @@ describe("crash-resume on a realistic cluster", () => {
   });
   afterAll(async () => env?.close());
 
-  it.sequential("re-applying at once after each SIGKILL converges with no duplicate and no leak", async () => {
+  it.sequential("re-applying at once after each SIGKILL converges with no duplicate and no leak, next to VMs that are not ours", async () => {
+    const settle = async (upid: string) => {
+      const node = upid.split(":")[1]!;
+      while (((await env.api("GET", `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`)) as { status: string }).status !== "stopped") await new Promise((r) => setTimeout(r, 200));
+    };
+    await settle((await env.api("POST", "/nodes/pve1/qemu", { vmid: 500, name: "ops-db", memory: 1024, cores: 1, tags: "prod" })) as string);
+    await settle((await env.api("POST", "/nodes/pve2/qemu", { vmid: 501, name: "web06h2qzzzzzzzzzzzzzzzzzzzzz", memory: 512, cores: 1, tags: "nstance;apptest;other" })) as string);
+    const theirs = async () => Promise.all(NOT_OURS.map(async (vmid, i) => env.api("GET", `/nodes/${i === 0 ? "pve1" : "pve2"}/qemu/${vmid}/config`)));
+    const before = await theirs();
     // kill moments (ms after the plan): mid-clone, mid-configure/start, mid-scale-down
     const rounds = [{ webSize: 2, killMs: 2500 }, { webSize: 3, killMs: 9000 }, { webSize: 1, killMs: 1500 }];
     let killedMidApply = 0;
@@ -75,5 +86,6 @@ describe("crash-resume on a realistic cluster", () => {
       expect(await instanceIsos(env)).toEqual([...names].sort());
     }
     expect(killedMidApply).toBe(rounds.length);
+    expect(await theirs()).toEqual(before);
   }, 400_000);
 });
