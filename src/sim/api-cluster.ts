@@ -6,7 +6,8 @@
  */
 import { gzipSync } from "node:zlib";
 import type { Cluster, SimNode, SimVm } from "./cluster.js";
-import { fail, paramFail, type Handler, type SimContext } from "./context.js";
+import { fail, paramFail, PveError, type Handler, type SimContext } from "./context.js";
+import { sortedPrivs } from "./acl.js";
 
 /**
  * Already serialised `data`. The full response body (and its gzip form, which pveproxy sends to
@@ -221,11 +222,46 @@ const taskList: Handler = (sim, req) => {
   return out.slice(start, start + limit);
 };
 
+/**
+ * GET /access/permissions: `{path: privs}` for one path, else the whole effective tree
+ * (pve-access-control stable-bookworm src/PVE/API2/AccessControl.pm:603-613; acl.ts).
+ */
 const permissions: Handler = (sim, req) => {
-  const privs = Object.fromEntries([...sim.cluster.privileges].sort().map((p) => [p, 1]));
   const path = req.params.path;
-  if (path !== undefined) return { [path]: privs };
-  return { "/": privs, "/access": privs, "/nodes": privs, "/sdn": privs, "/storage": privs, "/vms": privs };
+  if (path !== undefined) {
+    const privs = sim.cluster.acl.privilegesAt(path);
+    return Object.keys(privs).length > 0 ? { [path]: sortedPrivs(privs) } : {};
+  }
+  return sim.cluster.acl.effective();
+};
+
+/**
+ * GET /pools: only the pools the token may audit (pve-manager stable-8 PVE/API2/Pool.pm
+ * `index`: `next if !$rpcenv->check_any($authuser, "/pool/$poolid", ['Pool.Audit', 'Pool.Allocate'], 1)`).
+ */
+const pools: Handler = (sim, req) => {
+  const acl = sim.cluster.acl;
+  const visible = acl.pools.filter((p) => acl.has(`/pool/${p.id}`, "Pool.Audit") || acl.has(`/pool/${p.id}`, "Pool.Allocate"));
+  if (req.params.poolid !== undefined) {
+    const pool = visible.find((p) => p.id === req.params.poolid);
+    if (!pool) throw new PveError(500, `pool '${req.params.poolid}' does not exist`);
+    return [{ poolid: pool.id, members: [
+      ...pool.vms.map((v) => ({ id: `qemu/${v}`, vmid: v, type: "qemu", node: sim.cluster.vms.get(v)?.node ?? "" })),
+      ...pool.storage.map((st) => ({ id: `storage/${st}`, storage: st, type: "storage" })),
+    ] }];
+  }
+  return visible.map((p) => ({ poolid: p.id }));
+};
+
+/** GET /nodes/{node}/network: the node's interfaces; the topology's bridges are Linux bridges on every node. */
+const network: Handler = (sim, req) => {
+  requireNode(sim.cluster, req.params.node!);
+  const type = req.params.type;
+  if (type !== undefined && type !== "bridge" && type !== "any_bridge") return [];
+  return sim.cluster.bridges.map((iface, i) => ({
+    iface, type: "bridge", active: 1, autostart: 1, families: ["inet"], method: i === 0 ? "static" : "manual", method6: "manual",
+    bridge_ports: i === 0 ? "eno1" : "none", bridge_stp: "off", bridge_fd: "0", priority: i + 3,
+  }));
 };
 
 export function clusterHandlers(): Record<string, Handler> {
@@ -239,6 +275,8 @@ export function clusterHandlers(): Record<string, Handler> {
     "GET /nodes/{node}/tasks/{upid}/status": taskStatus,
     "GET /nodes/{node}/tasks": taskList,
     "GET /access/permissions": permissions,
+    "GET /pools": pools,
+    "GET /nodes/{node}/network": network,
   };
 }
 

@@ -10,6 +10,7 @@ import { driveOpt, formatSize, parseDrive, parseSizeBytes, printDrive, setDriveO
 import { TaskError } from "./tasks.js";
 import { splitList, type Errors, type Params } from "./validate.js";
 import { requireNode } from "./api-cluster.js";
+import { checkBridgeAccess, checkDrivePerms, checkModifyConfigPerm, drivePermValues, inWorker } from "./vm-perms.js";
 
 const GiB = 1024 ** 3;
 /** Parameters of config updates that are not VM options. */
@@ -169,6 +170,11 @@ function prepareConfigChange(sim: SimContext, req: ApiRequest, vm: SimVm): Confi
   }
   const revert = splitList(p.revert ?? "");
   if (Object.keys(set).length === 0 && del.length === 0 && revert.length === 0) throw fail("no options specified");
+  // Per-option privileges before the worker (qemu-server Qemu.pm:2104-2113): deleted keys, set
+  // keys, then SDN.Use on every bridge a NIC is set to.
+  checkModifyConfigPerm(c.acl, vm.vmid, del);
+  checkModifyConfigPerm(c.acl, vm.vmid, Object.keys(set));
+  checkBridgeAccess(c.acl, set);
   checkLockSync(vm, skiplock);
   if (p.digest !== undefined && p.digest !== c.digest(vm)) throw fail("checksum mismatch (file change by other user?)");
   const errors: Errors = {};
@@ -189,6 +195,8 @@ function prepareConfigChange(sim: SimContext, req: ApiRequest, vm: SimVm): Confi
 /** Writes a prepared change: immediately when stopped; pending for cold options when running (rule 14). */
 function applyConfigChange(sim: SimContext, vm: SimVm, change: ConfigChange): void {
   const c = sim.cluster;
+  // Drive privileges are checked as the worker reaches each drive (Qemu.pm:2174-2189, 2253, 2308, 2314).
+  for (const value of drivePermValues(c.effectiveConfig(vm), change.set, change.del)) checkDrivePerms(c.acl, vm.vmid, value);
   const running = vm.status === "running";
   for (const [k, raw] of Object.entries(change.set)) {
     let v = storedValue(c, k, raw);
@@ -246,7 +254,7 @@ const postConfig: Handler = (sim, req) => {
     body: async (t) => {
       await t.sleep(sim.timings.configMs);
       if (!sim.cluster.vms.has(vm.vmid)) throw new TaskError(`Configuration file 'nodes/${vm.node}/qemu-server/${vm.vmid}.conf' does not exist`);
-      applyConfigChange(sim, vm, change);
+      inWorker(() => applyConfigChange(sim, vm, change));
     },
   });
 };
@@ -489,6 +497,7 @@ const create: Handler = (sim, req) => {
 function destroyVm(c: Cluster, vm: SimVm): void {
   for (const [key, v] of c.volumes) if (v.vmid === vm.vmid && (v.node === "" || v.node === vm.node)) c.volumes.delete(key);
   c.vms.delete(vm.vmid);
+  c.acl.removeVm(vm.vmid);
   c.vmidsChanged();
   c.touch(vm.vmid);
 }
@@ -522,6 +531,12 @@ const clone: Handler = (sim, req) => {
     if (!s) throw fail(`storage '${p.storage}' does not exist`);
     if (!s.content.includes("images")) throw fail(`storage '${p.storage}' does not support vm images`);
   }
+  // Before the fork: the pool must exist (Qemu.pm:4329, check_pool_exist → raise_perm_exc),
+  // Datastore.AllocateSpace on the storage each disk lands on ($check_storage_access_clone,
+  // Qemu.pm:273-314: `$sid = $storage if $storage`), SDN.Use on the source's bridges (4374).
+  if (p.pool !== undefined && !c.acl.pools.some((pl) => pl.id === p.pool)) throw new PveError(403, `Permission check failed (pool '${p.pool}' does not exist)`);
+  for (const [, v] of drives) c.acl.check(`/storage/${p.storage ?? parseDrive(v).file.split(":")[0]}`, ["Datastore.AllocateSpace"]);
+  checkBridgeAccess(c.acl, src.config);
   if (!full) {
     for (const [k, v] of drives) {
       const volid = parseDrive(v).file;
@@ -594,6 +609,7 @@ const clone: Handler = (sim, req) => {
         config.meta = `creation-qemu=9.2.0,ctime=${nowSeconds()}`;
         dst.config = config;
         dst.node = target;
+        if (p.pool !== undefined) c.acl.addToPool(p.pool, newid); // Qemu.pm:4584 add_vm_to_pool
         c.touch(newid);
       } finally {
         for (const r of releases) r();
@@ -668,6 +684,8 @@ const resize: Handler = (sim, req) => {
       if (value === undefined) throw new TaskError(`disk '${disk}' does not exist`);
       const d = parseDrive(value);
       if (driveOpt(d, "media") === "cdrom") throw new TaskError("you can't resize a cdrom");
+      // Qemu.pm:5781-5783: Datastore.AllocateSpace on the disk's storage, inside the worker.
+      inWorker(() => c.acl.check(`/storage/${d.file.split(":")[0]}`, ["Datastore.AllocateSpace"]));
       const vol = c.findVolume(d.file, vm.node);
       const current = vol?.sizeBytes ?? parseSizeBytes(driveOpt(d, "size") ?? "0");
       const amount = parseSizeBytes(sizeText);

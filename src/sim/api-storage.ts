@@ -57,6 +57,9 @@ const deleteContent: Handler = (sim, req) => {
   const volid = raw.includes(":") ? raw : `${s.id}:${raw}`;
   const owner = /(?:^|\/)(?:vm|base)-(\d+)-/.exec(volid)?.[1];
   const c = sim.cluster;
+  // The schema says `user => 'all'`; the handler checks Datastore.Allocate on the storage before
+  // the worker (pve-storage stable-8 src/PVE/API2/Storage/Content.pm:492).
+  c.acl.check(`/storage/${s.id}`, ["Datastore.Allocate"]);
   return sim.spawn(req, {
     node, type: "imgdel", id: owner ? `${owner}@${s.id}` : s.id,
     body: async (t) => {

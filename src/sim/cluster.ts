@@ -4,6 +4,7 @@
  * through `touch()`, which bumps the version that invalidates the serialised listings and schedules
  * persistence.
  */
+import { Acl } from "./acl.js";
 import { createHash } from "node:crypto";
 import type { ResolvedTopology, StorageSpec } from "./topology.js";
 import { Rng } from "./rng.js";
@@ -92,7 +93,8 @@ export class Cluster {
   readonly vms = new Map<number, SimVm>();
   /** Keyed by `${node or ""}|${volid}`. */
   readonly volumes = new Map<string, Volume>();
-  readonly privileges: Set<string>;
+  /** The token's ACL (acl.ts): privileges per path, as PVE evaluates them. */
+  readonly acl: Acl;
   readonly cloneLimitPerStorage: number;
   readonly rng: Rng;
   version = 0;
@@ -106,7 +108,7 @@ export class Cluster {
     this.rng = new Rng(seed);
     this.bridges = topo.bridges;
     this.cloneLimitPerStorage = topo.cloneLimitPerStorage;
-    this.privileges = new Set(allPrivileges.filter((p) => !topo.dropPrivileges.includes(p)));
+    this.acl = new Acl(topo.acl, new Set(topo.dropPrivileges.filter((p) => allPrivileges.includes(p))), topo.pools.map((p) => ({ ...p, vms: [...p.vms], storage: [...p.storage] })), topo.roles);
     topo.nodes.forEach((n, i) => this.nodes.set(n.name, {
       name: n.name, nodeid: i + 1, ip: `10.10.0.${i + 11}`, cpus: n.cpus, memBytes: Math.round(n.memoryGiB * GiB),
       baseCpu: n.cpuUsage, baseMemBytes: Math.round(n.memUsedGiB * GiB), online: n.online,

@@ -165,7 +165,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const pipeline = new Pipeline({
     schema, sim, faults, tokenId, tokenSecret,
     handlers: { ...clusterHandlers(), ...qemuHandlers(), ...storageHandlers() },
-    privileges: () => cluster.privileges,
+    privilegesAt: (path) => cluster.acl.privilegesAt(path),
   });
   const listener = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
     void pipeline.handle(req, res);

@@ -49,7 +49,8 @@ export interface PipelineOptions {
   faults: FaultInjector;
   tokenId: string;
   tokenSecret: string;
-  privileges: () => Set<string>;
+  /** The token's privileges on one ACL path (a privilege is held when present, whatever its propagate flag). */
+  privilegesAt: (path: string) => Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -214,20 +215,21 @@ export class Pipeline {
     return { ok: true, userid: tokenId };
   }
 
-  /** The schema's `permissions.check` against the token's privileges (same on every path). */
+  /** The schema's `permissions.check` against the token's privileges on each path it names. */
   private checkPermissions(info: MethodInfo, params: Params): void {
     const check = info.permissions?.check;
     if (!check) return;
-    const privs = this.o.privileges();
-    const missing = findMissing(check, privs, params);
+    const missing = findMissing(check, (path) => this.o.privilegesAt(path), params);
     if (missing) throw new PveError(403, `Permission check failed (${missing.path}, ${missing.priv})`);
   }
 }
 
-function findMissing(check: unknown[], privs: Set<string>, params: Params): { path: string; priv: string } | undefined {
+function findMissing(check: unknown[], privsAt: (path: string) => Record<string, number>, params: Params): { path: string; priv: string } | undefined {
   const [kind, ...rest] = check;
   if (kind === "perm") {
     const path = String(rest[0]).replace(/\{(\w+)\}/g, (_m, k: string) => params[k] ?? `{${k}}`);
+    const held = privsAt(path);
+    const privs = { has: (p: string) => held[p] !== undefined };
     const list = (rest[1] as string[]) ?? [];
     const any = rest[2] === "any";
     const have = list.filter((p) => privs.has(p));
@@ -236,7 +238,7 @@ function findMissing(check: unknown[], privs: Set<string>, params: Params): { pa
   }
   if (kind === "and") {
     for (const sub of rest) {
-      const m = Array.isArray(sub) ? findMissing(sub, privs, params) : undefined;
+      const m = Array.isArray(sub) ? findMissing(sub, privsAt, params) : undefined;
       if (m) return m;
     }
     return undefined;
@@ -244,7 +246,7 @@ function findMissing(check: unknown[], privs: Set<string>, params: Params): { pa
   if (kind === "or") {
     let first: { path: string; priv: string } | undefined;
     for (const sub of rest) {
-      const m = Array.isArray(sub) ? findMissing(sub, privs, params) : undefined;
+      const m = Array.isArray(sub) ? findMissing(sub, privsAt, params) : undefined;
       if (!m) return undefined;
       first ??= m;
     }

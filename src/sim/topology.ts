@@ -69,8 +69,21 @@ export const Topology = z.object({
    * debian/changelog 19 Apr 2024), first shipped with PVE 8.2.
    */
   pveVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "a version such as 8.1.4").default("8.4.1"),
-  /** Privileges removed from the token (to test a client's permission preflight). */
+  /** Privileges removed from the token (to test a client's permission preflight): no role grants them. */
   dropPrivileges: z.array(z.string()).default([]),
+  /**
+   * The token's ACL (`pveum acl modify <path> --tokens <token> --roles <roles> --propagate 0|1`),
+   * evaluated as PVE does (acl.ts). Default: Administrator on `/`, propagated.
+   */
+  acl: z.array(z.object({
+    path: z.string().regex(/^\//, "an ACL path such as /vms"),
+    roles: z.array(z.string()).min(1),
+    propagate: z.boolean().default(true),
+  }).strict()).default([{ path: "/", roles: ["Administrator"], propagate: true }]),
+  /** Roles beyond PVE's built-in ones (`pveum role add <name> --privs …`). */
+  roles: z.record(z.string(), z.array(z.string())).default({}),
+  /** Resource pools (`pvesh create /pools`): their VMs and storages inherit the pool's ACL. */
+  pools: z.array(z.object({ id: z.string().min(1), vms: z.array(z.number().int()).default([]), storage: z.array(z.string()).default([]) }).strict()).default([]),
   /** Full clones allowed at once onto one storage before the storage lock times out. */
   cloneLimitPerStorage: z.number().int().positive().default(2),
 });
