@@ -1,6 +1,10 @@
 /**
  * The apply progress view model: a pure reducer over the applier's events, shared by the ink UI,
  * the plain-line reporter and the JSON stream so all three tell the same story.
+ *
+ * Counting is per VM (a row), not per step: operators read "7/20 ready · 13 in flight". A row
+ * remembers every action in flight (a create runs `clone` and `upload-iso` at once), so the step
+ * shown is what is actually running, and the durations of finished steps give the ETA.
  */
 import type { ApplyEvent } from "../../applier/events.js";
 import type { Plan } from "../../planner/types.js";
@@ -8,12 +12,32 @@ import { groupName } from "../render/vocabulary.js";
 
 export type RowStatus = "pending" | "running" | "done" | "failed" | "skipped";
 
+export interface InFlight {
+  action: string;
+  startedAtMs: number;
+  attempt: number;
+}
+
+/** What a VM's run is called: "Creating..." / "Creation complete" / "created" (Terraform's words). */
+export interface Verb {
+  ing: string;
+  done: string;
+  past: string;
+}
+
 export interface InstanceRow {
   instanceId: string;
   group: string;
   kind: string; // the change kind of the plan
   status: RowStatus;
-  step?: string; // the action running now (or the last one)
+  /** Actions running now, by action ID, in start order. */
+  inFlight: Map<string, InFlight>;
+  /** Actions not finished yet (pending or in flight), by action ID → action type. */
+  remaining: Map<string, string>;
+  /** The last action that started, finished or failed. */
+  step?: string;
+  /** The action that failed (a later `done` of a parallel step does not overwrite it). */
+  failedStep?: string;
   node?: string;
   vmid?: number;
   startedAtMs?: number;
@@ -22,6 +46,7 @@ export interface InstanceRow {
   actionsDone: number;
   error?: string;
   retries: number;
+  verb: Verb;
 }
 
 export interface ProgressModel {
@@ -30,10 +55,28 @@ export interface ProgressModel {
   actionsTotal: number;
   actionsDone: number;
   actionsFailed: number;
+  /** Wall time of every finished action, by action type (the ETA's medians). */
+  stepMs: Map<string, number[]>;
+  /** Most VMs seen in flight at once (the parallelism the ETA divides by). */
+  peakInFlight: number;
   startedAtMs: number;
   finished: boolean;
   message?: string;
   notices: string[];
+}
+
+const CREATING: Verb = { ing: "creating", done: "Creation complete", past: "created" };
+const DESTROYING: Verb = { ing: "destroying", done: "Destruction complete", past: "destroyed" };
+const MODIFYING: Verb = { ing: "modifying", done: "Modifications complete", past: "updated" };
+
+/** A VM's verb from the actions it runs: a clone creates it, a delete-vm destroys it, anything else modifies it. */
+function verbOf(kind: string, actions: Set<string>): Verb {
+  if (actions.has("clone")) return CREATING;
+  if (actions.has("delete-vm") || kind === "delete") return DESTROYING;
+  if (kind === "create") return CREATING;
+  if (actions.size > 0 && [...actions].every((a) => a === "record-state")) return { ...MODIFYING, past: "recorded" };
+  if (actions.size > 0 && [...actions].every((a) => a === "forget-state")) return { ...MODIFYING, past: "forgotten" };
+  return MODIFYING;
 }
 
 export function createModel(plan: Plan, nowMs: number): ProgressModel {
@@ -41,7 +84,10 @@ export function createModel(plan: Plan, nowMs: number): ProgressModel {
   const byInstance = new Map<string, InstanceRow>();
   const add = (instanceId: string, group: string, kind: string) => {
     if (byInstance.has(instanceId)) return;
-    const row: InstanceRow = { instanceId, group, kind, status: "pending", actionsTotal: 0, actionsDone: 0, retries: 0 };
+    const row: InstanceRow = {
+      instanceId, group, kind, status: "pending", inFlight: new Map(), remaining: new Map(),
+      actionsTotal: 0, actionsDone: 0, retries: 0, verb: MODIFYING,
+    };
     rows.push(row);
     byInstance.set(instanceId, row);
   };
@@ -49,11 +95,30 @@ export function createModel(plan: Plan, nowMs: number): ProgressModel {
     add(c.instanceId, groupName(c), c.kind);
     if (c.replaces) add(c.replaces, groupName(c), c.kind);
   }
+  const types = new Map<string, Set<string>>();
   for (const a of plan.actions) {
     if (!byInstance.has(a.instanceId)) add(a.instanceId, "", "update");
-    byInstance.get(a.instanceId)!.actionsTotal++;
+    const row = byInstance.get(a.instanceId)!;
+    row.actionsTotal++;
+    row.remaining.set(a.id, a.type);
+    if (!types.has(a.instanceId)) types.set(a.instanceId, new Set());
+    types.get(a.instanceId)!.add(a.type);
   }
-  return { rows, byInstance, actionsTotal: plan.actions.length, actionsDone: 0, actionsFailed: 0, startedAtMs: nowMs, finished: false, notices: [] };
+  for (const row of rows) row.verb = verbOf(row.kind, types.get(row.instanceId) ?? new Set());
+  return {
+    rows, byInstance, actionsTotal: plan.actions.length, actionsDone: 0, actionsFailed: 0, stepMs: new Map(),
+    peakInFlight: 0, startedAtMs: nowMs, finished: false, notices: [],
+  };
+}
+
+/** An action ended: it leaves the row's in-flight and remaining sets; a running row with none left is done. */
+function settle(row: InstanceRow, e: ApplyEvent): void {
+  const key = e.actionId ?? e.action;
+  if (key) {
+    row.inFlight.delete(key);
+    row.remaining.delete(key);
+  }
+  if (row.status === "running" && row.inFlight.size === 0 && row.remaining.size === 0) row.status = "done";
 }
 
 /** Applies one event to the model (mutates and returns it; callers re-render). */
@@ -61,12 +126,16 @@ export function reduce(m: ProgressModel, e: ApplyEvent, nowMs: number): Progress
   const row = e.instanceId ? m.byInstance.get(e.instanceId) : undefined;
   switch (e.type) {
     case "start":
-      if (row) {
-        row.status = "running";
+      if (row && e.action) {
+        if (row.status === "pending") row.status = "running";
         row.step = e.action;
         row.node = e.node ?? row.node;
         row.vmid = e.vmid ?? row.vmid;
         row.startedAtMs ??= nowMs;
+        const key = e.actionId ?? e.action;
+        const was = row.inFlight.get(key);
+        row.inFlight.set(key, { action: e.action, startedAtMs: was?.startedAtMs ?? nowMs, attempt: e.attempt ?? 1 });
+        m.peakInFlight = Math.max(m.peakInFlight, inFlightCount(m));
       }
       break;
     case "retry":
@@ -74,28 +143,40 @@ export function reduce(m: ProgressModel, e: ApplyEvent, nowMs: number): Progress
       break;
     case "done":
       m.actionsDone++;
+      if (e.action) {
+        const samples = m.stepMs.get(e.action) ?? [];
+        samples.push(Math.max(0, e.elapsedMs));
+        m.stepMs.set(e.action, samples);
+      }
       if (row) {
         row.actionsDone++;
-        row.step = e.action;
-        if (row.actionsDone >= row.actionsTotal && row.status !== "failed") {
-          row.status = "done";
-          row.endedAtMs = nowMs;
-        }
+        if (row.status === "pending") row.status = "running";
+        row.startedAtMs ??= nowMs;
+        row.step = e.action ?? row.step;
+        row.node = e.node ?? row.node;
+        row.vmid = e.vmid ?? row.vmid;
+        settle(row, e);
+        if (row.status === "done") row.endedAtMs = nowMs;
       }
       break;
     case "failed":
       m.actionsFailed++;
       if (row) {
         row.status = "failed";
-        row.step = e.action;
-        row.error = e.error ? `${e.error.code}: ${e.error.message}` : "failed";
-        row.endedAtMs = nowMs;
+        row.step = e.action ?? row.step;
+        row.failedStep ??= e.action;
+        row.error ??= e.error ? `${e.error.code}: ${e.error.message}` : "failed";
+        row.endedAtMs ??= nowMs;
+        settle(row, e);
       }
       break;
     case "skipped":
-      if (row && row.status !== "failed") {
-        row.status = "skipped";
-        row.endedAtMs = nowMs;
+      if (row) {
+        if (row.status !== "failed" && row.status !== "done") {
+          row.status = "skipped";
+          row.endedAtMs = nowMs;
+        }
+        if (e.actionId) row.remaining.delete(e.actionId);
       }
       break;
     case "interrupt":
@@ -109,6 +190,129 @@ export function reduce(m: ProgressModel, e: ApplyEvent, nowMs: number): Progress
       break;
   }
   return m;
+}
+
+function inFlightCount(m: ProgressModel): number {
+  let n = 0;
+  for (const r of m.rows) if (r.status === "running" && r.inFlight.size > 0) n++;
+  return n;
+}
+
+/** Short names for a step shown next to another one: `clone+iso`. */
+const SHORT: Record<string, string> = {
+  "upload-iso": "iso", "delete-iso": "del-iso", "delete-vm": "delete", "record-state": "record", "forget-state": "forget",
+};
+
+/**
+ * What a row is doing, in one word or two: the steps in flight, longest-running first
+ * (`clone+iso` while both run, then `clone`), `try 2` after a retry; the failed step;
+ * the VM's past participle when done ("created", "destroyed", "updated").
+ */
+export function stepLabel(row: InstanceRow): string {
+  switch (row.status) {
+    case "pending": return "waiting";
+    case "done": return row.verb.past;
+    case "skipped": return "skipped";
+    case "failed": return `${row.failedStep ?? row.step ?? "?"} failed`;
+    case "running": {
+      const flights = [...row.inFlight.values()].sort((a, b) => a.startedAtMs - b.startedAtMs);
+      if (flights.length === 0) return "waiting";
+      const retry = Math.max(...flights.map((f) => f.attempt));
+      const names = flights.length === 1 ? [flights[0]!.action] : flights.map((f) => SHORT[f.action] ?? f.action);
+      return `${names.join("+")}${retry > 1 ? ` (try ${retry})` : ""}`;
+    }
+  }
+}
+
+/** VMs the run touches (rows with at least one action), by status. */
+export interface VmCounts {
+  total: number;
+  ready: number;
+  inFlight: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+}
+
+export function vmCounts(m: ProgressModel): VmCounts {
+  const c: VmCounts = { total: 0, ready: 0, inFlight: 0, failed: 0, skipped: 0, pending: 0 };
+  for (const r of m.rows) {
+    if (r.actionsTotal === 0) continue;
+    c.total++;
+    if (r.status === "done") c.ready++;
+    else if (r.status === "running") c.inFlight++;
+    else if (r.status === "failed") c.failed++;
+    else if (r.status === "skipped") c.skipped++;
+    else c.pending++;
+  }
+  return c;
+}
+
+/**
+ * Terraform's periodic "Still creating... [10s elapsed]": the VMs in flight whose run passed
+ * their next `everyMs` mark since the last call, with that mark (10 s, 20 s, …). A mark missed
+ * while the process was busy is reported once, at the latest mark passed. `next` is the caller's
+ * memory of each VM's next mark.
+ */
+export function dueTicks(m: ProgressModel, nowMs: number, everyMs: number, next: Map<string, number>): { row: InstanceRow; markMs: number }[] {
+  const due: { row: InstanceRow; markMs: number }[] = [];
+  for (const r of m.rows) {
+    if (r.status !== "running" || r.startedAtMs === undefined || r.inFlight.size === 0) continue;
+    const ran = nowMs - r.startedAtMs;
+    if (ran < (next.get(r.instanceId) ?? everyMs)) continue;
+    const markMs = Math.floor(ran / everyMs) * everyMs;
+    next.set(r.instanceId, markMs + everyMs);
+    due.push({ row: r, markMs });
+  }
+  return due;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Time left, from the median wall time of each step type finished so far: per VM, what its
+ * remaining steps take (a step in flight counts what is left of its median; steps in flight
+ * together count once, the longest); for the run, the larger of the slowest VM and the whole
+ * remaining work spread over the most VMs seen in flight at once. Undefined until a step has
+ * finished, or once nothing is left.
+ */
+export function etaMs(m: ProgressModel, nowMs: number): number | undefined {
+  const all: number[] = [];
+  const med = new Map<string, number>();
+  for (const [type, xs] of m.stepMs) {
+    if (xs.length === 0) continue;
+    med.set(type, median(xs));
+    all.push(...xs);
+  }
+  if (all.length === 0) return undefined;
+  const fallback = median(all);
+  const guess = (type: string) => med.get(type) ?? fallback;
+  let work = 0;
+  let slowest = 0;
+  let vmsLeft = 0;
+  for (const r of m.rows) {
+    if (r.status !== "pending" && r.status !== "running") continue;
+    let left = 0;
+    let flying = 0;
+    const inFlightIds = new Set<string>();
+    for (const [id, f] of r.inFlight) {
+      inFlightIds.add(id);
+      flying = Math.max(flying, Math.max(0, guess(f.action) - (nowMs - f.startedAtMs)));
+    }
+    for (const [id, type] of r.remaining) if (!inFlightIds.has(id)) left += guess(type);
+    left += flying;
+    if (left <= 0) continue;
+    vmsLeft++;
+    work += left;
+    slowest = Math.max(slowest, left);
+  }
+  if (vmsLeft === 0) return undefined;
+  const lanes = Math.max(1, Math.min(m.peakInFlight, vmsLeft));
+  return Math.max(slowest, work / lanes);
 }
 
 /**
@@ -138,15 +342,13 @@ export function completeSentence(c: { add: number; change: number; destroy: numb
     : `Apply complete! Resources: ${c.add} added, ${c.change} changed, ${c.destroy} destroyed.`;
 }
 
-/** Terraform's progress verbs: "Still creating...", "Still destroying...", "Still modifying...". */
-export function verbFor(kind: string, step: string | undefined): { ing: string; done: string } {
-  if (step === "stop" || step === "delete-vm" || step === "delete-iso" || kind === "delete") return { ing: "destroying", done: "Destruction complete" };
-  if (kind === "create" || kind === "replace" || step === "clone") return { ing: "creating", done: "Creation complete" };
-  return { ing: "modifying", done: "Modifications complete" };
-}
-
 export function formatElapsed(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s}s`;
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

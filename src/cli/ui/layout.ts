@@ -1,0 +1,165 @@
+/**
+ * The apply screen as lines, computed from the model and the terminal's size (pure: the ink
+ * component only draws what this returns, and tests check it without a terminal).
+ *
+ * The frame is never taller than `rows - 1` lines. ink 6 (checked up to 6.8.0, the last 6.x)
+ * falls back to `clearTerminal` (ESC[2J ESC[3J) once a frame reaches the terminal's height, and
+ * that escape erases the scrollback: the plan the operator just approved would be gone. The fix
+ * upstream (vadimdemedes/ink#994, home + erase-down) is only in releases that need Node 22, so
+ * the list of VMs is sized to the terminal instead; the VMs it leaves out are counted on one line.
+ * Every line is at most `columns` wide (the component truncates too), so none wraps.
+ */
+import { etaMs, formatElapsed, stepLabel, vmCounts, type InstanceRow, type ProgressModel } from "./model.js";
+
+export type Tone = "green" | "red" | "yellow" | "cyan" | "dim" | "plain";
+
+export interface Segment {
+  text: string;
+  tone?: Tone;
+  bold?: boolean;
+  /** Draw a spinner here (1 column) instead of `text`. */
+  spinner?: boolean;
+}
+
+export type Line = Segment[];
+
+export interface Screen {
+  rows: number;
+  columns: number;
+}
+
+export interface LayoutInput {
+  model: ProgressModel;
+  now: number;
+  screen: Screen;
+  destroyMode?: boolean;
+  outcome?: { ok: boolean; line: string };
+}
+
+/** Rows of the list, most wanted first: failures, then what runs, then what waits, then what finished last. */
+function priority(r: InstanceRow): number {
+  switch (r.status) {
+    case "failed": return 0;
+    case "running": return 1;
+    case "pending": return 2;
+    default: return 3;
+  }
+}
+
+function addrOf(r: InstanceRow): string {
+  return r.group ? `${r.group}/${r.instanceId}` : r.instanceId;
+}
+
+/** Cuts `s` to `w` columns with a trailing ellipsis. */
+export function fit(s: string, w: number): string {
+  if (w <= 0) return "";
+  if (s.length <= w) return s;
+  return w === 1 ? "…" : `${s.slice(0, w - 1)}…`;
+}
+
+const MAX_NOTICES = 2;
+const ELAPSED_W = 6;
+
+export function layout(input: LayoutInput): Line[] {
+  const { model: m, now, destroyMode, outcome } = input;
+  const columns = Math.max(20, input.screen.columns);
+  const budget = Math.max(1, input.screen.rows - 1);
+  const rows = m.rows.filter((r) => r.actionsTotal > 0);
+  const c = vmCounts(m);
+
+  // The footer: a blank line, the bar, notices, and at the end a blank line and the final sentence
+  // (the blank lines go first when the terminal is very short).
+  const notices: Line[] = m.notices.slice(-MAX_NOTICES).map((n) => [{ text: fit(n, columns), tone: "yellow" as const }]);
+  const bar = barLine(m, c, now, outcome ? undefined : etaMs(m, now), columns, destroyMode ?? false, outcome);
+  const last: Line | undefined = outcome ? [{ text: fit(outcome.line, columns), tone: outcome.ok ? "green" : "red", bold: true }] : undefined;
+  const bare = 1 + notices.length + (last ? 1 : 0);
+  const spaced = bare + (last ? 2 : 1) <= budget;
+  const footer: Line[] = [...(spaced ? [[]] : []), bar, ...notices, ...(last ? [...(spaced ? [[]] : []), last] : [])];
+  let listBudget = budget - footer.length;
+
+  // Which rows fit: by priority, then plan order (finished ones: most recent first); shown in plan order.
+  const order = new Map(rows.map((r, i) => [r, i]));
+  const wanted = [...rows].sort((a, b) => priority(a) - priority(b)
+    || (priority(a) === 3 ? (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0) : order.get(a)! - order.get(b)!));
+  const cost = (r: InstanceRow) => (r.status === "failed" && r.error ? 2 : 1);
+  const chosen = new Set<InstanceRow>();
+  let used = 0;
+  const total = rows.reduce((n, r) => n + cost(r), 0);
+  if (total > listBudget) listBudget -= 1; // room for "… and N more"
+  for (const r of wanted) {
+    if (used + cost(r) > listBudget) continue;
+    chosen.add(r);
+    used += cost(r);
+  }
+  const shown = rows.filter((r) => chosen.has(r));
+  const hidden = rows.filter((r) => !chosen.has(r));
+
+  const lines: Line[] = [];
+  const cols = columnWidths(rows, shown, columns);
+  for (const r of shown) {
+    lines.push(rowLine(r, now, cols, columns));
+    if (r.status === "failed" && r.error) lines.push([{ text: fit(`    ${r.error}`, columns), tone: "red" }]);
+  }
+  if (hidden.length > 0 && listBudget >= 0 && lines.length < budget - footer.length) {
+    const done = hidden.filter((r) => r.status === "done").length;
+    const failed = hidden.filter((r) => r.status === "failed").length;
+    const what = [`${done} done`, failed ? `${failed} failed` : ""].filter(Boolean).join(", ");
+    lines.push([{ text: fit(`  … and ${hidden.length} more (${what})`, columns), tone: "dim" }]);
+  }
+  lines.push(...footer);
+  return lines.slice(-budget);
+}
+
+interface Widths { kind: number; addr: number; step: number; node: number; vmid: number }
+
+/** Column widths from every row (so they hold still as rows come and go), the address cut to fit. */
+function columnWidths(all: InstanceRow[], shown: InstanceRow[], columns: number): Widths {
+  const max = (xs: number[], min = 0) => xs.reduce((a, b) => Math.max(a, b), min);
+  const kind = max(all.map((r) => r.kind.length), 6);
+  const step = max(shown.map((r) => stepLabel(r).length), 10);
+  const node = max(all.map((r) => (r.node ?? "").length), 4);
+  const vmid = max(all.map((r) => (r.vmid !== undefined ? String(r.vmid).length : 0)), 3);
+  // icon + 5 spaces between 6 columns + the elapsed column
+  const fixed = 1 + 1 + kind + 1 + 2 + step + 1 + node + 1 + vmid + 1 + ELAPSED_W;
+  const addr = Math.max(8, Math.min(max(all.map((r) => addrOf(r).length)), columns - fixed));
+  return { kind, addr, step, node, vmid };
+}
+
+function rowLine(r: InstanceRow, now: number, w: Widths, columns: number): Line {
+  const elapsed = r.startedAtMs === undefined ? "" : formatElapsed((r.endedAtMs ?? now) - r.startedAtMs);
+  const tone: Tone | undefined = r.status === "failed" ? "red" : r.status === "pending" ? "dim" : undefined;
+  const icon: Segment =
+    r.status === "running" ? { text: "*", spinner: true, tone: "cyan" }
+    : r.status === "done" ? { text: "✔", tone: "green" }
+    : r.status === "failed" ? { text: "✖", tone: "red" }
+    : r.status === "skipped" ? { text: "↷", tone: "yellow" }
+    : { text: "·", tone: "dim" };
+  const text = ` ${r.kind.padEnd(w.kind)} ${fit(addrOf(r), w.addr).padEnd(w.addr)}  ${fit(stepLabel(r), w.step).padEnd(w.step)} ${(r.node ?? "").padEnd(w.node)} ${(r.vmid !== undefined ? String(r.vmid) : "").padStart(w.vmid)} ${elapsed.padStart(ELAPSED_W)}`;
+  return [icon, { text: fit(text.trimEnd(), columns - 1), tone }];
+}
+
+function barLine(m: ProgressModel, c: ReturnType<typeof vmCounts>, now: number, eta: number | undefined, columns: number, destroyMode: boolean, outcome?: { ok: boolean }): Line {
+  const finished = c.ready + c.failed + c.skipped;
+  const elapsed = now - m.startedAtMs;
+  let frac = c.total === 0 ? 1 : finished / c.total;
+  if (!outcome && eta !== undefined && elapsed + eta > 0) frac = Math.max(frac, elapsed / (elapsed + eta));
+  const parts = [
+    `${c.ready}/${c.total} ${destroyMode ? "destroyed" : "ready"}`,
+    `${c.inFlight} in flight`,
+    `${c.failed} failed`,
+    ...(c.skipped ? [`${c.skipped} skipped`] : []),
+    formatElapsed(elapsed),
+    ...(outcome ? [] : [eta === undefined ? "ETA …" : `ETA ~${formatElapsed(eta + 999)}`]),
+  ];
+  const label = parts.join(" · ");
+  const width = Math.max(0, Math.min(30, columns - label.length - 1));
+  const filled = Math.min(width, Math.round(frac * width));
+  const line: Line = [];
+  if (width > 0) {
+    line.push({ text: "█".repeat(filled), tone: c.failed ? "red" : "green" });
+    line.push({ text: "░".repeat(width - filled), tone: "dim" });
+    line.push({ text: " " });
+  }
+  line.push({ text: fit(label, columns - (width > 0 ? width + 1 : 0)), tone: c.failed ? "red" : undefined });
+  return line;
+}
