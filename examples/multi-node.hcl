@@ -1,5 +1,7 @@
 # A three-node cluster: every node holds its own copy of the template under the same name
 # (TemplateName is resolved per node), and the groups live on different VLANs of vmbr0.
+# Needs storages ceph-vm and cephfs, debian-12-template and pool "fleet": on the simulator, run
+#   pvefleet sim --topology examples/sim/multi-node.topology.json
 cluster {
   id = "homelab"
 }

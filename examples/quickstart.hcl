@@ -1,4 +1,6 @@
-# pvefleet quickstart: one group of two small Debian VMs on a one-node cluster.
+# pvefleet quickstart: one group of two small Debian VMs (1 core, 512 MiB, 4 GiB disk), cloned from
+# debian-13-template on local-lvm and spread over the cluster's nodes (one VM per node).
+# Runs on the simulator as is: `pvefleet sim` (3 nodes, local + local-lvm, vmbr0, the template).
 # Validate with:  pvefleet validate -c examples/quickstart.hcl
 cluster {
   id = "demo"

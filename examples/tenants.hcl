@@ -1,5 +1,6 @@
 # Several tenants sharing one cluster, each with its own groups; userdata templates use vars,
 # if/else, index and whitespace trimming, and one is stored base64-encoded.
+# Runs on the simulator as is: `pvefleet sim`.
 cluster {
   id = "saas"
 }
