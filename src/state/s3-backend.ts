@@ -65,8 +65,14 @@ function status(e: unknown): number | undefined {
   return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
+/**
+ * The S3 error code (the SDK names the error after the body's `<Code>`). Real codes are short
+ * CamelCase words; anything else is whatever the server chose to put there — it could quote the
+ * request, credentials included — so it is not repeated.
+ */
 function errName(e: unknown): string {
-  return (e as { name?: string; Code?: string })?.name ?? "Error";
+  const name = (e as { name?: unknown })?.name;
+  return typeof name === "string" && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name) ? name : "Error";
 }
 
 export class S3Backend implements ObjectBackend {
@@ -79,13 +85,17 @@ export class S3Backend implements ObjectBackend {
     private readonly bucket: string,
     private readonly prefix: string,
     private readonly endpoint: string,
+    /** Credentials that must never appear in an error (a server may echo them as an error code). */
+    private readonly secrets: readonly string[],
   ) {
     this.description = `s3://${bucket}/${prefix} (endpoint ${endpoint})`;
   }
 
   static async open(opts: S3BackendOptions): Promise<S3Backend> {
-    const { client, endpoint, mod } = await createS3Client(opts.env ?? process.env);
-    return new S3Backend(client, mod, opts.bucket, normalizePrefix(opts.prefix), endpoint);
+    const env = opts.env ?? process.env;
+    const { client, endpoint, mod } = await createS3Client(env);
+    const secrets = [env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((s): s is string => !!s && s.length >= 4);
+    return new S3Backend(client, mod, opts.bucket, normalizePrefix(opts.prefix), endpoint, secrets);
   }
 
   /** Human-readable location of one object (no secrets). */
@@ -209,7 +219,8 @@ export class S3Backend implements ObjectBackend {
     else if (code === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") hint = " (check the AWS credentials and their access to the bucket)";
     else if (name === "CredentialsProviderError") hint = " (no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)";
     const detail = [name, code ? `HTTP ${code}` : undefined, sys && sys !== name ? sys : undefined].filter(Boolean).join(", ");
-    return new UserError("STATE_S3", `cannot ${what} in s3://${this.bucket}/${this.prefix} at ${this.endpoint}: ${detail}${hint}`, undefined, { cause: e });
+    const line = this.secrets.reduce((text, secret) => text.split(secret).join("***"), `cannot ${what} in s3://${this.bucket}/${this.prefix} at ${this.endpoint}: ${detail}${hint}`);
+    return new UserError("STATE_S3", line, undefined, { cause: e });
   }
 }
 
