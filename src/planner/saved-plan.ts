@@ -15,6 +15,7 @@ import type { StateDoc } from "../state/types.js";
 import { secondsUtc } from "./facts.js";
 import { validateGraph } from "./graph.js";
 import { PLAN_FORMAT_VERSION, summarise } from "./plan.js";
+import { withoutSensitiveText } from "./replace-causes.js";
 import { CHANGE_REASONS, type Plan, type PlanSelectors } from "./types.js";
 
 const CREATE_STEP = CreateStepSchema;
@@ -40,7 +41,12 @@ const PLAN_SCHEMA = z.object({
     kind: z.enum(["create", "update", "replace", "start", "delete", "adopt", "forget", "record"]),
     reasons: z.array(z.string()),
     // Optional: JSON drops a key whose value is undefined (an attribute set for the first time).
-    attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean() })),
+    attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean(), sensitive: z.literal(true).optional() })),
+    // Never with `diff`: serializePlan leaves the sensitive text out.
+    forcedBy: z.array(z.strictObject({
+      attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), sensitive: z.boolean(),
+      linesChanged: z.number().int().nonnegative().optional(), message: z.string(),
+    })).optional(),
     before: LIVE_VM.optional(),
     // The spec is the config model's; it is carried for display and for the applier's rendering.
     after: z.record(z.string(), z.unknown()).optional(),
@@ -183,10 +189,14 @@ function sameText(a: string, b: string): boolean {
  */
 export function serializePlan(plan: Plan, options: PlanSelectors | SavedPlanOptions = {}, key?: string): string {
   const saved = savedPlanOptions(options as PlanSelectors);
-  const seal: z.infer<typeof SEAL> = { options: saved, hash: savedPlanHash(plan, saved) };
-  if (key) seal.mac = savedPlanMac(plan, saved, key);
+  // A saved plan is a CI artifact: a userdata diff (sensitive) stays in the process that planned.
+  const savable: Plan = plan.changes.some((c) => c.forcedBy?.some((f) => f.diff !== undefined))
+    ? { ...plan, changes: plan.changes.map((c) => (c.forcedBy ? { ...c, forcedBy: c.forcedBy.map(withoutSensitiveText) } : c)) }
+    : plan;
+  const seal: z.infer<typeof SEAL> = { options: saved, hash: savedPlanHash(savable, saved) };
+  if (key) seal.mac = savedPlanMac(savable, saved, key);
   // Compact: a 10,000-VM plan is tens of MB indented; `show FILE` is how people read it.
-  return `${JSON.stringify({ ...plan, seal })}\n`;
+  return `${JSON.stringify({ ...savable, seal })}\n`;
 }
 
 /** Reads a saved plan; any problem is one UserError line (E_PLAN_FILE, E_PLAN_TAMPERED). */
@@ -356,7 +366,7 @@ function knownNodes(plan: Plan): Map<string, string> {
  * vmid, params, dependencies). New VMs (creates, a replacement's new VM) are compared per group as
  * a multiset: count, spec (incl. userdata), and each step's params — with only their new instance
  * ID, placement (node, VMID, scores) and the plan's clock masked, which legitimately differ between
- * two plannings. Not compared: prose (reasons, warnings), drift, capacity, the listing snapshot.
+ * two plannings. Not compared: prose (reasons, forcedBy, warnings), drift, capacity, the listing snapshot.
  */
 export function checkSameAsFresh(saved: Plan, fresh: Plan): void {
   const diffs = planDifferences(saved, fresh);
@@ -431,7 +441,8 @@ function shapeOf(plan: Plan): Map<string, unknown[]> {
     return e;
   };
   for (const c of plan.changes) {
-    const { reasons: _prose, before: _snapshot, placement: _placed, ...rest } = c;
+    // forcedBy explains the replacement (prose and a terminal-only diff), like reasons.
+    const { reasons: _prose, before: _snapshot, placement: _placed, forcedBy: _why, ...rest } = c;
     const e = entry(c.instanceId);
     e.group = `${c.group.tenant}.${c.group.group}`;
     e.change = mask(rest);

@@ -17,6 +17,35 @@ export interface AttributeChange {
   before: unknown;
   after: unknown;
   forcesReplacement: boolean;
+  /** Userdata and vars: `before`/`after` are the placeholder "(sensitive value)", never the text. */
+  sensitive?: true;
+}
+
+/**
+ * One attribute that forces a replacement, as data (`InstanceChange.forcedBy`). Attributes:
+ * `template` (the Proxmox template cloned from: its name, or "VMID n"), `templateKey` (the shard
+ * file's template the group uses), `kind`, `arch`, `storage`, `bridge`, `vlan`, `pool`,
+ * `userdata`, `vars.<NAME>`, `diskBytes` (a shrink), or `spec` when the state recorded only the
+ * hash (a record written before pvefleet kept the replace-forcing attributes).
+ */
+export interface ReplaceCause {
+  attribute: string;
+  /** Old and new value; absent when `sensitive` (userdata, vars) or unknown (`spec`). */
+  before?: unknown;
+  after?: unknown;
+  /** Userdata and vars: render only `linesChanged`, never values, in markdown, JSON and saved plans. */
+  sensitive: boolean;
+  /** userdata: lines added plus lines removed. */
+  linesChanged?: number;
+  /**
+   * userdata: the unified diff's lines (`@@` hunk headers, then ` `/`+`/`-` lines, 3 of context),
+   * of the decoded text before per-instance rendering. Sensitive: for the text plan on a terminal
+   * only; a saved plan (`serializePlan`) leaves it out. The array is shared by every change of the
+   * group (one diff per group, not per instance).
+   */
+  diff?: string[];
+  /** A sentence for people: "userdata changed (sensitive, 3 lines changed)", "template debian-12 → debian-13". */
+  message: string;
 }
 
 /**
@@ -63,6 +92,8 @@ export interface InstanceChange {
   replaceOrder?: "create-first" | "delete-first";
   /** For a resumed create: the steps already done. */
   resumeFrom?: CreateStep;
+  /** On a `replace`: the attributes that force it (empty or absent for `--replace` alone). */
+  forcedBy?: ReplaceCause[];
 }
 
 /**

@@ -130,7 +130,7 @@ describe("reading a gs:// shard file", () => {
     const writer = await GcsBackend.open({ bucket: BUCKET, prefix: "", env });
     await writer.put("shard.jsonc", enc("{}"), { ifNoneMatch: "*" });
     expect(dec(await readGcsObject(`gs://${BUCKET}/shard.jsonc`, env))).toBe("{}");
-    const fail = (url: string) => readGcsObject(url, env).catch((err: unknown) => err as UserError);
+    const fail = (url: string) => readGcsObject(url, env).then(() => { throw new Error(`${url} was read`); }, (err: unknown) => err as UserError);
     expect((await fail("gs://bucket-only")).code).toBe("E_GCS_URL");
     expect((await fail(`gs://${BUCKET}/nope`)).message).toBe(`cannot read gs://${BUCKET}/nope at ${proxy.endpoint}: no such object`);
     expect((await fail("gs://no-such-bucket/x")).message).toBe(`cannot read gs://no-such-bucket/x at ${proxy.endpoint}: bucket does not exist`);

@@ -169,7 +169,7 @@ describe("reading an s3:// shard file", () => {
     const writer = await S3Backend.open({ bucket, prefix: "", env: s3Env() });
     await writer.put("shard.jsonc", enc('{"cluster": {}}'), { ifNoneMatch: "*" });
     expect(dec(await readS3Object(`s3://${bucket}/shard.jsonc`, s3Env()))).toBe('{"cluster": {}}');
-    const fail = (url: string, env = s3Env()) => readS3Object(url, env).catch((err: unknown) => err as UserError);
+    const fail = (url: string, env = s3Env()) => readS3Object(url, env).then(() => { throw new Error(`${url} was read`); }, (err: unknown) => err as UserError);
     expect((await fail(`s3://${bucket}/nope.jsonc`)).message).toBe(`cannot read s3://${bucket}/nope.jsonc at ${s3Endpoint()}: no such object`);
     expect((await fail("s3://pvefleet-no-such-bucket/x.jsonc")).message).toBe(
       `cannot read s3://pvefleet-no-such-bucket/x.jsonc at ${s3Endpoint()}: bucket does not exist`,

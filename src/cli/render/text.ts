@@ -97,6 +97,14 @@ function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
     for (const [k, v] of liveAttributes(c.before)) rows.push({ mark: "  -", tone: "red", name: k, value: formatValue(k, v) });
   }
   for (const a of c.attributes) {
+    if (a.sensitive) {
+      // Userdata and vars: what changed, and on the text plan the userdata diff the planner made
+      // (never in a saved plan, markdown or JSON).
+      const cause = c.forcedBy?.find((f) => f.attribute === a.attribute);
+      const value = cause?.linesChanged !== undefined ? `(sensitive, ${cause.linesChanged} line${cause.linesChanged === 1 ? "" : "s"} changed)` : "(sensitive value)";
+      rows.push({ mark: "  ~", tone: "yellow", name: a.attribute, value, note: a.forcesReplacement ? "# forces replacement" : undefined, diff: cause?.diff });
+      continue;
+    }
     if (isTextAttribute(a.attribute, a.before, a.after)) {
       rows.push({ mark: "  ~", tone: "yellow", name: a.attribute, value: "", note: a.forcesReplacement ? "# forces replacement" : undefined,
         diff: unifiedDiff(String(a.before ?? ""), String(a.after ?? "")) });
