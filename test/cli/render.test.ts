@@ -73,44 +73,58 @@ describe("text plan", () => {
 });
 
 describe("markdown plan", () => {
-  it("renders header, warning, tables and details from the plan data", async () => {
-    await expect(renderPlanMarkdown(mixedPlan())).toMatchFileSnapshot("__snapshots__/mixed-plan.md");
+  // No CI variables: the output must not depend on where the tests run.
+  const env = {};
+
+  it("renders header, severity callouts, counts, warnings, group sections and details from the plan data", async () => {
+    await expect(renderPlanMarkdown(mixedPlan(), { env })).toMatchFileSnapshot("__snapshots__/mixed-plan.md");
   });
 
   it("carries the plan hash and the state lineage and serial in a hidden comment", () => {
     const plan = mixedPlan();
-    const md = renderPlanMarkdown(plan);
+    const md = renderPlanMarkdown(plan, { env });
     expect(md.startsWith("<!-- pvefleet:plan my-cluster/dev -->\n")).toBe(true);
     expect(md).toContain(`"plan_hash":"${planHash(plan)}","lineage":"5d1c1e4e-7a39-4d0e-9a55-3f8e2f0c9b11","serial":7`);
   });
 
-  it("has no warning block when nothing is destroyed", () => {
+  it("has no destroy or replace callout when nothing is destroyed", () => {
     const plan = mixedPlan();
     plan.changes = plan.changes.filter((c) => c.kind !== "delete" && c.kind !== "replace");
-    expect(renderPlanMarkdown(plan)).not.toContain("[!WARNING]");
+    const md = renderPlanMarkdown(plan, { env });
+    expect(md).not.toContain("[!CAUTION]");
+    expect(md).not.toContain("will be replaced");
   });
 
   it("fits a 10,000-instance plan in GitHub's limit and keeps the header and summary", () => {
-    const md = renderPlanMarkdown(hugePlan(10_000));
-    expect(md.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    const md = renderPlanMarkdown(hugePlan(10_000), { env });
+    expect(Buffer.byteLength(md)).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
     expect(md).toContain("## pvefleet plan for `my-cluster/dev`");
     expect(md).toContain("**Plan: 9000 to add, 0 to change, 1000 to destroy.**");
-    expect(md).toContain("> [!WARNING]");
-    expect(md).toMatch(/\d+ table rows and 10000 instance details left out to fit GitHub's 65,536-character comment limit/);
+    expect(md).toContain("> [!CAUTION]\n> **This plan destroys 1,000 VMs**");
+    expect(md).toMatch(/\d+ of 10,000 changes shown as rows to fit GitHub's 65,536-character comment limit/);
     expect(md).toContain('"truncated":true');
+    for (let g = 0; g < 7; g++) expect(md).toContain(`### acme.g${g}\n`);
   });
 
-  it("drops details from the end first when only they overflow", () => {
-    const md = renderPlanMarkdown(mixedPlan(), { limit: 2700 });
-    expect(md.length).toBeLessThanOrEqual(2700);
-    expect(md).toContain("| 🗑️ | `tst06dx9xy919t3v9kzd2xdsyzb3m`");
-    expect(md).toContain("<code>acme.web/tst06dxa00000000000000000001</code>");
-    expect(md).not.toContain("<code>acme.web/tst06dx9xy919t3v9kzd2xdsyzb3m</code>");
-    expect(md).toMatch(/\d instance details? left out/);
+  it("keeps every row and drops details from the end first when only they overflow", () => {
+    const full = renderPlanMarkdown(mixedPlan(), { env });
+    const details = (md: string) => [...md.matchAll(/<summary>.*?<code>(.*?)<\/code>/g)].map((m) => m[1]);
+    expect(details(full)).toEqual(["acme.web/tst06dx9xy919t3v9kzd2xdsyzb3g", "acme.db/dbs06dx9xy919t3v9kzd2xdsyzb3k", "acme.batch/tst06dx9xy919t3v9kzd2xdsyzb3m"]);
+    const limit = Buffer.byteLength(full) - 100;
+    const md = renderPlanMarkdown(mixedPlan(), { env, limit });
+    expect(Buffer.byteLength(md)).toBeLessThanOrEqual(limit);
+    for (const id of ["tst06dxa00000000000000000001", "tst06dx9xy919t3v9kzd2xdsyzb3g", "tst06dx9xy919t3v9kzd2xdsyzb3h", "dbs06dx9xy919t3v9kzd2xdsyzb3k", "tst06dx9xy919t3v9kzd2xdsyzb3m"]) {
+      expect(md).toMatch(new RegExp(`^\\| .+ \\| \`${id}\` \\|`, "m"));
+    }
+    const kept = details(md);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(3);
+    expect(kept).toEqual(details(full).slice(0, kept.length));
+    expect(md).toContain(`> ${3 - kept.length} instance detail${kept.length === 2 ? "" : "s"} left out to fit GitHub's 65,536-character comment limit.`);
   });
 
   it("renders a drift issue body keyed by a marker", () => {
-    const md = renderDriftMarkdown({ clusterId: "my-cluster", shardId: "dev", findings: mixedPlan().drift });
+    const md = renderDriftMarkdown({ clusterId: "my-cluster", shardId: "dev", findings: mixedPlan().drift }, { env });
     expect(md.split("\n")[0]).toBe("<!-- pvefleet:drift my-cluster/dev -->");
     expect(md).toContain("| `bbbb000000000000` | attribute | `tst06dx9xy919t3v9kzd2xdsyzb3g` | 10001 | pve1 | cores | 4 | 2 |");
   });

@@ -1,17 +1,24 @@
 /**
  * Markdown for pull-request comments and drift issues, rendered from plan data (never by parsing
- * text). Always fits GitHub's 65,536-character comment limit: header, summary, warnings and tables
- * are kept; table rows, then per-instance details, are dropped from the end with a line saying how
- * many were left out (anchors.md §2, ideas from tfcmt and dflook).
+ * text). The whole body always fits GitHub's 65,536-character comment limit (counted in UTF-8
+ * bytes, which is never less than characters), in this order of priority:
+ *   markers and summary → commit/run line with the pointer to the full plan → destroy/replace
+ *   callouts → per-group counts → warnings aggregated by kind → one section per group (its spec
+ *   once, sample rows, loudest first, "… and N more") → per-instance details while room is left.
+ * Work and memory are linear in the plan: rows and details are built only for what is shown.
+ * Userdata and vars are never rendered, only their names.
  */
-import { createHash } from "node:crypto";
-import type { DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
+import { createHash, type Hash } from "node:crypto";
+import type { VmSpec } from "../../config/model.js";
+import type { ChangeKind, DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
 import { inSync, isManagedDrift, refreshSentence, unifiedDiff, type DriftReport } from "./text.js";
-import { isDrift } from "../../planner/drift.js";
 import {
-  addressOf, countChanges, displayOf, formatValue, groupName, isTextAttribute, liveAttributes,
+  addressOf, countChanges, displayOf, formatBytes, formatValue, groupName, isTextAttribute, liveAttributes,
   noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display,
 } from "./vocabulary.js";
+import { alert, Budget, cell, clip, code, cost, fence, html, num, plural, topCounts } from "./markdown-text.js";
+import { ciContext, fullPointer, provenanceLine, type CiContext } from "./markdown-ci.js";
+import { warningCallouts } from "./markdown-warnings.js";
 
 /** GitHub's limit on an issue or pull-request comment body, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -25,15 +32,54 @@ export function driftMarker(report: Pick<DriftReport, "clusterId" | "shardId">):
   return `<!-- pvefleet:drift ${report.clusterId}/${report.shardId} -->`;
 }
 
-/** A digest of the whole plan, so an apply can tell it applies what was reviewed. */
+/**
+ * A digest of the whole plan, so an apply can tell it applies what was reviewed: sha256 of
+ * `JSON.stringify(plan)`, fed in pieces (one per change and action) so a 100,000-instance plan
+ * never becomes one string.
+ */
 export function planHash(plan: Plan): string {
-  return `sha256:${createHash("sha256").update(JSON.stringify(plan)).digest("hex")}`;
+  const h = new ChunkedHash(createHash("sha256"));
+  h.write("{");
+  let first = true;
+  for (const [key, value] of Object.entries(plan)) {
+    if (value === undefined || typeof value === "function" || typeof value === "symbol") continue;
+    h.write(`${first ? "" : ","}${JSON.stringify(key)}:`);
+    first = false;
+    if (Array.isArray(value)) {
+      h.write("[");
+      for (let i = 0; i < value.length; i++) h.write(`${i ? "," : ""}${JSON.stringify(value[i]) ?? "null"}`);
+      h.write("]");
+    } else h.write(JSON.stringify(value));
+  }
+  h.write("}");
+  return `sha256:${h.digest()}`;
+}
+
+/** Appends small strings into ~64 KiB pieces before hashing them (fewer native calls). */
+class ChunkedHash {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly hash: Hash) {}
+  write(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= 65_536) this.flush();
+  }
+  private flush(): void {
+    if (this.parts.length) this.hash.update(this.parts.join(""));
+    this.parts = [];
+    this.size = 0;
+  }
+  digest(): string {
+    this.flush();
+    return this.hash.digest("hex");
+  }
 }
 
 /** One digest over every finding's fingerprint: equal digests mean the same drift. */
 export function driftDigest(findings: DriftFinding[]): string {
   const h = createHash("sha256");
-  for (const f of [...findings].map((f) => f.fingerprint).sort()) h.update(`${f}\n`);
+  for (const f of findings.map((f) => f.fingerprint).sort()) h.update(`${f}\n`);
   return `sha256:${h.digest("hex")}`;
 }
 
@@ -47,182 +93,465 @@ const WORD: Record<Display, string> = {
   "replace-create-first": "replace (create first)", adopt: "adopt", forget: "forget", record: "record",
 };
 
-function cell(s: string): string {
-  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
+/** Rows sampled loudest first: what destroys VMs, then what changes them, creates last. */
+const ROW_ORDER: ChangeKind[] = ["delete", "replace", "update", "start", "adopt", "forget", "record", "create"];
+
+/** Counts-table columns: kinds always shown, then the rare ones only when a plan has them. */
+const COLUMNS: { title: string; kinds: ChangeKind[]; always: boolean }[] = [
+  { title: "➕ create", kinds: ["create"], always: true },
+  { title: "🔄 update", kinds: ["update", "start"], always: true },
+  { title: "♻️ replace", kinds: ["replace"], always: true },
+  { title: "🗑️ destroy", kinds: ["delete"], always: true },
+  { title: "📥 adopt", kinds: ["adopt"], always: false },
+  { title: "📤 forget", kinds: ["forget"], always: false },
+  { title: "📝 record", kinds: ["record"], always: false },
+];
+
+const KIND_WORD: Record<ChangeKind, string> = {
+  create: "to create", update: "to update", start: "to start", replace: "to replace", delete: "to destroy",
+  adopt: "to adopt", forget: "to forget", record: "to record",
+};
+
+/** Groups listed in the counts table before the rest is summed up in one row. */
+const MAX_TABLE_GROUPS = 100;
+/** Rows a group's section lists at most (a sample: the full plan has them all). */
+const MAX_ROWS_PER_GROUP = 100;
+/** Per-instance `<details>` a group's section gets at most, for its first (loudest) rows. */
+const MAX_DETAILS_PER_GROUP = 5;
+/** Lines of one instance's diff in its `<details>`. */
+const MAX_DIFF_LINES = 40;
+/** Bytes kept for the closing note. */
+const TAIL_RESERVE = 1_100;
 
 export interface MarkdownOptions {
-  /** Maximum characters (default GitHub's 65,536). */
+  /** Maximum size of the whole body in UTF-8 bytes (default GitHub's 65,536). */
   limit?: number;
-  /** Text linking to the full plan (e.g. the CI run), printed when details are left out. */
-  fullPlanHint?: string;
+  /** Where the CI variables are read (default `process.env`): GITHUB_* and PVEFLEET_PLAN_URL. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The saved plan file, named in the pointer to the full plan when no CI link is known. */
+  savedTo?: string;
+}
+
+/** Sensitive attributes: their values never appear in markdown, only their names. */
+export function isSensitiveAttribute(attribute: string): boolean {
+  return /^(userdata|vars)(\b|[.[]|$)/i.test(attribute);
+}
+
+/** An attribute change whose values must not be shown (marked by the planner, or by its name). */
+function isSensitive(a: { attribute: string; sensitive?: unknown }): boolean {
+  return a.sensitive === true || isSensitiveAttribute(a.attribute);
+}
+
+interface ForcedBy {
+  attribute: string;
+  sensitive: boolean;
+}
+
+/** The attributes that force a replacement, when the plan names them (`forcedBy`, names only). */
+function forcedByOf(c: InstanceChange): ForcedBy[] {
+  const raw = (c as { forcedBy?: unknown }).forcedBy;
+  if (!Array.isArray(raw)) return [];
+  const out: ForcedBy[] = [];
+  for (const f of raw as unknown[]) {
+    const o = f && typeof f === "object" ? (f as { attribute?: unknown; name?: unknown; path?: unknown; sensitive?: unknown }) : undefined;
+    const attribute = typeof f === "string" ? f : o ? String(o.attribute ?? o.name ?? o.path ?? "") : "";
+    if (!attribute) continue;
+    out.push({ attribute, sensitive: o?.sensitive === true || isSensitiveAttribute(attribute) });
+  }
+  return out;
+}
+
+function forcedByText(c: InstanceChange): string {
+  return forcedByOf(c).map((f) => (f.sensitive ? `${f.attribute} (sensitive)` : f.attribute)).join(", ");
 }
 
 /** `diff`-fenced change lines for one instance (GitHub colours `+`, `-` and `!`). */
 function diffLines(c: InstanceChange): string[] {
   const out: string[] = [];
-  if (c.kind === "create" && c.after && c.attributes.length === 0) {
-    for (const [k, v] of specAttributes(c.after)) out.push(`+ ${k}: ${formatValue(k, v)}`);
-  } else if (c.kind === "delete" && c.before && c.attributes.length === 0) {
+  if (c.kind === "delete" && c.before && c.attributes.length === 0) {
     for (const [k, v] of liveAttributes(c.before)) out.push(`- ${k}: ${formatValue(k, v)}`);
   }
   for (const a of c.attributes) {
     const force = a.forcesReplacement ? "   # forces replacement" : "";
-    if (isTextAttribute(a.attribute, a.before, a.after)) {
+    if (isSensitive(a)) {
+      const what = a.before === undefined ? "+" : a.after === undefined ? "-" : "!";
+      out.push(`${what} ${a.attribute}: (sensitive value${what === "!" ? " changed" : ""})${force}`);
+    } else if (isTextAttribute(a.attribute, a.before, a.after)) {
       out.push(`! ${a.attribute}:${force}`);
       for (const l of unifiedDiff(String(a.before ?? ""), String(a.after ?? ""))) out.push(l.startsWith("@@") ? `# ${l}` : l);
     } else if (a.before === undefined) out.push(`+ ${a.attribute}: ${formatValue(a.attribute, a.after)}${force}`);
     else if (a.after === undefined) out.push(`- ${a.attribute}: ${formatValue(a.attribute, a.before)}${force}`);
     else out.push(`! ${a.attribute}: ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}${force}`);
   }
+  const forced = forcedByText(c);
+  if (forced) out.push(`# replacement forced by ${forced}`);
   for (const r of c.reasons) out.push(`# because ${r}`);
-  return out;
+  const clipped = out.slice(0, MAX_DIFF_LINES).map((l) => clip(l, 200));
+  if (out.length > MAX_DIFF_LINES) clipped.push(`# … ${out.length - MAX_DIFF_LINES} more lines in the full plan`);
+  return clipped;
 }
 
-function fence(lines: string[]): string {
-  const body = lines.join("\n");
-  const ticks = body.includes("```") ? "~~~~" : "```";
-  return `${ticks}diff\n${body}\n${ticks}`;
-}
-
+/** The change column: attributes with values (names only for sensitive ones), else the first reason. */
 function shortChange(c: InstanceChange): string {
+  const forced = forcedByText(c);
   if (c.attributes.length) {
     const list = c.attributes.slice(0, 3).map((a) =>
-      isTextAttribute(a.attribute, a.before, a.after) ? a.attribute : `${a.attribute} ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}`);
-    return list.join(", ") + (c.attributes.length > 3 ? `, +${c.attributes.length - 3} more` : "");
+      isSensitive(a) ? `${a.attribute} (sensitive)`
+        : isTextAttribute(a.attribute, a.before, a.after) ? a.attribute
+          : `${a.attribute} ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}`);
+    return list.join(", ") + (c.attributes.length > 3 ? `, +${c.attributes.length - 3} more` : "") + (forced ? ` (forced by ${forced})` : "");
   }
+  if (forced) return `forced by ${forced}`;
   return c.reasons[0] ?? "";
+}
+
+/** A group's spec in one line: template, cores, memory, disk, then where it goes. Never userdata or vars content. */
+function specLine(spec: VmSpec): string {
+  const parts: string[] = [];
+  for (const [k, v] of specAttributes(spec)) {
+    switch (k) {
+      case "template": parts.push(`template ${code(String(v), 80)}`); break;
+      case "cores": parts.push(plural(Number(v), "core")); break;
+      case "memoryMiB": parts.push(`${formatBytes(Number(v) * 1048576)} memory`); break;
+      case "diskBytes": parts.push(`${formatBytes(Number(v))} disk`); break;
+      case "onboot": parts.push(v ? "starts on boot" : "no start on boot"); break;
+      case "userdata": parts.push("userdata (sensitive)"); break;
+      default: parts.push(`${k} ${code(String(v), 60)}`);
+    }
+  }
+  if (Object.keys(spec.vars ?? {}).length) parts.push("vars (sensitive)");
+  return `Spec: ${parts.join(" · ")}`;
+}
+
+interface GroupInfo {
+  name: string;
+  total: number;
+  counts: Map<ChangeKind, number>;
+  byKind: Map<ChangeKind, InstanceChange[]>;
+  spec?: VmSpec;
+  /** Rows chosen so far, in ROW_ORDER, and their lines. */
+  shown: InstanceChange[];
+  rows: string[];
+  /** Next row to take: index into ROW_ORDER and into that kind's list. */
+  cursor: { kind: number; index: number };
+  /** Bytes reserved for the "… and N more" line while rows are left. */
+  moreReserve: number;
+}
+
+function groupsOf(plan: Plan): Map<string, GroupInfo> {
+  const groups = new Map<string, GroupInfo>();
+  for (const c of plan.changes) {
+    const name = groupName(c);
+    let g = groups.get(name);
+    if (!g) {
+      g = { name, total: 0, counts: new Map(), byKind: new Map(), shown: [], rows: [], cursor: { kind: 0, index: 0 }, moreReserve: 0 };
+      groups.set(name, g);
+    }
+    g.total++;
+    g.counts.set(c.kind, (g.counts.get(c.kind) ?? 0) + 1);
+    const list = g.byKind.get(c.kind);
+    if (list) list.push(c);
+    else g.byKind.set(c.kind, [c]);
+    if (!g.spec && c.after && c.kind !== "delete") g.spec = c.after;
+  }
+  return groups;
+}
+
+function nextRow(g: GroupInfo): InstanceChange | undefined {
+  while (g.cursor.kind < ROW_ORDER.length) {
+    const list = g.byKind.get(ROW_ORDER[g.cursor.kind]!);
+    if (list && g.cursor.index < list.length) return list[g.cursor.index];
+    g.cursor = { kind: g.cursor.kind + 1, index: 0 };
+  }
+  return undefined;
+}
+
+function row(c: InstanceChange): string {
+  const d = displayOf(c);
+  const moved = c.placement && c.before && (c.placement.node !== c.before.node || c.placement.vmid !== c.before.vmid);
+  const node = moved ? `${c.before!.node} → ${c.placement!.node}` : c.placement?.node ?? c.before?.node ?? "";
+  const vmid = moved ? `${c.before!.vmid} → ${c.placement!.vmid}` : String(c.placement?.vmid ?? c.before?.vmid ?? "");
+  const change = shortChange(c);
+  return `| ${ICON[d]} | ${code(c.instanceId, 64)} | ${cell(node, 80)} | ${vmid} | ${WORD[d]}${change ? `: ${cell(change)}` : ""} |`;
+}
+
+/** Kinds of a group in a phrase: `985 to create, 5 to update`. */
+function kindsPhrase(counts: ReadonlyMap<ChangeKind, number>): string {
+  return ROW_ORDER.filter((k) => counts.get(k)).map((k) => `${num(counts.get(k)!)} ${KIND_WORD[k]}`).join(", ");
+}
+
+function moreLine(g: GroupInfo, remaining: ReadonlyMap<ChangeKind, number>, left: number): string {
+  return `_… and ${num(left)} more in ${cell(g.name, 80)} (${kindsPhrase(remaining)})._`;
+}
+
+function detailBlock(c: InstanceChange): string[] {
+  const d = displayOf(c);
+  return [`<details><summary>${ICON[d]} <code>${html(addressOf(c))}</code> ${html(sentenceOf(d, c))}</summary>`, "",
+    ...fence("diff", diffLines(c)), "", "</details>", ""];
+}
+
+/** Worth a `<details>`: what a row cannot say (creates show their group's spec instead). */
+function hasDetails(c: InstanceChange): boolean {
+  return c.attributes.length > 0 || (c.kind !== "create" && c.kind !== "start");
 }
 
 /** The pull-request comment for a plan. */
 export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions = {}): string {
+  const hash = planHash(plan);
+  // First as if everything fits; when something is left out, again with room for the closing note.
+  return layoutPlan(plan, options, hash, 0) ?? layoutPlan(plan, options, hash, tailReserveFor(plan, options))!;
+}
+
+/** The comment within the limit, or undefined when something is left out and no room was kept for saying so. */
+function layoutPlan(plan: Plan, options: MarkdownOptions, hash: string, tailReserve: number): string | undefined {
   const limit = options.limit ?? GITHUB_COMMENT_LIMIT;
+  const ci = ciContext(options.env ?? process.env);
   const counts = countChanges(plan);
-  const displays = new Map(plan.changes.map((c) => [c, displayOf(c, plan)] as const));
+  const groups = groupsOf(plan);
+  const budget = new Budget(limit);
+  budget.reserve(tailReserve);
 
-  const head: string[] = [];
   const meta = (truncated: boolean) =>
-    `<!-- pvefleet-plan ${JSON.stringify({ cluster: plan.clusterId, shard: plan.shardId, plan_hash: planHash(plan), lineage: plan.state.lineage, serial: plan.state.serial, config_digest: plan.configDigest, truncated })} -->`;
-  head.push(planMarker(plan), meta(false), "");
-  head.push(`## pvefleet plan for \`${plan.clusterId}/${plan.shardId}\`${plan.mode === "normal" ? "" : ` (${plan.mode})`}`, "");
-  head.push(plan.changes.length ? `**${summarySentence(plan.summary, counts)}**` : `**${noChangesSentence(plan.mode)}**`, "");
-  if (plan.refresh) head.push(`<sub>${refreshSentence(plan.refresh)}</sub>`, "");
+    `<!-- pvefleet-plan ${JSON.stringify({ cluster: plan.clusterId, shard: plan.shardId, plan_hash: hash, lineage: plan.state.lineage, serial: plan.state.serial, config_digest: plan.configDigest, truncated })} -->`;
+  const head: string[] = [];
+  budget.force(head, [planMarker(plan), meta(false), ""]);
+  budget.force(head, [`## pvefleet plan for ${code(`${plan.clusterId}/${plan.shardId}`, 200)}${plan.mode === "normal" ? "" : ` (${plan.mode})`}`, ""]);
+  budget.force(head, [plan.changes.length ? `**${summarySentence(plan.summary, counts)}**` : `**${noChangesSentence(plan.mode)}**`, ""]);
+  budget.force(head, [provenanceLine(ci, "plan", options.savedTo), ""]);
+  if (plan.refresh) budget.take(head, [`<sub>${refreshSentence(plan.refresh)}</sub>`, ""]);
 
-  const deleted = plan.changes.filter((c) => c.kind === "delete").length;
-  const replaced = plan.changes.filter((c) => c.kind === "replace").length;
-  if (deleted || replaced) {
-    const parts = [deleted ? `${deleted} destroyed` : "", replaced ? `${replaced} replaced` : ""].filter(Boolean).join(", ");
-    head.push("> [!WARNING]", `> **This plan destroys VMs:** ${parts}. Review the instances marked 🗑️ and ♻️ below.`, "");
+  // Severity: destroying VMs is the loud one; replacements warn; creates and updates need none.
+  const kindCount = (k: ChangeKind) => [...groups.values()].reduce((s, g) => s + (g.counts.get(k) ?? 0), 0);
+  const perGroup = (k: ChangeKind) => new Map([...groups.values()].filter((g) => g.counts.get(k)).map((g) => [g.name, g.counts.get(k)!] as const));
+  const deleted = kindCount("delete");
+  if (deleted) {
+    budget.take(head, alert("CAUTION", [`**This plan destroys ${plural(deleted, "VM")}** (${cell(topCounts(perGroup("delete"), 5), 400)}), marked 🗑️ below. ${deleted === 1 ? "Its disks are deleted with it" : "Their disks are deleted with them"}.`]));
   }
-  for (const w of plan.warnings) head.push("> [!CAUTION]", `> ${w.replace(/\n/g, "\n> ")}`, "");
+  const replaced = kindCount("replace");
+  if (replaced) {
+    const first = plan.changes.filter((c) => c.kind === "replace" && c.replaceOrder !== "create-first").length;
+    const order = first === 0 ? "each new VM is created and started before the old one is destroyed"
+      : first === replaced ? "each old VM is destroyed before its successor is created"
+        : `${num(replaced - first)} create their successor first, ${num(first)} destroy the old VM first`;
+    budget.take(head, alert("WARNING", [`**${plural(replaced, "VM")} will be replaced** (${cell(topCounts(perGroup("replace"), 5), 400)}): ${order}. New VMs get new instance IDs; marked ♻️ below.`]));
+  }
   const managedDrift = plan.drift.filter(isManagedDrift);
   if (plan.drift.length) {
     const others = plan.drift.length - managedDrift.length;
-    head.push("> [!NOTE]", `> **Objects have changed outside of pvefleet:** ${managedDrift.length} finding${managedDrift.length === 1 ? "" : "s"} on managed VMs` +
-      (others ? `, ${others} about VMs pvefleet does not manage` : "") + ". Run `pvefleet drift` for details.", "");
+    budget.take(head, alert("NOTE", [`**Objects have changed outside of pvefleet:** ${plural(managedDrift.length, "finding")} on managed VMs` +
+      (others ? `, ${num(others)} about VMs pvefleet does not manage` : "") + ". Run `pvefleet drift` for details."]));
   }
 
-  if (plan.changes.length) {
-    const groups = new Map<string, InstanceChange[]>();
-    for (const c of plan.changes) groups.set(groupName(c), [...(groups.get(groupName(c)) ?? []), c]);
-    head.push("| group | add | change | destroy | replace | other |", "|---|--:|--:|--:|--:|--:|");
-    for (const [g, cs] of groups) {
-      const n = (k: InstanceChange["kind"][]) => cs.filter((c) => k.includes(c.kind)).length;
-      head.push(`| ${cell(g)} | ${n(["create"])} | ${n(["update", "start"])} | ${n(["delete"])} | ${n(["replace"])} | ${n(["adopt", "forget", "record"])} |`);
+  // Per-group counts, capped: the rest of the groups summed in one row.
+  const all = [...groups.values()];
+  let tableLeftOut = 0;
+  if (all.length) {
+    const cols = COLUMNS.filter((col) => col.always || col.kinds.some((k) => kindCount(k) > 0));
+    const sum = (gs: GroupInfo[], kinds: ChangeKind[]) => gs.reduce((s, g) => s + kinds.reduce((t, k) => t + (g.counts.get(k) ?? 0), 0), 0);
+    const line = (label: string, gs: GroupInfo[]) => `| ${label} | ${cols.map((col) => num(sum(gs, col.kinds))).join(" | ")} |`;
+    const table = [`| group | ${cols.map((c) => c.title).join(" | ")} |`, `|---|${cols.map(() => "--:").join("|")}|`];
+    if (budget.take(head, table)) {
+      const tail: string[] = [];
+      if (all.length > 1) tail.push(line("**all groups**", all));
+      tail.push("");
+      budget.reserve(cost(tail) + 200);
+      for (const [i, g] of all.entries()) {
+        if (i >= MAX_TABLE_GROUPS || !budget.take(head, [line(cell(g.name, 80), [g])])) {
+          tableLeftOut = all.length - i;
+          budget.release(200);
+          budget.take(head, [line(`… ${plural(tableLeftOut, "more group")}`, all.slice(i))]);
+          break;
+        }
+      }
+      if (!tableLeftOut) budget.release(200);
+      budget.release(cost(tail));
+      budget.take(head, tail);
     }
-    head.push("");
   }
 
-  const leftOutReserve = 400;
-  let budget = limit - head.join("\n").length - leftOutReserve;
+  // Warnings, one callout per kind.
+  let warningsLeftOut = 0;
+  if (plan.warnings.length) {
+    let groupOf: Map<string, string> | undefined;
+    const callouts = warningCallouts(plan.warnings, (id) => (groupOf ??= new Map(plan.changes.map((c) => [c.instanceId, groupName(c)]))).get(id));
+    for (const callout of callouts) if (!budget.take(head, callout)) warningsLeftOut++;
+  }
+
+  // One section per group: its heading, counts, spec, the table header and at least one row.
   const body: string[] = [];
-  let rowsLeftOut = 0;
-
-  const groups = new Map<string, InstanceChange[]>();
-  for (const c of plan.changes) groups.set(groupName(c), [...(groups.get(groupName(c)) ?? []), c]);
-  let full = false;
-  for (const [g, cs] of groups) {
-    const title = [`### ${g}`, "", "| | instance | node | vmid | change |", "|:-:|---|---|--:|---|"];
-    const titleLen = title.join("\n").length + 1;
-    if (full || titleLen + 200 > budget) { full = true; rowsLeftOut += cs.length; continue; }
-    body.push(...title);
-    budget -= titleLen;
-    let shown = 0;
-    for (const c of cs) {
-      const d = displays.get(c)!;
-      const moved = c.placement && c.before && (c.placement.node !== c.before.node || c.placement.vmid !== c.before.vmid);
-      const node = moved ? `${c.before!.node} → ${c.placement!.node}` : c.placement?.node ?? c.before?.node ?? "";
-      const vmid = moved ? `${c.before!.vmid} → ${c.placement!.vmid}` : String(c.placement?.vmid ?? c.before?.vmid ?? "");
-      const row = `| ${ICON[d]} | \`${c.instanceId}\` | ${cell(node)} | ${vmid} | ${WORD[d]}${shortChange(c) ? `: ${cell(shortChange(c))}` : ""} |`;
-      if (full || row.length + 120 > budget) { full = true; continue; }
-      body.push(row);
-      budget -= row.length + 1;
-      shown++;
+  const sections: GroupInfo[] = [];
+  let sectionsLeftOut = 0;
+  const skeleton = (g: GroupInfo) => [`### ${cell(g.name, 120)}`, "", `**${kindsPhrase(g.counts)}**`, ...(g.spec ? ["", specLine(g.spec)] : []), "",
+    "| | instance | node | vmid | change |", "|:-:|---|---|--:|---|"];
+  for (const g of all) {
+    const first = nextRow(g)!;
+    const lines = [...skeleton(g), row(first)];
+    const more = g.total > 1 ? cost(["", moreLine(g, g.counts, g.total), ""]) : cost([""]);
+    if (cost(lines) + more > budget.left) {
+      sectionsLeftOut++;
+      continue;
     }
-    if (shown < cs.length) {
-      const more = `\n_… and ${cs.length - shown} more in ${g}._`;
-      body.push(more);
-      budget -= more.length + 1;
-      rowsLeftOut += cs.length - shown;
+    budget.take([], lines);
+    budget.reserve(more);
+    g.moreReserve = more;
+    g.shown.push(first);
+    g.rows.push(lines[lines.length - 1]!);
+    g.cursor.index++;
+    sections.push(g);
+  }
+  // Then rows round-robin, so a big group never starves a small one; a group whose next row does
+  // not fit is done. Each round places a row or ends: linear in the rows shown.
+  let open = sections.filter((g) => g.shown.length < g.total);
+  while (open.length) {
+    const still: GroupInfo[] = [];
+    for (const g of open) {
+      if (g.shown.length >= MAX_ROWS_PER_GROUP) continue;
+      const c = nextRow(g)!;
+      const r = row(c);
+      if (!budget.take([], [r])) continue;
+      g.shown.push(c);
+      g.rows.push(r);
+      g.cursor.index++;
+      if (g.shown.length < g.total) still.push(g);
+      else {
+        budget.release(g.moreReserve);
+        g.moreReserve = cost([""]);
+        budget.reserve(g.moreReserve);
+      }
     }
-    body.push("");
-    budget -= 1;
+    open = still;
+  }
+  let rowsShown = 0;
+  for (const g of sections) {
+    rowsShown += g.shown.length;
+    body.push(...skeleton(g), ...g.rows);
+    budget.release(g.moreReserve);
+    if (g.shown.length < g.total) {
+      const remaining = new Map<ChangeKind, number>(g.counts);
+      for (const c of g.shown) remaining.set(c.kind, remaining.get(c.kind)! - 1);
+      budget.force(body, ["", moreLine(g, remaining, g.total - g.shown.length), ""]);
+    } else budget.force(body, [""]);
   }
 
-  let detailsLeftOut = 0;
+  // Per-instance details for shown rows, while room is left.
   let detailsShown = 0;
-  for (const c of plan.changes) {
-    const d = displays.get(c)!;
-    const block = [`<details><summary>${ICON[d]} <code>${addressOf(c)}</code> ${sentenceOf(d, c)}</summary>`, "", fence(diffLines(c)), "", "</details>", ""].join("\n");
-    if (rowsLeftOut > 0 || block.length + 1 > budget) { detailsLeftOut++; continue; }
-    if (detailsShown === 0) { body.push("#### Changes by instance", ""); budget -= 25; }
-    body.push(block);
-    budget -= block.length + 1;
-    detailsShown++;
+  let detailsLeftOut = 0;
+  const heading = ["#### Changes by instance", ""];
+  for (const g of sections) {
+    let given = 0;
+    for (const c of g.shown) {
+      if (!hasDetails(c)) continue;
+      if (given++ >= MAX_DETAILS_PER_GROUP) break;
+      const block = detailBlock(c);
+      if (detailsShown === 0 && !budget.take(body, heading)) { detailsLeftOut++; continue; }
+      if (budget.take(body, block)) detailsShown++;
+      else detailsLeftOut++;
+    }
   }
 
-  const truncated = rowsLeftOut > 0 || detailsLeftOut > 0;
+  const rowsLeftOut = plan.changes.length - rowsShown;
+  const truncated = rowsLeftOut > 0 || detailsLeftOut > 0 || warningsLeftOut > 0 || tableLeftOut > 0;
   if (truncated) {
+    if (!tailReserve) return undefined;
     head[1] = meta(true);
-    const what = [rowsLeftOut ? `${rowsLeftOut} table row${rowsLeftOut === 1 ? "" : "s"}` : "", detailsLeftOut ? `${detailsLeftOut} instance detail${detailsLeftOut === 1 ? "" : "s"}` : ""].filter(Boolean).join(" and ");
-    body.push(`> [!NOTE]`, `> ${what} left out to fit GitHub's ${GITHUB_COMMENT_LIMIT.toLocaleString("en-US")}-character comment limit. ${options.fullPlanHint ?? "Run `pvefleet plan` to see the full plan."}`.slice(0, 380), "");
+    budget.release(tailReserve);
+    budget.force(body, tailNote({ rowsShown, total: plan.changes.length, sections: sectionsLeftOut, details: detailsLeftOut, warnings: warningsLeftOut }, ci, options.savedTo));
   }
   return [...head, ...body].join("\n");
+}
+
+interface LeftOut {
+  rowsShown: number;
+  total: number;
+  sections: number;
+  details: number;
+  warnings: number;
+}
+
+/** The closing note: what was left out and where the full plan is. */
+function tailNote(l: LeftOut, ci: CiContext, savedTo: string | undefined): string[] {
+  const what = [
+    l.rowsShown < l.total ? `${num(l.rowsShown)} of ${plural(l.total, "change")} shown as rows` : "",
+    l.sections ? `${plural(l.sections, "group")} without a section` : "",
+    l.details ? `${plural(l.details, "instance detail")} left out` : "",
+    l.warnings ? `${plural(l.warnings, "kind")} of warning left out` : "",
+  ].filter(Boolean).join(", ");
+  return alert("NOTE", [`${clip(what, 300)} to fit GitHub's ${num(GITHUB_COMMENT_LIMIT)}-character comment limit. The full plan: ${fullPointer(ci, "plan", savedTo)}.`]);
+}
+
+/** Room for the closing note with every count at its largest. */
+function tailReserveFor(plan: Plan, options: MarkdownOptions): number {
+  const n = Math.max(2, plan.changes.length);
+  return cost(tailNote({ rowsShown: n - 1, total: n, sections: n, details: n, warnings: 99 }, ciContext(options.env ?? process.env), options.savedTo));
+}
+
+const DRIFT_KINDS: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
+
+function driftValue(f: DriftFinding, v: unknown): string {
+  if (v === undefined) return "";
+  if (f.attribute && isSensitiveAttribute(f.attribute)) return "(sensitive)";
+  return cell(formatValue(f.attribute ?? "", v), 80);
+}
+
+function driftRow(f: DriftFinding): string {
+  return `| \`${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}\` | ${f.kind} | ${f.instanceId ? code(f.instanceId, 64) : ""} | ${f.vmid ?? ""} | ${cell(f.node ?? "", 60)} | ${cell(f.attribute ?? "", 60)} | ${driftValue(f, f.expected)} | ${driftValue(f, f.actual)} |`;
 }
 
 /** The scheduled drift issue body (one issue per shard, updated while the fingerprints match). */
 export function renderDriftMarkdown(report: DriftReport, options: MarkdownOptions = {}): string {
   const limit = options.limit ?? GITHUB_COMMENT_LIMIT;
-  const head: string[] = [driftMarker(report),
+  const ci = ciContext(options.env ?? process.env);
+  const budget = new Budget(limit);
+  budget.reserve(TAIL_RESERVE);
+  const head: string[] = [];
+  budget.take(head, [driftMarker(report),
     `<!-- pvefleet-drift ${JSON.stringify({ cluster: report.clusterId, shard: report.shardId, digest: driftDigest(report.findings), findings: report.findings.length })} -->`, "",
-    `## pvefleet drift for \`${report.clusterId}/${report.shardId}\``, ""];
+    `## pvefleet drift for ${code(`${report.clusterId}/${report.shardId}`, 200)}`, ""]);
+  const byKind = new Map<DriftFinding["kind"], DriftFinding[]>();
+  for (const f of report.findings) {
+    const list = byKind.get(f.kind);
+    if (list) list.push(f);
+    else byKind.set(f.kind, [f]);
+  }
+  const n = (k: DriftFinding["kind"]) => byKind.get(k)?.length ?? 0;
   if (inSync(report)) {
-    const unmanaged = report.findings.filter((f) => f.kind === "unmanaged").length;
-    const suspicious = report.findings.filter((f) => f.kind === "suspicious").length;
-    head.push(`**No drift.** The cluster matches the state.${unmanaged ? ` ${unmanaged} VM${unmanaged === 1 ? "" : "s"} on the cluster ${unmanaged === 1 ? "is" : "are"} not this shard's (left alone).` : ""}` +
-      `${suspicious ? ` ${suspicious} suspicious VM${suspicious === 1 ? "" : "s"} (some of this shard's marks, not all) left alone.` : ""}` +
-      `${report.ignored ? ` ${report.ignored} finding${report.ignored === 1 ? "" : "s"} ignored by \`drift.ignore\`.` : ""}`, "");
-    if (report.refresh) head.push(`<sub>${refreshSentence(report.refresh)}</sub>`, "");
+    const unmanaged = n("unmanaged");
+    const suspicious = n("suspicious");
+    budget.take(head, [`**No drift.** The cluster matches the state.${unmanaged ? ` ${plural(unmanaged, "VM")} on the cluster ${unmanaged === 1 ? "is" : "are"} not this shard's (left alone).` : ""}` +
+      `${suspicious ? ` ${plural(suspicious, "suspicious VM")} (some of this shard's marks, not all) left alone.` : ""}` +
+      `${report.ignored ? ` ${plural(report.ignored, "finding")} ignored by \`drift.ignore\`.` : ""}`, ""]);
+    budget.take(head, [provenanceLine(ci, "drift"), ""]);
+    if (report.refresh) budget.take(head, [`<sub>${refreshSentence(report.refresh)}</sub>`, ""]);
     return head.join("\n");
   }
-  const kinds: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
-  if (report.refresh) head.push(`<sub>${refreshSentence(report.refresh)}</sub>`, "");
-  head.push(`**${report.findings.length} finding${report.findings.length === 1 ? "" : "s"}.**`, "", "| kind | count |", "|---|--:|");
-  for (const k of kinds) {
-    const n = report.findings.filter((f) => f.kind === k).length;
-    if (n) head.push(`| ${k} | ${n} |`);
+  budget.take(head, [provenanceLine(ci, "drift"), ""]);
+  if (report.refresh) budget.take(head, [`<sub>${refreshSentence(report.refresh)}</sub>`, ""]);
+  budget.take(head, [`**${plural(report.findings.length, "finding")}.**`, "", "| kind | count |", "|---|--:|",
+    ...DRIFT_KINDS.filter((k) => n(k)).map((k) => `| ${k} | ${num(n(k))} |`), "",
+    "| fingerprint | kind | instance | vmid | node | attribute | expected | actual |", "|---|---|---|--:|---|---|---|---|"]);
+  // Rows round-robin over kinds (every kind keeps samples), printed grouped by kind.
+  const shown = new Map<DriftFinding["kind"], string[]>();
+  const kinds = DRIFT_KINDS.filter((k) => n(k));
+  let open = kinds;
+  for (let i = 0; open.length; i++) {
+    open = open.filter((k) => {
+      const f = byKind.get(k)![i];
+      if (!f) return false;
+      const r = driftRow(f);
+      if (!budget.take([], [r])) return false;
+      (shown.get(k) ?? shown.set(k, []).get(k)!).push(r);
+      return true;
+    });
   }
-  head.push("", "| fingerprint | kind | instance | vmid | node | attribute | expected | actual |", "|---|---|---|--:|---|---|---|---|");
-  let budget = limit - head.join("\n").length - 300;
-  const rows: string[] = [];
+  const out = [...head];
   let left = 0;
-  for (const f of report.findings) {
-    const row = `| \`${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}\` | ${f.kind} | ${f.instanceId ? `\`${f.instanceId}\`` : ""} | ${f.vmid ?? ""} | ${cell(f.node ?? "")} | ${cell(f.attribute ?? "")} | ${f.expected === undefined ? "" : cell(formatValue(f.attribute ?? "", f.expected))} | ${f.actual === undefined ? "" : cell(formatValue(f.attribute ?? "", f.actual))} |`;
-    if (row.length + 1 > budget) { left++; continue; }
-    rows.push(row);
-    budget -= row.length + 1;
+  for (const k of kinds) {
+    out.push(...(shown.get(k) ?? []));
+    left += n(k) - (shown.get(k)?.length ?? 0);
   }
-  const out = [...head, ...rows, ""];
-  if (left) out.push(`> [!NOTE]`, `> ${left} finding${left === 1 ? "" : "s"} left out to fit GitHub's comment limit. Run \`pvefleet drift --format json\` for all of them.`, "");
+  out.push("");
+  if (left) {
+    out.push(...alert("NOTE", [`${plural(left, "finding")} left out to fit GitHub's comment limit. Run \`pvefleet drift --format json\` for all of them.`]));
+  }
   return out.join("\n");
 }
