@@ -192,7 +192,8 @@ describe("JSON progress stream", () => {
     plan.warnings = [`${A}: cores is pending until the VM restarts (use --allow-restart)`, "1 suspicious VM(s) (an instance-ID name without all ownership tags, or the reverse) are left alone"];
     plan.drift = [
       { fingerprint: "sha256:aa", kind: "attribute", instanceId: A, vmid: 10001, node: "pve1", attribute: "cores", expected: 2, actual: 4, message: "cores 2 → 4" },
-      { fingerprint: "sha256:bb", kind: "unmanaged", vmid: 500, node: "pve2", message: "pet-vm (500) is not managed by pvefleet" },
+      { fingerprint: "sha256:bb", kind: "orphan", vmid: 500, node: "pve2", message: "web99 (500) carries this shard's tags but is not in the state" },
+      { fingerprint: "sha256:cc", kind: "unmanaged", vmid: 501, node: "pve2", message: "pet-vm (501) is not managed by pvefleet" },
     ];
     const r = new JsonReporter(new ProgressStore(plan, c.now), (s) => lines.push(s), { tickMs: 0 });
     runAll((e) => r.onEvent(e), c, A, 2000);
@@ -215,7 +216,8 @@ describe("JSON progress stream", () => {
 
     const drift = msgs.filter((m) => m.type === "resource_drift");
     expect(drift[0]).toMatchObject({ "@message": `acme.web/${A}: Drift detected (cores changed)`, change: { action: "update", resource: { addr: `acme.web/${A}` }, drift: { kind: "attribute", expected: 2, actual: 4 } } });
-    expect(drift[1]).toMatchObject({ change: { action: "noop", resource: { addr: "vmid-500" }, drift: { kind: "unmanaged", vmid: 500 } } });
+    expect(drift[1]).toMatchObject({ change: { action: "noop", resource: { addr: "vmid-500" }, drift: { kind: "orphan", vmid: 500 } } });
+    expect(lines.join("")).not.toContain("pet-vm"); // not this shard's VM: no resource_drift
 
     const diags = msgs.filter((m) => m.type === "diagnostic");
     expect(diags[0]).toMatchObject({ "@level": "warn", "@message": "Warning: cores is pending until the VM restarts (use --allow-restart)", diagnostic: { severity: "warning", address: `acme.web/${A}` } });

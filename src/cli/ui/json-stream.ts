@@ -2,7 +2,7 @@
  * `apply --json`: one JSON object per line in the shape of Terraform's `-json` UI messages
  * (`internal/command/views/json`): `@level`, `@message`, `@module`, `@timestamp`, `type`.
  *
- * Before the run: `version`, a `resource_drift` per drift finding of the plan, a `planned_change`
+ * Before the run: `version`, a `resource_drift` per drift finding about the shard's own VMs, a `planned_change`
  * per change (with `reason`, the plan's typed change reason), the plan's `change_summary`, and a
  * `diagnostic` (severity `warning`) per plan warning. During it: `apply_start` / `apply_progress`
  * (a step began, a retry, and "Still creating... [10s elapsed]" on the VM's 10 s marks) /
@@ -21,9 +21,13 @@ import type { ProgressStore } from "./store.js";
 export const UI_MODULE = "pvefleet.ui";
 export const UI_VERSION = "1.2";
 
-/** Terraform's `resource_drift` action for each kind of drift finding. */
-const DRIFT_ACTION: Record<DriftFinding["kind"], string> = {
-  attribute: "update", stopped: "update", missing: "delete", orphan: "noop", suspicious: "noop", unmanaged: "noop",
+/**
+ * Terraform's `resource_drift` action for the drift findings about this shard's VMs. VMs it does
+ * not own (`unmanaged`, `suspicious`) are not resources of the shard and get no event (the plan's
+ * warnings count them).
+ */
+const DRIFT_ACTION: Partial<Record<DriftFinding["kind"], string>> = {
+  attribute: "update", stopped: "update", missing: "delete", orphan: "noop",
 };
 
 export interface JsonDiagnostic {
@@ -85,6 +89,7 @@ export class JsonReporter implements Reporter {
     const name = f.instanceId ?? (f.vmid !== undefined ? `vmid-${f.vmid}` : f.fingerprint);
     const addr = f.instanceId ? this.addr(f.instanceId) : name;
     const action = DRIFT_ACTION[f.kind];
+    if (!action) return;
     this.emit("info", `${addr}: Drift detected (${f.kind === "attribute" ? `${f.attribute ?? "attribute"} changed` : f.kind})`, "resource_drift", {
       change: {
         resource: { ...this.resource(name), addr },

@@ -129,7 +129,7 @@ function rowLine(r: InstanceRow, now: number, w: Widths, columns: number): Line 
   const elapsed = r.startedAtMs === undefined ? "" : formatElapsed((r.endedAtMs ?? now) - r.startedAtMs);
   const tone: Tone | undefined = r.status === "failed" ? "red" : r.status === "pending" ? "dim" : undefined;
   const icon: Segment =
-    r.status === "running" ? { text: "*", spinner: true, tone: "cyan" }
+    r.status === "running" ? (r.inFlight.size > 0 ? { text: "*", spinner: true, tone: "cyan" } : { text: "◦", tone: "cyan" })
     : r.status === "done" ? { text: "✔", tone: "green" }
     : r.status === "failed" ? { text: "✖", tone: "red" }
     : r.status === "skipped" ? { text: "↷", tone: "yellow" }

@@ -205,7 +205,8 @@ const SHORT: Record<string, string> = {
 
 /**
  * What a row is doing, in one word or two: the steps in flight, longest-running first
- * (`clone+iso` while both run, then `clone`), `try 2` after a retry; the failed step;
+ * (`clone+iso` while both run, then `clone`), `try 2` after a retry, `queued` between steps
+ * while the next one waits for a free slot (--parallelism); the failed step;
  * the VM's past participle when done ("created", "destroyed", "updated").
  */
 export function stepLabel(row: InstanceRow): string {
@@ -216,7 +217,7 @@ export function stepLabel(row: InstanceRow): string {
     case "failed": return `${row.failedStep ?? row.step ?? "?"} failed`;
     case "running": {
       const flights = [...row.inFlight.values()].sort((a, b) => a.startedAtMs - b.startedAtMs);
-      if (flights.length === 0) return "waiting";
+      if (flights.length === 0) return "queued"; // started, its next step waits for a free slot
       const retry = Math.max(...flights.map((f) => f.attempt));
       const names = flights.length === 1 ? [flights[0]!.action] : flights.map((f) => SHORT[f.action] ?? f.action);
       return `${names.join("+")}${retry > 1 ? ` (try ${retry})` : ""}`;
