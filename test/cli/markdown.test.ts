@@ -214,6 +214,7 @@ describe("plan markdown commit/run line", () => {
     expect(ciContext({ GITHUB_SHA: "abc; rm -rf", PVEFLEET_PLAN_URL: "javascript:alert(1)", GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "a/b)](x", GITHUB_RUN_ID: "1" })).toEqual({});
     expect(ciContext({ PVEFLEET_PLAN_URL: "https://x.example/a b" })).toEqual({});
     expect(provenanceLine(ciContext({ GITHUB_SHA: "ABCDEF0123" }), "plan")).toMatch(/^Plan for `abcdef0` · full plan: save it/);
+    expect(ciContext({ ...GITHUB, PVEFLEET_COMMIT_SHA: "feedface00" }).sha).toBe("feedface00");
   });
 });
 

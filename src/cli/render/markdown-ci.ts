@@ -1,12 +1,12 @@
 /**
  * Where a comment came from and where the full plan is: the commit/run line of the pull-request
  * comment and the drift issue, read from the CI's environment (GitHub Actions' default variables,
- * `PVEFLEET_PLAN_URL` for any CI). Values that do not look like what the variable holds are ignored,
+ * `PVEFLEET_PLAN_URL` and `PVEFLEET_COMMIT_SHA` for any CI). Values that do not look like what the variable holds are ignored,
  * so a stray value never puts markup or a foreign link in a comment.
  */
 
 export interface CiContext {
-  /** Full commit SHA (GITHUB_SHA). */
+  /** Full commit SHA (PVEFLEET_COMMIT_SHA, else GITHUB_SHA). */
   sha?: string;
   /** The run's page (GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID). */
   runUrl?: string;
@@ -20,7 +20,8 @@ const URL_RE = /^https?:\/\/[^\s<>()[\]`"']{1,400}$/;
 
 export function ciContext(env: Readonly<Record<string, string | undefined>>): CiContext {
   const ctx: CiContext = {};
-  const sha = env.GITHUB_SHA?.trim();
+  // GITHUB_SHA cannot be overridden in a workflow and is the merge commit on pull_request events.
+  const sha = (env.PVEFLEET_COMMIT_SHA ?? env.GITHUB_SHA)?.trim();
   if (sha && /^[0-9a-f]{7,64}$/i.test(sha)) ctx.sha = sha.toLowerCase();
   const server = env.GITHUB_SERVER_URL?.trim().replace(/\/+$/, "");
   const repo = env.GITHUB_REPOSITORY?.trim();
