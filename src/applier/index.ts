@@ -14,7 +14,7 @@ import type { Action, Plan } from "../planner/types.js";
 import { STATE_ONLY_ACTIONS, type Provider } from "../providers/types.js";
 import type { LeaseLock, StateDoc, StateStore } from "../state/types.js";
 import { INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent } from "./events.js";
-import { checkSavedPlan, checkVmDigests, vmsToRecheck } from "../planner/index.js";
+import { checkSavedPlan, checkVmDigests, vmsToRecheck, withReplaceSpecs } from "../planner/index.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { runGraph } from "./walk.js";
 import { Journal } from "./journal.js";
@@ -151,9 +151,11 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     const clusterActions = plan.actions.filter((a) => !STATE_ONLY_ACTIONS.includes(a.type));
     if (clusterActions.length > 0) await ops.preflight([...new Set(clusterActions.map((a) => a.type))]);
 
+    // The groups' replace-forcing attributes ride along with the first record written, so a later
+    // plan can name what forces a replacement (src/planner/replace-causes.ts).
     writer = new StateWriter(
       store,
-      current ? { doc: current.doc, etag: current.etag } : { doc: StateWriter.emptyDoc(desired.clusterId, desired.shardId), etag: undefined },
+      current ? { doc: withReplaceSpecs(current.doc, desired), etag: current.etag } : { doc: withReplaceSpecs(StateWriter.emptyDoc(desired.clusterId, desired.shardId), desired), etag: undefined },
       (serial) => emit({ type: "state-written", serial }),
     );
     const journal = new Journal(plan, deps, writer, options.shutdownTimeoutSec);

@@ -5,7 +5,8 @@
  */
 import type { DesiredGroup } from "../config/model.js";
 import type { AppliedSizes, InstanceRecord } from "../state/types.js";
-import type { AttributeChange } from "./types.js";
+import type { AttributeChange, ReplaceCause } from "./types.js";
+import { causeAttribute, replaceCauses } from "./replace-causes.js";
 import { expectedNotes, MIB, notesMatch, type Facts, type LiveVmX } from "./facts.js";
 
 export interface MemberDiff {
@@ -13,6 +14,8 @@ export interface MemberDiff {
   attributes: AttributeChange[];
   reasons: string[];
   replaceReasons: string[];
+  /** The attributes that force a replacement (`replaceReasons` says them in words). */
+  forcedBy: ReplaceCause[];
   /** Fields for one configure call; empty when nothing to change in place. */
   configure: {
     cores?: number;
@@ -39,23 +42,21 @@ export interface MemberDiff {
 
 export function diffMember(facts: Facts, record: InstanceRecord, vm: LiveVmX, group: DesiredGroup): MemberDiff {
   const spec = group.spec;
-  const out: MemberDiff = { attributes: [], reasons: [], replaceReasons: [], configure: {}, start: false, pending: [], restart: false, warnings: [], record: {} };
+  const out: MemberDiff = { attributes: [], reasons: [], replaceReasons: [], forcedBy: [], configure: {}, start: false, pending: [], restart: false, warnings: [], record: {} };
   const detail = facts.details.get(vm.vmid);
   const change = (attribute: string, before: unknown, after: unknown, forcesReplacement = false) =>
     out.attributes.push({ attribute, before, after, forcesReplacement });
 
-  // Replacement: the hash over fields that cannot change in place, a disk shrink, or a request.
-  if (record.replaceHash !== group.replaceHash) {
-    if (record.template !== group.templateName) change("template", record.template, group.templateName, true);
-    if (record.kind !== spec.kind) change("kind", record.kind, spec.kind, true);
-    if (record.template === group.templateName && record.kind === spec.kind) {
-      change("replaceHash", record.replaceHash, group.replaceHash, true);
-    }
-    out.replaceReasons.push("template, storage, userdata, kind, arch, network or pool changed");
-  }
+  // Replacement: the hash over fields that cannot change in place (named attribute by attribute
+  // from the spec the state recorded for the old hash), a disk shrink, or a request.
+  const forced = (cause: ReplaceCause) => {
+    out.forcedBy.push(cause);
+    out.attributes.push(causeAttribute(cause));
+    out.replaceReasons.push(cause.message);
+  };
+  if (record.replaceHash !== group.replaceHash) for (const cause of replaceCauses(facts.state, record, group)) forced(cause);
   if (spec.diskBytes !== undefined && vm.diskBytes > spec.diskBytes) {
-    change("diskBytes", vm.diskBytes, spec.diskBytes, true);
-    out.replaceReasons.push("disk cannot shrink");
+    forced({ attribute: "diskBytes", before: vm.diskBytes, after: spec.diskBytes, sensitive: false, message: "disk cannot shrink" });
   }
   if (facts.options.replace?.includes(record.instanceId)) out.replaceReasons.push("replacement requested");
 

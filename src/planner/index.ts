@@ -8,5 +8,6 @@ export { drift, driftReport, fingerprint, isDrift, INFO_KINDS, type InfoKind } f
 export { topoOrder, validateGraph } from "./graph.js";
 export { serializePlan, parseSavedPlan, checkSavedPlan, checkVmDigests, vmsToRecheck } from "./saved-plan.js";
 export { vmsNeedingDetails } from "./details.js";
+export { replaceSpecOf, withReplaceSpecs } from "./replace-causes.js";
 export { isoFilename, isoVolumeOf, CREATE_STEPS } from "./facts.js";
 export type * from "./types.js";

@@ -222,6 +222,7 @@ function reconcileGroup(
             // The old VM is removed only after its successor started (max_surge > 0 made room).
             replaceOrder: "create-first",
             attributes: d.attributes.filter((a) => a.forcesReplacement),
+            forcedBy: d.forcedBy,
             after: group.spec,
           },
           record, vm, group, diff: d,

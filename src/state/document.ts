@@ -37,6 +37,19 @@ export const InstanceRecordSchema = z.looseObject({
   updatedAt: isoTime,
 });
 
+// Optional: documents written before pvefleet recorded them still load (formatVersion stays 1).
+const ReplaceSpecsSchema = z.record(z.string(), z.looseObject({
+  template: z.union([z.object({ name: z.string() }), z.object({ vmid: z.number().int() })]),
+  kind: z.string(),
+  arch: z.string(),
+  storage: z.string(),
+  bridge: z.string().optional(),
+  vlan: z.number().int().optional(),
+  pool: z.string().optional(),
+  userdata: z.object({ source: z.string(), encoding: z.string(), content: z.string() }).optional(),
+  vars: z.record(z.string(), z.string()).optional(),
+})).optional();
+
 export const StateDocSchema = z
   .looseObject({
     formatVersion: z.literal(1),
@@ -46,6 +59,7 @@ export const StateDocSchema = z
     clusterId: z.string().min(1),
     shardId: z.string().min(1),
     instances: z.record(z.string(), InstanceRecordSchema),
+    replaceSpecs: ReplaceSpecsSchema,
   })
   .superRefine((doc, ctx) => {
     for (const [key, rec] of Object.entries(doc.instances)) {
@@ -210,6 +224,7 @@ const StateDocTopSchema = z.looseObject({
   clusterId: z.string().min(1),
   shardId: z.string().min(1),
   instances: z.custom<Record<string, unknown>>(isPlainObject, { message: "Invalid input: expected record" }),
+  replaceSpecs: ReplaceSpecsSchema,
 });
 
 /**

@@ -52,6 +52,33 @@ export interface StateDoc {
   clusterId: string;
   shardId: string;
   instances: Record<string, InstanceRecord>; // keyed by instanceId
+  /**
+   * The replace-forcing attributes behind each `replaceHash` the records carry, keyed by that hash:
+   * one entry per group spec, not per instance, so the plan can say what forces a replacement
+   * (a template change, a userdata diff) at any fleet size. Written by the applier with the records;
+   * an entry no record and no group uses is dropped. Absent in documents written before it existed
+   * (still format 1): a record whose hash has no entry says only that the spec changed.
+   */
+  replaceSpecs?: Record<string, ReplaceSpec>;
+}
+
+/** The fields `replaceHash` covers (src/config/resolve.ts `hashes`), as recorded in the state. */
+export interface ReplaceSpec {
+  /** The Proxmox template cloned from: `TemplateName` or `TemplateVMID`. */
+  template: { name: string } | { vmid: number };
+  kind: string;
+  arch: string;
+  storage: string;
+  bridge?: string;
+  vlan?: number;
+  pool?: string;
+  /** The userdata before per-instance rendering (the group's template source, as written). */
+  userdata?: { source: string; encoding: string; content: string };
+  /**
+   * `sha256:<hex>` of each var's value, when there is userdata (vars render into it). Values are
+   * often secrets: the state records only enough to say which one changed.
+   */
+  vars?: Record<string, string>;
 }
 
 /** An object read from a backend with its version tag (ETag for S3/file; the generation, in decimal, for GCS). */
