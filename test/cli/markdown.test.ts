@@ -151,6 +151,23 @@ describe("plan markdown at fleet scale", () => {
     }
   });
 
+  it("says a group's rows are a sample when only the per-group cap left rows out", () => {
+    const md = renderPlanMarkdown(creates(1_000, 4), { env: NO_CI });
+    expect(bytes(md)).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(md).toContain("> 400 of 1,000 changes shown as rows (up to 100 rows per group). The full plan: save it with");
+    expect(md).not.toContain("to fit GitHub's");
+  });
+
+  it("keeps markers, summary and the destroy callout even under a limit too small for anything else", () => {
+    const md = renderPlanMarkdown(mixed2050(), { env: GITHUB, limit: 600 });
+    expect(bytes(md)).toBeLessThanOrEqual(600);
+    expect(md.startsWith("<!-- pvefleet:plan my-cluster/dev -->\n")).toBe(true);
+    expect(githubProblems(md)).toEqual([]);
+    const roomy = renderPlanMarkdown(mixed2050(), { env: GITHUB, limit: 2_500 });
+    expect(bytes(roomy)).toBeLessThanOrEqual(2_500);
+    expect(roomy).toContain("**This plan destroys 51 VMs**");
+  });
+
   it("says which groups got no section when there are too many for any section to fit", () => {
     const md = renderPlanMarkdown(creates(3_000, 1_000), { env: NO_CI });
     const shown = sections(md).size;

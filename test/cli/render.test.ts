@@ -101,7 +101,7 @@ describe("markdown plan", () => {
     expect(md).toContain("## pvefleet plan for `my-cluster/dev`");
     expect(md).toContain("**Plan: 9000 to add, 0 to change, 1000 to destroy.**");
     expect(md).toContain("> [!CAUTION]\n> **This plan destroys 1,000 VMs**");
-    expect(md).toMatch(/\d+ of 10,000 changes shown as rows to fit GitHub's 65,536-character comment limit/);
+    expect(md).toMatch(/> \d+ of 10,000 changes shown as rows( to fit GitHub's 65,536-character comment limit| \(up to 100 rows per group\))\. The full plan: /);
     expect(md).toContain('"truncated":true');
     for (let g = 0; g < 7; g++) expect(md).toContain(`### acme.g${g}\n`);
   });

@@ -14,6 +14,8 @@ export function cost(lines: readonly string[]): number {
 /** Lines appended while they fit; `take` refuses what would pass the limit. */
 export class Budget {
   private used = 0;
+  /** Something was left out for want of room. */
+  refused = false;
   constructor(private readonly limit: number) {}
   get left(): number {
     return this.limit - this.used;
@@ -36,7 +38,10 @@ export class Budget {
   /** Append `lines` to `out` if they fit; true when taken. */
   take(out: string[], lines: readonly string[]): boolean {
     const c = cost(lines);
-    if (c > this.left) return false;
+    if (c > this.left) {
+      this.refused = true;
+      return false;
+    }
     this.used += c;
     for (const l of lines) out.push(l);
     return true;

@@ -32,6 +32,8 @@ const KINDS: Kind[] = [
   { id: "untagged", test: /lacks the ownership tag/, severity: "WARNING",
     title: (n) => `${plural(n, "VM")} without all ownership tags pvefleet will not change, replace or delete` },
   { id: "orphans", test: /orphan VM\(s\)/, severity: "WARNING", title: (n) => `Orphan VMs (${plural(n, "warning")})`, hint: "Adopt them with `--adopt` or remove them with `--gc`." },
+  { id: "overcommit", test: /overcommit/, severity: "WARNING", title: (n) => `vCPU overcommit on ${plural(n, "node")}`,
+    hint: "VMs there will wait for CPU time under load (the shard's `cpu_overcommit` sets the ratio warned about)." },
   { id: "offline", test: /offline/, severity: "WARNING", title: (n) => `${plural(n, "warning")} about offline nodes` },
   { id: "suspicious", test: /suspicious VM\(s\)/, severity: "NOTE", title: (n) => `Suspicious VMs left alone (${plural(n, "warning")})` },
 ];

@@ -325,7 +325,7 @@ function layoutPlan(plan: Plan, options: MarkdownOptions, hash: string, tailRese
   const perGroup = (k: ChangeKind) => new Map([...groups.values()].filter((g) => g.counts.get(k)).map((g) => [g.name, g.counts.get(k)!] as const));
   const deleted = kindCount("delete");
   if (deleted) {
-    budget.take(head, alert("CAUTION", [`**This plan destroys ${plural(deleted, "VM")}** (${cell(topCounts(perGroup("delete"), 5), 400)}), marked 🗑️ below. ${deleted === 1 ? "Its disks are deleted with it" : "Their disks are deleted with them"}.`]));
+    budget.force(head, alert("CAUTION", [`**This plan destroys ${plural(deleted, "VM")}** (${cell(topCounts(perGroup("delete"), 5), 400)}), marked 🗑️ below. ${deleted === 1 ? "Its disks are deleted with it" : "Their disks are deleted with them"}.`]));
   }
   const replaced = kindCount("replace");
   if (replaced) {
@@ -333,7 +333,7 @@ function layoutPlan(plan: Plan, options: MarkdownOptions, hash: string, tailRese
     const order = first === 0 ? "each new VM is created and started before the old one is destroyed"
       : first === replaced ? "each old VM is destroyed before its successor is created"
         : `${num(replaced - first)} create their successor first, ${num(first)} destroy the old VM first`;
-    budget.take(head, alert("WARNING", [`**${plural(replaced, "VM")} will be replaced** (${cell(topCounts(perGroup("replace"), 5), 400)}): ${order}. New VMs get new instance IDs; marked ♻️ below.`]));
+    budget.force(head, alert("WARNING", [`**${plural(replaced, "VM")} will be replaced** (${cell(topCounts(perGroup("replace"), 5), 400)}): ${order}. New VMs get new instance IDs; marked ♻️ below.`]));
   }
   const managedDrift = plan.drift.filter(isManagedDrift);
   if (plan.drift.length) {
@@ -455,9 +455,16 @@ function layoutPlan(plan: Plan, options: MarkdownOptions, hash: string, tailRese
     if (!tailReserve) return undefined;
     head[1] = meta(true);
     budget.release(tailReserve);
-    budget.force(body, tailNote({ rowsShown, total: plan.changes.length, sections: sectionsLeftOut, details: detailsLeftOut, warnings: warningsLeftOut }, ci, options.savedTo));
+    budget.force(body, tailNote({ rowsShown, total: plan.changes.length, sections: sectionsLeftOut, details: detailsLeftOut, warnings: warningsLeftOut, limited: budget.refused || sectionsLeftOut > 0 }, ci, options.savedTo));
   }
-  return [...head, ...body].join("\n");
+  const md = [...head, ...body].join("\n");
+  // Only a limit smaller than the forced parts (markers, summary, destroy/replace callouts) can
+  // overflow: then the forced parts alone, cut to the limit at a line end.
+  if (Buffer.byteLength(md) <= limit) return md;
+  const minimal: string[] = [];
+  const room = new Budget(limit);
+  for (const l of [...head.slice(0, head.indexOf("") + 1), ...head.slice(3, 7)]) if (!room.take(minimal, [l])) break;
+  return minimal.join("\n");
 }
 
 interface LeftOut {
@@ -466,6 +473,8 @@ interface LeftOut {
   sections: number;
   details: number;
   warnings: number;
+  /** Left out for want of room (else only for the per-group sample size). */
+  limited: boolean;
 }
 
 /** The closing note: what was left out and where the full plan is. */
@@ -476,13 +485,14 @@ function tailNote(l: LeftOut, ci: CiContext, savedTo: string | undefined): strin
     l.details ? `${plural(l.details, "instance detail")} left out` : "",
     l.warnings ? `${plural(l.warnings, "kind")} of warning left out` : "",
   ].filter(Boolean).join(", ");
-  return alert("NOTE", [`${clip(what, 300)} to fit GitHub's ${num(GITHUB_COMMENT_LIMIT)}-character comment limit. The full plan: ${fullPointer(ci, "plan", savedTo)}.`]);
+  const why = l.limited ? ` to fit GitHub's ${num(GITHUB_COMMENT_LIMIT)}-character comment limit` : ` (up to ${MAX_ROWS_PER_GROUP} rows per group)`;
+  return alert("NOTE", [`${clip(what, 300)}${why}. The full plan: ${fullPointer(ci, "plan", savedTo)}.`]);
 }
 
 /** Room for the closing note with every count at its largest. */
 function tailReserveFor(plan: Plan, options: MarkdownOptions): number {
   const n = Math.max(2, plan.changes.length);
-  return cost(tailNote({ rowsShown: n - 1, total: n, sections: n, details: n, warnings: 99 }, ciContext(options.env ?? process.env), options.savedTo));
+  return cost(tailNote({ rowsShown: n - 1, total: n, sections: n, details: n, warnings: 99, limited: true }, ciContext(options.env ?? process.env), options.savedTo));
 }
 
 const DRIFT_KINDS: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
