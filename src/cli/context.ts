@@ -6,6 +6,8 @@
  */
 import { createInterface } from "node:readline";
 import { writeFile, rename } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import path from "node:path";
 import { UserError } from "../errors.js";
 import { REFRESH_POLICIES, type Plan, type PlanSelectors, type RefreshPolicy } from "../planner/types.js";
 import type { StorageKind } from "../state/storage-kinds.js";
@@ -13,10 +15,14 @@ import { colorWanted } from "./render/ansi.js";
 import type { Opts } from "./main.js";
 import type { ApplyEvent } from "../applier/events.js";
 import { installSignalHandlers, type ApplyResult } from "../applier/index.js";
-import { readSavedPlan, serializePlan, type SavedPlan } from "../planner/saved-plan.js";
+import { readSavedPlan, serializePlan, type SavedPlan, type SavedPlanOptions } from "../planner/saved-plan.js";
+import type { DesiredShard } from "../config/model.js";
+import { readBoundedFile } from "../config/read-file.js";
+import { MAX_SHARD_FILE_BYTES } from "../config/limits.js";
 import type { LeaseLock } from "../state/types.js";
 import { applyPlan, detailPolicyOf, type EnginePlanOptions, type ShardLocation, type ShardSession } from "../engine/index.js";
 import { MAX_PLAN_FILE_BYTES, readJsonInput } from "./files.js";
+import { given, outputFormat } from "./flags.js";
 
 /** The global flags: where the shard lives (the engine's ShardLocation), and how to print. */
 export interface GlobalOptions extends ShardLocation {
@@ -32,7 +38,7 @@ export function globals(opts: Opts): GlobalOptions {
     bucket: opts.bucket as string | undefined,
     prefix: (opts.prefix as string | undefined) ?? "",
     stateDir: (opts.stateDir as string | undefined) ?? "./.pvefleet",
-    format: ((opts.format as string | undefined) ?? "text") as GlobalOptions["format"],
+    format: outputFormat(opts),
     // commander turns --no-color into color:false; NO_COLOR and non-TTY turn it off too.
     color: opts.color !== false && colorWanted(process.stdout),
   };
@@ -51,6 +57,11 @@ export type ShardContext = ShardSession;
 
 /** The CLI's plan options: the planner's selectors, plus the refresh policy. */
 export type CliPlanOptions = EnginePlanOptions;
+
+/** Each group's size in the shard file, for the text plan's "Groups:" table. */
+export function groupSizes(desired: Pick<DesiredShard, "groups">): Map<string, number> {
+  return new Map(desired.groups.map((g) => [`${g.ref.tenant}.${g.ref.group}`, g.size]));
+}
 
 export { forEachShard, loadDesired, makeDrift, makePlan, openShard, openStore, readDetails, replanSavedPlan, shardIds, withShard } from "../engine/index.js";
 
@@ -101,11 +112,60 @@ export function planKey(env: NodeJS.ProcessEnv = process.env): string | undefine
   return key;
 }
 
+/** Where a saved plan was made from: enough for `apply FILE` to need nothing else (sealed in the file). */
+export type PlanOrigin = NonNullable<SavedPlanOptions["origin"]>;
+
+const isRemote = (location: string) => /^(s3|gs):\/\//.test(location);
+
+/** The shard file (absolute, or its URL), the shard and the state location a plan is made with. */
+export function planOrigin(g: ShardLocation, desired: Pick<DesiredShard, "source" | "shardId">): PlanOrigin {
+  const loc = desired.source.location;
+  const origin: PlanOrigin = { config: isRemote(loc) ? loc : path.resolve(loc), shard: desired.shardId, storage: g.storage };
+  if (g.storage === "file") origin.stateDir = path.resolve(g.stateDir);
+  else {
+    if (g.bucket !== undefined) origin.bucket = g.bucket;
+    origin.prefix = g.prefix;
+  }
+  return origin;
+}
+
 /** Writes a saved plan atomically (temp file + rename) so a crash never leaves half a plan. */
-export async function savePlanFile(file: string, plan: Plan, options: PlanSelectors): Promise<void> {
+export async function savePlanFile(file: string, plan: Plan, options: PlanSelectors, origin?: PlanOrigin): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, serializePlan(plan, options, planKey()));
+  await writeFile(tmp, serializePlan(plan, { ...options, origin }, planKey()));
   await rename(tmp, file);
+}
+
+/**
+ * `apply FILE` as `terraform apply tfplan`: the shard file, the shard and the state location come
+ * from the plan (each unless given on the command line or in the environment), so it runs from any
+ * directory with only the credentials. Before any network work, a local shard file that is gone or
+ * whose bytes no longer hash to the plan's digest is refused with one line; the checks inside the
+ * lock (state, VM digests, the plan made again) still run.
+ */
+export async function savedPlanLocation(opts: Opts, g: GlobalOptions, saved: SavedPlan, file: string): Promise<GlobalOptions> {
+  const origin = saved.options.origin;
+  const at: GlobalOptions = { ...g };
+  if (origin) {
+    if (!given(opts, "config")) at.config = origin.config;
+    if (!given(opts, "shard")) at.shard = origin.shard;
+    if (!given(opts, "storage")) at.storage = origin.storage;
+    if (!given(opts, "stateDir") && origin.stateDir !== undefined) at.stateDir = origin.stateDir;
+    if (!given(opts, "bucket") && origin.bucket !== undefined) at.bucket = origin.bucket;
+    if (!given(opts, "prefix") && origin.prefix !== undefined) at.prefix = origin.prefix;
+  }
+  if (at.config && !isRemote(at.config)) {
+    const bytes = await readBoundedFile(at.config, { maxBytes: MAX_SHARD_FILE_BYTES, code: "E_PLAN_STALE", label: `cannot read the shard file ${at.config}` }).catch((e: unknown) => {
+      if ((e as { cause?: { code?: string } })?.cause?.code === "ENOENT") {
+        throw new UserError("E_PLAN_STALE", `Saved plan ${file} was made from the shard file ${at.config}, which is not there any more (moved or deleted): put it back, or pass -c FILE`);
+      }
+      throw e;
+    });
+    if (`sha256:${createHash("sha256").update(bytes).digest("hex")}` !== saved.plan.configDigest) {
+      throw new UserError("E_PLAN_STALE", `Saved plan is stale: the shard file ${at.config} changed after the plan was created; run plan again.`);
+    }
+  }
+  return at;
 }
 
 /**

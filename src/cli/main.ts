@@ -6,14 +6,20 @@
  * A command module exports `run(opts, ...args): Promise<number>` returning the exit code.
  * Bad input is a UserError: one line on stderr, exit 1, no stack trace.
  */
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import { VERSION } from "../version.js";
 import { isUserError } from "../errors.js";
+import { GIVEN, normaliseArgs } from "./flags.js";
+import { applyEnvAliases, checkEnvAliases } from "./env.js";
 
 export type Opts = Record<string, unknown>;
 type RunFn = (opts: Opts, ...args: unknown[]) => Promise<number>;
 
 let exitCode = 0;
+/** Malformed PROXMOX_VE_* aliases (env.ts), reported by the commands that talk to the cluster. */
+let envProblems: string[] = [];
+/** Commands that read the cluster's API. */
+const API_COMMANDS = new Set(["plan", "apply", "drift", "destroy", "graph", "place"]);
 
 /**
  * Command modules, imported only when their command runs. Spelled out (not a template-literal
@@ -34,10 +40,13 @@ const COMMANDS: Record<string, () => Promise<{ run: RunFn }>> = {
   "state-pull": () => import("./commands/state-pull.js") as Promise<{ run: RunFn }>,
   "state-push": () => import("./commands/state-push.js") as Promise<{ run: RunFn }>,
   "force-unlock": () => import("./commands/force-unlock.js") as Promise<{ run: RunFn }>,
+  graph: () => import("./commands/graph.js") as Promise<{ run: RunFn }>,
+  completion: () => import("./commands/completion.js") as Promise<{ run: RunFn }>,
+  version: () => import("./commands/version.js") as Promise<{ run: RunFn }>,
 };
 
 /** Commands that may write the file backend's state (and so wait for its writer lock). */
-const STATE_COMMANDS = new Set(["plan", "apply", "drift", "show", "destroy", "state-list", "state-show", "state-pull", "state-push", "force-unlock"]);
+const STATE_COMMANDS = new Set(["plan", "apply", "drift", "show", "destroy", "graph", "state-list", "state-show", "state-pull", "state-push", "force-unlock"]);
 
 /** A write stalled behind someone's writer lock is said once, instead of a silent wait of up to 30 s. */
 async function reportWriterLockWaits(): Promise<void> {
@@ -54,27 +63,37 @@ function lazy(name: keyof typeof COMMANDS & string) {
     const cmd = actionArgs[actionArgs.length - 1] as Command;
     const positional = actionArgs.slice(0, -2);
     const opts = cmd.optsWithGlobals() as Opts;
+    // Which options the command line or the environment set (not a default): `apply PLANFILE`
+    // takes the shard file and state location from the plan unless they were given.
+    opts[GIVEN] = Object.keys(opts).filter((k) => ["cli", "env"].includes(cmd.getOptionValueSourceWithGlobals(k) ?? ""));
     // The client reads the permission from the environment, like every other connection setting.
     if (opts.allowInsecureHttp === true) process.env.PVEFLEET_ALLOW_INSECURE_HTTP = "1";
+    if (API_COMMANDS.has(name)) checkEnvAliases(envProblems);
     if (STATE_COMMANDS.has(name)) await reportWriterLockWaits();
     const mod = await COMMANDS[name]!();
     exitCode = await mod.run(opts, ...positional);
   };
 }
 
-/** Options shared by every command that reads a shard file and a state store. */
+/** Options shared by every command that reads a shard file and a state store; `--help` shows each one's variable. */
 function shardOptions(cmd: Command): Command {
   return cmd
-    .option("-c, --config <file>", "shard file (.jsonc, .json, .hcl), s3://bucket/key or gs://bucket/object (default ./shard.jsonc, then ./shard.hcl)", process.env.PVEFLEET_CONFIG)
-    .option("--shard <id>", "shard to use when the file holds several", process.env.PVEFLEET_SHARD)
-    .addOption(new Option("--storage <kind>", "state backend").choices(["file", "s3", "gcs"]).default(process.env.PVEFLEET_STORAGE ?? "file"))
-    .option("--bucket <name>", "S3 or GCS bucket for the state (with --storage s3 or gcs)", process.env.PVEFLEET_BUCKET)
-    .option("--prefix <prefix>", "key prefix inside the bucket", process.env.PVEFLEET_PREFIX ?? "")
-    .option("--state-dir <dir>", "directory of the file state backend", process.env.PVEFLEET_STATE_DIR ?? "./.pvefleet");
+    .addOption(new Option("-c, --config <file>", "shard file (.jsonc, .json, .hcl), s3://bucket/key or gs://bucket/object (default ./shard.jsonc, then ./shard.hcl)").env("PVEFLEET_CONFIG"))
+    .addOption(new Option("--shard <id>", "shard to use when the file holds several").env("PVEFLEET_SHARD"))
+    .addOption(new Option("--storage <kind>", "state backend").choices(["file", "s3", "gcs"]).default("file").env("PVEFLEET_STORAGE"))
+    .addOption(new Option("--bucket <name>", "S3 or GCS bucket for the state (with --storage s3 or gcs)").env("PVEFLEET_BUCKET"))
+    .addOption(new Option("--prefix <prefix>", "key prefix inside the bucket").default("", "none").env("PVEFLEET_PREFIX"))
+    .addOption(new Option("--state-dir <dir>", "directory of the file state backend").default("./.pvefleet").env("PVEFLEET_STATE_DIR"));
 }
 
+/**
+ * Machine output has one spelling on every command: `--format json` (the primary, next to text and
+ * markdown), with `--json` — Terraform's `-json` — as its alias.
+ */
 function formatOption(cmd: Command, choices: string[] = ["text", "markdown", "json"]): Command {
-  return cmd.addOption(new Option("--format <format>", "output format").choices(choices).default("text"));
+  return cmd
+    .addOption(new Option("--format <format>", "output format").choices(choices).default("text"))
+    .option("--json", "the same as --format json (Terraform's -json)");
 }
 
 /** One refresh policy for plan, apply and drift (ARCHITECTURE.md rule 9); no default here, so a saved plan can tell it was not given. */
@@ -102,26 +121,27 @@ export function buildProgram(): Command {
   const program = new Command("pvefleet")
     .description("Declarative fleets of Proxmox VE virtual machines: plan, apply, drift.")
     .version(VERSION, "-V, --version")
-    .option("--no-color", "never colour output (also NO_COLOR)")
-    .option("--allow-insecure-http", "allow an http:// PROXMOX_API_URL (the API token then travels in cleartext; also PVEFLEET_ALLOW_INSECURE_HTTP=1)")
+    .option("--no-color", "never colour output (env: NO_COLOR)")
+    .option("--allow-insecure-http", "allow an http:// PROXMOX_API_URL (the API token then travels in cleartext) (env: PVEFLEET_ALLOW_INSECURE_HTTP=1)")
     .showHelpAfterError("(run pvefleet help for usage)")
-    .configureOutput({ outputError: (s, write) => write(s) })
+    // Commander's own usage errors read like ours: `Error: …`.
+    .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, "Error: ")) })
+    .addHelpText("after", ENVIRONMENT_HELP)
     .exitOverride();
 
   formatOption(shardOptions(program.command("validate").description("check a shard file; print a summary or every problem with file:line:col")), ["text", "json"])
     .action(lazy("validate"));
 
   formatOption(planSelectors(shardOptions(program.command("plan").description("show what apply would change"))))
-    .option("-o, --out <file>", "save the plan for `apply FILE`")
+    .option("-o, --out <file>", "save the plan for `apply FILE` (signed with PVEFLEET_PLAN_KEY when set)")
     .option("--detailed-exitcode", "exit 0 no changes, 1 error, 2 changes present")
     .option("--all-shards", "plan every shard of the file in turn")
     .action(lazy("plan"));
 
-  planSelectors(shardOptions(program.command("apply [planfile]").description("make the cluster match the shard file (or a saved plan)")))
+  formatOption(planSelectors(shardOptions(program.command("apply [planfile]").description("make the cluster match the shard file, or apply a saved plan (it records its shard file and state: nothing else needed)"))), ["text", "json"])
     .option("--auto-approve", "do not ask for confirmation")
-    .option("--parallelism <n>", "actions in flight at once", "10")
-    .option("--lock-timeout <duration>", "wait this long for the state lock (e.g. 30s, 5m)", "0s")
-    .option("--json", "one JSON event per line (Terraform -json UI messages)")
+    .addOption(new Option("--parallelism <n>", "actions in flight at once").default("10", "10"))
+    .addOption(new Option("--lock-timeout <duration>", "wait this long for the state lock (e.g. 30s, 5m)").default("0s", "0s"))
     .action(lazy("apply"));
 
   formatOption(shardOptions(program.command("drift").description("compare the cluster with the shard; exit 0 in sync, 2 drift, 1 error")))
@@ -133,12 +153,18 @@ export function buildProgram(): Command {
   formatOption(shardOptions(program.command("show [planfile]").description("show a saved plan, or the state when no plan is given")))
     .action(lazy("show"));
 
-  shardOptions(program.command("destroy").description("remove every VM this shard owns"))
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  formatOption(shardOptions(program.command("destroy").description("remove every VM this shard owns (or, with --out, save that plan for review, like plan --destroy)")))
+    .option("--target <group|instance>", "destroy only a group (tenant.group) or an instance; repeatable", collect)
+    .option("-o, --out <file>", "save the destroy plan for `apply FILE` and change nothing (the same as plan --destroy --out)")
     .option("--auto-approve", "do not ask for confirmation")
-    .option("--parallelism <n>", "actions in flight at once", "10")
-    .option("--lock-timeout <duration>", "wait this long for the state lock", "0s")
-    .option("--json", "one JSON event per line")
+    .addOption(refreshOption())
+    .addOption(new Option("--parallelism <n>", "actions in flight at once").default("10", "10"))
+    .addOption(new Option("--lock-timeout <duration>", "wait this long for the state lock").default("0s", "0s"))
     .action(lazy("destroy"));
+
+  planSelectors(shardOptions(program.command("graph [planfile]").description("print the action graph of a new plan, or of a saved one, as DOT (Graphviz: | dot -Tsvg > plan.svg)")))
+    .action(lazy("graph"));
 
   program.command("init").description("write a starter shard file")
     .option("-c, --config <file>", "file to write", "shard.jsonc")
@@ -172,8 +198,9 @@ export function buildProgram(): Command {
     .option("--count <k>", "number of VMs to place", "1")
     .addOption(new Option("--scheduler <name>", "scheduler").choices(["nstance", "pve-static"]).default("nstance"))
     .option("--nodes-file <file>", "a /cluster/resources?type=node answer (bare array or {data: [...]})")
-    .option("--insecure-tls", "skip TLS verification when reading the live cluster")
+    .option("--insecure-tls", "skip TLS verification when reading the live cluster (env: PVEFLEET_INSECURE_TLS=1)")
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .option("--json", "the same as --format json (Terraform's -json)")
     .action(lazy("place"));
 
   const state = program.command("state").description("inspect and repair the state document");
@@ -187,15 +214,40 @@ export function buildProgram(): Command {
     .option("-f, --force", "do not ask for confirmation")
     .action(lazy("force-unlock"));
 
+  formatOption(program.command("version").description("print the version, platform and Node.js version"), ["text", "json"])
+    .action(lazy("version"));
+
+  program.command("completion").description("print a shell completion script: source <(pvefleet completion bash)")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
+    .action(lazy("completion"));
+
   return program;
 }
 
+/** The variables pvefleet reads, after `pvefleet --help`. */
+const ENVIRONMENT_HELP = `
+Environment:
+  PROXMOX_API_URL       API base, e.g. https://pve1:8006/api2/json (alias: PROXMOX_VE_ENDPOINT)
+  PROXMOX_TOKEN_ID      API token ID, user@realm!tokenid            (alias: PROXMOX_VE_API_TOKEN=user@realm!tokenid=secret)
+  PROXMOX_TOKEN_SECRET  API token secret                            (alias: the same PROXMOX_VE_API_TOKEN)
+  PROXMOX_CA_FILE       PEM file of the CA that signed the API's certificate
+  PVEFLEET_INSECURE_TLS 1 = skip TLS verification                   (alias: PROXMOX_VE_INSECURE)
+  PVEFLEET_PLAN_KEY     key that signs saved plans (plan --out) and is required to apply them
+  PVEFLEET_CONFIG, PVEFLEET_SHARD, PVEFLEET_STORAGE, PVEFLEET_BUCKET, PVEFLEET_PREFIX, PVEFLEET_STATE_DIR:
+                        the flags of the same name
+  NO_COLOR              never colour output
+When both a PROXMOX_VE_* alias and pvefleet's own variable are set, pvefleet's own wins.`;
+
 /** Runs the CLI; resolves to the exit code. Never throws for bad input. */
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes("--no-color")) process.env.NO_COLOR = "1";
   const program = buildProgram();
+  exitCode = 0;
   try {
-    await program.parseAsync(argv);
+    // Terraform's -name=value spelling becomes commander's (flags.ts); bad flags are one line.
+    const args = normaliseArgs(program, argv.slice(2));
+    if (args.includes("--no-color")) process.env.NO_COLOR = "1";
+    envProblems = applyEnvAliases(process.env);
+    await program.parseAsync(args, { from: "user" });
     return exitCode;
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };

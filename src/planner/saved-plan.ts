@@ -104,6 +104,12 @@ const SAVED_OPTIONS = z.strictObject({
   ignoreCapacity: z.boolean(),
   allowRestart: z.boolean(),
   detailPolicy: z.enum(["none", "touched", "ours"]),
+  // Where the plan was made from, so `apply FILE` needs nothing else (src/cli/context.ts): the
+  // shard file's absolute path or URL, the shard, and the state's location. Sealed with the rest.
+  origin: z.strictObject({
+    config: z.string(), shard: z.string(), storage: z.enum(["file", "s3", "gcs"]),
+    stateDir: z.string().optional(), bucket: z.string().optional(), prefix: z.string().optional(),
+  }).optional(),
 });
 export type SavedPlanOptions = z.infer<typeof SAVED_OPTIONS>;
 
@@ -114,8 +120,9 @@ const SEAL = z.strictObject({
 });
 
 /** The saved options of a planner option set (what `plan --out` records for `apply FILE`). */
-export function savedPlanOptions(o: PlanSelectors): SavedPlanOptions {
+export function savedPlanOptions(o: PlanSelectors & Pick<SavedPlanOptions, "origin">): SavedPlanOptions {
   return {
+    ...(o.origin ? { origin: o.origin } : {}),
     targets: [...(o.targets ?? [])],
     replace: [...(o.replace ?? [])],
     adopt: o.adopt === true,

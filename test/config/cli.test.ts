@@ -19,12 +19,27 @@ describe("pvefleet validate (built CLI)", () => {
     expect(r.stderr).toBe("");
   });
 
-  it("prints the resolved DesiredShard with --format json", () => {
-    const r = pvefleet(["validate", "-c", "examples/tenants.hcl", "--format", "json"]);
-    expect(r.code).toBe(0);
-    const shard = JSON.parse(r.stdout);
-    expect(shard.shardId).toBe("eu-1");
-    expect(shard.groups.map((g: { ref: { tenant: string; group: string } }) => `${g.ref.tenant}.${g.ref.group}`)).toEqual(["acme.api", "acme.web", "globex.batch", "globex.web", "initech.api"]);
+  it("prints Terraform's validate -json document with --format json (and -json): valid, counts, diagnostics, the shard's groups", () => {
+    for (const flag of [["--format", "json"], ["-json"]]) {
+      const r = pvefleet(["validate", "-c", "examples/tenants.hcl", ...flag]);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j).toMatchObject({ format_version: "1.0", valid: true, error_count: 0, warning_count: 0, diagnostics: [] });
+      expect(j.shard.shard_id).toBe("eu-1");
+      expect(j.shard.groups.map((g: { group: string }) => g.group)).toEqual(["acme.api", "acme.web", "globex.batch", "globex.web", "initech.api"]);
+    }
+  });
+
+  it("prints notices as warning diagnostics with --json, and nothing on stderr", () => {
+    const dir = mkdtempSync("/tmp/pvefleet-validate-");
+    const file = join(dir, "n.jsonc");
+    writeFileSync(file, readFileSync("examples/quickstart.jsonc", "utf8").replace('"DiskSize": "4G",', '"DiskSize": "4G", "Cpus": 2,'));
+    const r = pvefleet(["validate", "-c", file, "--json"]);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ valid: true, error_count: 0, warning_count: 1 });
+    expect(j.diagnostics[0]).toMatchObject({ severity: "warning", range: { filename: file } });
+    expect(j.diagnostics[0].summary).toMatch(/unknown Proxmox arg "Cpus"/);
   });
 
   it("exits 1 with every problem as file:line:col and no stack trace", () => {
@@ -90,7 +105,7 @@ describe("pvefleet init (built CLI)", () => {
     expect(existsSync(join(dir, "shard.jsonc"))).toBe(true);
     const v = pvefleet(["validate", "--format", "json"], dir);
     expect(v.code).toBe(0);
-    expect(JSON.parse(v.stdout)).toMatchObject({ clusterId: "lab", shardId: "pve1", groups: [{ spec: { bridge: "vmbr0", vlan: 20 } }] });
+    expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, shard: { cluster_id: "lab", shard_id: "pve1", groups: [{ spec: { bridge: "vmbr0", vlan: 20, userdata: true } }] } });
     const again = pvefleet(["init"], dir);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/shard\.jsonc already exists; pass --force to overwrite it/);

@@ -5,15 +5,18 @@
  * checks (shard, lineage, serial, shard file, VM digests), plan again with the file's options and
  * apply that fresh plan only when it matches the saved one (README: "Saved plans and tampering").
  * Exit 0 when everything applied, 1 otherwise. `destroy` is this flow with a destroy-mode plan.
+ * A saved plan records its shard file (absolute), shard and state location, so `apply FILE`
+ * needs nothing else, from any directory (context.ts savedPlanLocation).
  */
 import type { Opts } from "../main.js";
 import type { Plan } from "../../planner/types.js";
 import type { LeaseLock } from "../../state/types.js";
 import { UserError } from "../../errors.js";
 import {
-  canPrompt, confirm, err, globals, makePlan, openShard, out, parseDuration, parsePositiveInt, planOptions,
-  readPlanFile, replanSavedPlan, runApplier, type ShardContext,
+  canPrompt, confirm, err, globals, groupSizes, makePlan, openShard, out, parseDuration, parsePositiveInt, planOptions,
+  readPlanFile, replanSavedPlan, runApplier, savedPlanLocation, type ShardContext,
 } from "../context.js";
+import type { SavedPlan } from "../../planner/saved-plan.js";
 import { renderPlanText } from "../render/text.js";
 import { palette } from "../render/ansi.js";
 import { createReporter } from "../ui/index.js";
@@ -25,7 +28,7 @@ export async function run(opts: Opts, planfile?: unknown): Promise<number> {
 
 export async function applyFlow(opts: Opts, planfile: string | undefined, forcedMode: Plan["mode"] | undefined): Promise<number> {
   const g = globals(opts);
-  const json = opts.json === true;
+  const json = g.format === "json";
   const auto = opts.autoApprove === true;
   const parallelism = parsePositiveInt(opts.parallelism ?? "10", "--parallelism");
   const lockTimeoutMs = parseDuration(opts.lockTimeout as string | undefined);
@@ -47,9 +50,11 @@ export async function applyFlow(opts: Opts, planfile: string | undefined, forced
     }
   }
 
-  const ctx = await openShard(g);
+  // The file's seal is verified first; it names the shard file and the state to open.
+  const saved = planfile ? await readPlanFile(planfile, true) : undefined;
+  const ctx = await openShard(saved ? await savedPlanLocation(opts, g, saved, planfile!) : g);
   try {
-    return await applyWith(ctx, opts, planfile, forcedMode, { json, auto, parallelism, lockTimeoutMs, destroyMode, verb });
+    return await applyWith(ctx, opts, saved, forcedMode, { json, auto, parallelism, lockTimeoutMs, destroyMode, verb });
   } finally {
     await ctx.close().catch(() => undefined);
   }
@@ -63,25 +68,25 @@ const PLAN_SELECTORS: readonly (readonly [string, string])[] = [
 
 interface ApplySettings { json: boolean; auto: boolean; parallelism: number; lockTimeoutMs: number; destroyMode: boolean; verb: string }
 
-async function applyWith(ctx: ShardContext, opts: Opts, planfile: string | undefined, forcedMode: Plan["mode"] | undefined, s: ApplySettings): Promise<number> {
+async function applyWith(ctx: ShardContext, opts: Opts, saved: SavedPlan | undefined, forcedMode: Plan["mode"] | undefined, s: ApplySettings): Promise<number> {
   const g = globals(opts);
   const { json, auto, parallelism, lockTimeoutMs, destroyMode, verb } = s;
   let plan: Plan;
   let lock: LeaseLock | undefined;
   const p = palette(g.color && !json);
   try {
-    if (planfile) {
-      const saved = await readPlanFile(planfile, true);
+    const sizes = groupSizes(ctx.desired);
+    if (saved) {
       lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
       const current = await ctx.store.read();
       // What runs is the plan made now, inside the lock; the file only decides whether it runs.
       plan = await replanSavedPlan(ctx, saved, current?.doc);
-      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true }));
+      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true, groupSizes: sizes }));
     } else {
       lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
       const current = await ctx.store.read();
       plan = await makePlan(ctx, current?.doc, planOptions(opts, forcedMode));
-      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true }));
+      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true, groupSizes: sizes }));
       if (plan.changes.length > 0 && !auto) {
         const ok = destroyMode
           ? await confirm("Do you really want to destroy all VMs of this shard?", "pvefleet will destroy every VM this shard owns.\nThere is no undo. Only 'yes' will be accepted to confirm.")

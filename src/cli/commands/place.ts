@@ -9,6 +9,8 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { Opts } from "../main.js";
 import { UserError } from "../../errors.js";
+import { outputFormat } from "../flags.js";
+import { plural } from "../render/vocabulary.js";
 import type { LiveNode } from "../../providers/proxmox/types.js";
 import { createPlacementLedger, type Placement, type SchedulerName } from "../../providers/proxmox/placement/ledger.js";
 
@@ -29,7 +31,7 @@ export async function run(opts: Opts): Promise<number> {
   const count = positiveInteger(opts.count ?? "1", "--count", 1);
   if (count > 10_000) throw new UserError("E_USAGE", `--count ${count} is more than 10000 VMs`);
   const scheduler = (opts.scheduler ?? "nstance") as SchedulerName;
-  const format = opts.format === "json" ? "json" : "text";
+  const format = outputFormat<"text" | "json">(opts);
 
   const nodes = typeof opts.nodesFile === "string" ? readNodesFile(opts.nodesFile) : await readLiveNodes(opts.insecureTls === true);
   const ledger = createPlacementLedger(nodes, scheduler);
@@ -57,7 +59,7 @@ function renderText(placements: Placement[], vm: { cores: number; memoryMiB: num
   const lines: string[] = [];
   placements.forEach((p, i) => {
     if (i > 0) lines.push("");
-    lines.push(`VM ${i + 1} of ${placements.length} (${vm.cores} cores, ${vm.memoryMiB} MiB, scheduler ${vm.scheduler}) → ${p.node}`);
+    lines.push(`VM ${i + 1} of ${placements.length} (${plural(vm.cores, "core")}, ${vm.memoryMiB} MiB, scheduler ${vm.scheduler}) → ${p.node}`);
     const width = Math.max(4, ...p.ranking.map((n) => n.length));
     lines.push(`  ${"RANK".padEnd(4)}  ${"NODE".padEnd(width)}  SCORE`);
     p.ranking.forEach((name, rank) => {

@@ -6,7 +6,7 @@
  */
 import type { Opts } from "../main.js";
 import type { Plan } from "../../planner/types.js";
-import { err, forEachShard, globals, makePlan, out, planOptions, savePlanFile, withShard, type GlobalOptions } from "../context.js";
+import { err, forEachShard, globals, groupSizes, makePlan, out, planOptions, planOrigin, savePlanFile, withShard, type GlobalOptions } from "../context.js";
 import { renderPlanText } from "../render/text.js";
 import { renderPlanMarkdown } from "../render/markdown.js";
 import { planToJson, renderPlanJson } from "../render/json.js";
@@ -14,24 +14,31 @@ import { palette } from "../render/ansi.js";
 import { summarySentence } from "../render/vocabulary.js";
 import { checkWritable, writeError } from "../files.js";
 
-async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined, outFile: string | undefined): Promise<Plan> {
+/** A plan and its groups' sizes in the shard file (for the text plan's "Groups:" table). */
+interface Planned {
+  plan: Plan;
+  sizes: Map<string, number>;
+}
+
+async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined, outFile: string | undefined): Promise<Planned> {
   return withShard(g, shard, async (ctx) => {
     const current = await ctx.store.read();
     // makePlan reads details of every VM the plan touches, so a saved plan carries their config digests.
     const options = planOptions(opts);
     const plan = await makePlan(ctx, current?.doc, options);
-    // The options go into the file: apply FILE plans again with them and compares.
-    if (outFile) await savePlanFile(outFile, plan, options).catch((e: unknown) => {
+    // The options go into the file: apply FILE plans again with them and compares; and where the
+    // shard file and the state are, so apply FILE needs nothing else.
+    if (outFile) await savePlanFile(outFile, plan, options, planOrigin(g, ctx.desired)).catch((e: unknown) => {
       throw writeError(outFile, e);
     });
-    return plan;
+    return { plan, sizes: groupSizes(ctx.desired) };
   });
 }
 
-function print(plan: Plan, g: GlobalOptions, savedTo: string | undefined): void {
+function print({ plan, sizes }: Planned, g: GlobalOptions, savedTo: string | undefined): void {
   if (g.format === "json") out(renderPlanJson(plan));
   else if (g.format === "markdown") out(renderPlanMarkdown(plan));
-  else out(renderPlanText(plan, { color: g.color, savedTo }));
+  else out(renderPlanText(plan, { color: g.color, savedTo, groupSizes: sizes }));
 }
 
 export async function run(opts: Opts): Promise<number> {
@@ -42,17 +49,17 @@ export async function run(opts: Opts): Promise<number> {
   if (outFile) await checkWritable(outFile, "--out");
 
   if (!opts.allShards) {
-    const plan = await planShard(g, opts, g.shard, outFile);
-    print(plan, g, outFile);
-    return detailed && plan.changes.length > 0 ? 2 : 0;
+    const planned = await planShard(g, opts, g.shard, outFile);
+    print(planned, g, outFile);
+    return detailed && planned.plan.changes.length > 0 ? 2 : 0;
   }
 
   const results = (await forEachShard(g, async (id) => {
     const file = outFile ? outFile.replace(/(\.[^./]+)?$/, (ext) => `.${id}${ext || ".json"}`) : undefined;
     if (g.format === "text") out(palette(g.color).bold(`\n=== shard ${id} ===\n\n`));
-    const plan = await planShard(g, opts, id, file);
-    if (g.format !== "json") print(plan, g, file);
-    return plan;
+    const planned = await planShard(g, opts, id, file);
+    if (g.format !== "json") print(planned, g, file);
+    return planned.plan;
   }, (id, line) => err(`Error: shard ${id}: ${line}\n`))).map((r) => ({ shard: r.shard, plan: r.value, error: r.error }));
   const ids = results.map((r) => r.shard);
 

@@ -9,6 +9,7 @@ import { renderPlanText } from "../render/text.js";
 import { renderPlanMarkdown } from "../render/markdown.js";
 import { renderPlanJson } from "../render/json.js";
 import { palette } from "../render/ansi.js";
+import { naturalCompare, plural } from "../render/vocabulary.js";
 
 export async function run(opts: Opts, planfile?: unknown): Promise<number> {
   const g = globals(opts);
@@ -27,7 +28,7 @@ export async function run(opts: Opts, planfile?: unknown): Promise<number> {
 }
 
 export function renderState(doc: StateDoc | undefined, shard: string, location: string, format: string, color: boolean): string {
-  const records = doc ? Object.values(doc.instances).sort((a, b) => `${a.tenant}.${a.group}/${a.instanceId}`.localeCompare(`${b.tenant}.${b.group}/${b.instanceId}`)) : [];
+  const records = doc ? Object.values(doc.instances).sort((a, b) => naturalCompare(`${a.tenant}.${a.group}/${a.instanceId}`, `${b.tenant}.${b.group}/${b.instanceId}`)) : [];
   if (format === "json") {
     return `${JSON.stringify({
       format_version: "1.0", shard, location, exists: doc !== undefined, lineage: doc?.lineage, serial: doc?.serial,
@@ -38,7 +39,7 @@ export function renderState(doc: StateDoc | undefined, shard: string, location: 
   const groups = new Map<string, number>();
   for (const r of records) groups.set(`${r.tenant}.${r.group}`, (groups.get(`${r.tenant}.${r.group}`) ?? 0) + 1);
   if (format === "markdown") {
-    return [`## pvefleet state for \`${shard}\``, "", `Lineage \`${doc.lineage}\`, serial ${doc.serial}, ${records.length} instances.`, "",
+    return [`## pvefleet state for \`${shard}\``, "", `Lineage \`${doc.lineage}\`, serial ${doc.serial}, ${plural(records.length, "instance")}.`, "",
       "| group | instance | node | vmid | phase |", "|---|---|---|--:|---|",
       ...records.map((r) => `| ${r.tenant}.${r.group} | \`${r.instanceId}\` | ${r.node} | ${r.vmid} | ${r.phase} |`), ""].join("\n");
   }

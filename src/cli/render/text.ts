@@ -7,8 +7,8 @@ import type { DriftFinding, InstanceChange, NodeCapacity, Plan, RefreshReport } 
 import { palette, type Palette } from "./ansi.js";
 import { isDrift, type InfoKind } from "../../planner/drift.js";
 import {
-  addressOf, countChanges, DISPLAY, displayOf, formatBytes, formatValue, groupName, isTextAttribute,
-  LEGEND_ORDER, liveAttributes, noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display, type Tone,
+  addressOf, attributeLabel, countChanges, DISPLAY, displayOf, formatBytes, formatValue, groupName, isTextAttribute,
+  LEGEND_ORDER, liveAttributes, naturalCompare, noChangesSentence, plural, sentenceOf, specAttributes, summarySentence, type Display, type Tone,
 } from "./vocabulary.js";
 
 export interface TextOptions {
@@ -17,6 +17,8 @@ export interface TextOptions {
   savedTo?: string;
   /** Omit the trailing "Note: You didn't use the --out option" paragraph (apply, show). */
   quietNote?: boolean;
+  /** Each group's size in the shard file (`tenant.group` → size), for the "Groups:" table; without it the size shows as "-". */
+  groupSizes?: ReadonlyMap<string, number>;
 }
 
 function paint(p: Palette, tone: Tone, s: string): string {
@@ -55,6 +57,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   out.push("", "pvefleet will perform the following actions:", "");
   plan.changes.forEach((c, i) => out.push(...renderChange(c, displays[i]!, p), ""));
 
+  out.push(...renderGroupCounts(plan, options.groupSizes, p));
   const counts = countChanges(plan);
   out.push(p.bold(summarySentence(plan.summary, counts)), "");
   const capacity = renderCapacity(plan.capacity, p);
@@ -69,6 +72,33 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       `exactly these actions if you run "pvefleet apply" now.`, "");
   }
   return out.join("\n");
+}
+
+/**
+ * The "Groups:" table: per group (natural order), its size in the shard file and what the plan does
+ * to it — `+` creates, `~` in-place updates (and starts), `-/+` replacements, `-` destroys.
+ */
+export function renderGroupCounts(plan: Pick<Plan, "changes">, sizes: ReadonlyMap<string, number> | undefined, p: Palette): string[] {
+  type Row = { create: number; update: number; replace: number; destroy: number };
+  const rows = new Map<string, Row>();
+  const row = (g: string) => rows.get(g) ?? rows.set(g, { create: 0, update: 0, replace: 0, destroy: 0 }).get(g)!;
+  for (const c of plan.changes) {
+    const r = row(groupName(c));
+    if (c.kind === "create") r.create++;
+    else if (c.kind === "update" || c.kind === "start") r.update++;
+    else if (c.kind === "replace") r.replace++;
+    else if (c.kind === "delete") r.destroy++;
+  }
+  if (rows.size === 0) return [];
+  const names = [...rows.keys()].sort(naturalCompare);
+  const head = ["group", "size", "+create", "~update", "-/+replace", "-destroy"];
+  const cells = names.map((g) => {
+    const r = rows.get(g)!;
+    return [g, String(sizes?.get(g) ?? "-"), String(r.create), String(r.update), String(r.replace), String(r.destroy)];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `  ${c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ")}`;
+  return [p.bold("Groups:"), line(head), ...cells.map(line), ""];
 }
 
 function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
@@ -92,9 +122,9 @@ function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
   for (const [k, v] of fixed) rows.push({ mark: "   ", tone: "plain", name: k, value: String(v) });
 
   if (c.kind === "create" && c.after && c.attributes.length === 0) {
-    for (const [k, v] of specAttributes(c.after)) rows.push({ mark: "  +", tone: "green", name: k, value: formatValue(k, v) });
+    for (const [k, v] of specAttributes(c.after)) rows.push({ mark: "  +", tone: "green", name: attributeLabel(k), value: formatValue(k, v) });
   } else if (c.kind === "delete" && c.before && c.attributes.length === 0) {
-    for (const [k, v] of liveAttributes(c.before)) rows.push({ mark: "  -", tone: "red", name: k, value: formatValue(k, v) });
+    for (const [k, v] of liveAttributes(c.before)) rows.push({ mark: "  -", tone: "red", name: attributeLabel(k), value: formatValue(k, v) });
   }
   for (const a of c.attributes) {
     if (a.sensitive) {
@@ -106,7 +136,7 @@ function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
       continue;
     }
     if (isTextAttribute(a.attribute, a.before, a.after)) {
-      rows.push({ mark: "  ~", tone: "yellow", name: a.attribute, value: "", note: a.forcesReplacement ? "# forces replacement" : undefined,
+      rows.push({ mark: "  ~", tone: "yellow", name: attributeLabel(a.attribute), value: "", note: a.forcesReplacement ? "# forces replacement" : undefined,
         diff: unifiedDiff(String(a.before ?? ""), String(a.after ?? "")) });
       continue;
     }
@@ -115,7 +145,7 @@ function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
     const value = a.before === undefined ? formatValue(a.attribute, a.after)
       : a.after === undefined ? formatValue(a.attribute, a.before)
       : `${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}`;
-    rows.push({ mark, tone, name: a.attribute, value, note: a.forcesReplacement ? "# forces replacement" : undefined });
+    rows.push({ mark, tone, name: attributeLabel(a.attribute), value, note: a.forcesReplacement ? "# forces replacement" : undefined });
   }
 
   const width = Math.max(...rows.map((r) => r.name.length));
@@ -173,7 +203,7 @@ function renderDriftBlock(plan: Plan, p: Palette): string | undefined {
   if (others.length) {
     const by = (k: DriftFinding["kind"]) => others.filter((f) => f.kind === k).length;
     const parts = [
-      by("orphan") ? `${by("orphan")} orphan${by("orphan") === 1 ? "" : "s"} (our tags, not in the state; use --gc or --adopt)` : "",
+      by("orphan") ? `${plural(by("orphan"), "orphan")} (our tags, not in the state; use --gc or --adopt)` : "",
       by("suspicious") ? `${by("suspicious")} suspicious (half-tagged, never changed)` : "",
       by("unmanaged") ? `${by("unmanaged")} unmanaged (no ownership tags, never changed)` : "",
     ].filter(Boolean);
@@ -198,7 +228,7 @@ export function renderFindings(findings: DriftFinding[], p: Palette): string[] {
     out.push(p.bold(`  # ${who} ${what}`) + (where ? p.dim(` (${where})`) : ""));
     for (const f of fs) {
       if (f.kind === "attribute" && f.attribute) {
-        out.push(`    ${p.yellow("~")} ${f.attribute}: ${formatValue(f.attribute, f.expected)} → ${formatValue(f.attribute, f.actual)}`);
+        out.push(`    ${p.yellow("~")} ${attributeLabel(f.attribute)}: ${formatValue(f.attribute, f.expected)} → ${formatValue(f.attribute, f.actual)}`);
       } else {
         out.push(`    ${p.dim("#")} ${f.message}`);
       }
@@ -228,12 +258,12 @@ function pct(v: number, maxv: number): string {
 
 export function renderCapacity(capacity: NodeCapacity[], p: Palette): string[] {
   if (capacity.length === 0) return [];
-  const rows = capacity.map((n) => ({
+  const rows = [...capacity].sort((a, b) => naturalCompare(a.node, b.node)).map((n) => ({
     node: n.node,
     mem: bar(n.maxmemBytes, n.before.memBytes, n.after.memBytes, p),
     memText: `${formatBytes(n.before.memBytes)} → ${formatBytes(n.after.memBytes)} of ${formatBytes(n.maxmemBytes)} (${pct(n.after.memBytes, n.maxmemBytes)})`,
     cpu: bar(n.maxcpu, n.before.cores, n.after.cores, p),
-    cpuText: `${n.before.cores} → ${n.after.cores} of ${n.maxcpu} cores (${pct(n.after.cores, n.maxcpu)})`,
+    cpuText: `${n.before.cores} → ${n.after.cores} of ${plural(n.maxcpu, "core")} (${pct(n.after.cores, n.maxcpu)})`,
     over: n.after.memBytes > n.maxmemBytes,
   }));
   const nw = Math.max(4, ...rows.map((r) => r.node.length));
@@ -252,7 +282,7 @@ export function renderCapacity(capacity: NodeCapacity[], p: Palette): string[] {
  * could not see, so nobody takes a listing-only "no changes" for more than it is.
  */
 export function refreshSentence(r: RefreshReport): string {
-  const reads = `${r.listings} listings, ${r.configReads} config read${r.configReads === 1 ? "" : "s"}, ${r.statusReads} status read${r.statusReads === 1 ? "" : "s"}`;
+  const reads = `${plural(r.listings, "listing")}, ${r.configReads} config read${r.configReads === 1 ? "" : "s"}, ${r.statusReads} status read${r.statusReads === 1 ? "" : "s"}`;
   return r.policy === "full"
     ? `Refresh: full (${reads}): every VM of the shard read, so edits the listing cannot show (cores/memory awaiting a restart, onboot, notes) are compared.`
     : `Refresh: listing (${reads}): pending cores/memory changes, onboot and notes edits are not seen; --refresh full reads them.`;
@@ -295,14 +325,14 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
   const head = `Shard ${report.clusterId}/${report.shardId}`;
   if (inSync(report)) {
     // VMs that are not this shard's are information, not drift (rule 10); suspicious ones say why.
-    const lines = [`${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${report.managed} VMs checked)` : ""}.${informationNote(report)}`];
+    const lines = [`${head}: ${p.green("no drift.")} The cluster matches the state${report.managed !== undefined ? ` (${plural(report.managed, "VM")} checked)` : ""}.${informationNote(report)}`];
     for (const f of report.findings.filter((x) => x.kind === "suspicious")) lines.push(`  ${p.dim("#")} ${f.message}`);
     if (report.refresh) lines.push(p.dim(refreshSentence(report.refresh)));
     return `${lines.join("\n")}\n`;
   }
   const managed = report.findings.filter(isManagedDrift);
   const others = report.findings.filter((f) => !isManagedDrift(f));
-  const out = [`${head}: ${p.yellow(p.bold(`${report.findings.length} drift finding${report.findings.length === 1 ? "" : "s"}`))}`, ""];
+  const out = [`${head}: ${p.yellow(p.bold(plural(report.findings.length, "drift finding")))}`, ""];
   if (managed.length) out.push(p.bold("Objects have changed outside of pvefleet:"), "", ...renderFindings(managed, p));
   if (others.length) out.push(p.bold("VMs on the cluster that pvefleet does not manage:"), "", ...renderFindings(others, p));
   out.push(driftCountsLine(report.findings));
@@ -319,6 +349,6 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
 
 export function driftCountsLine(findings: DriftFinding[]): string {
   const kinds: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
-  const label: Record<string, string> = { attribute: "attribute changes", missing: "missing", stopped: "stopped", orphan: "orphans", suspicious: "suspicious", unmanaged: "unmanaged" };
-  return `Drift: ${kinds.map((k) => `${findings.filter((f) => f.kind === k).length} ${label[k]}`).join(", ")}.\n`;
+  const noun: Record<string, [string, string]> = { attribute: ["attribute change", "attribute changes"], orphan: ["orphan", "orphans"] };
+  return `Drift: ${kinds.map((k) => plural(findings.filter((f) => f.kind === k).length, ...(noun[k] ?? [k, k]))).join(", ")}.\n`;
 }

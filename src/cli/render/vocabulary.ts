@@ -118,6 +118,40 @@ export function noChangesSentence(mode: Plan["mode"]): string {
   }
 }
 
+/** `1 attribute change`, `2 attribute changes`: a count and its noun, agreeing. */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : pluralForm}`;
+}
+
+const COLLATOR = new Intl.Collator("en", { numeric: true, sensitivity: "variant" });
+
+/** Natural order for names with numbers: pve2 before pve10 (every listing of nodes and instances). */
+export function naturalCompare(a: string, b: string): number {
+  return COLLATOR.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** `instanceId` → `instance_id`, `memoryMiB` → `memory_mib`: the JSON spelling of every machine output. */
+export function snakeCase(key: string): string {
+  return key.replace(/([KMGT])iB\b|([KMGT])iB(?=[A-Z])/g, "$1$2ib").replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2").toLowerCase();
+}
+
+/** A value with every object key in snake_case (arrays and nested objects too). */
+export function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [snakeCase(k), snakeKeys(v)]));
+  return value;
+}
+
+/**
+ * Attribute names as people read them: the unit goes with the value, not the name, so a name never
+ * disagrees with what is shown (`disk: 4 GiB`, not `diskBytes: 4 GiB`). Names without a unit pass through.
+ */
+const LABELS: Record<string, string> = { memoryMiB: "memory", diskBytes: "disk", memoryBytes: "memory", maxmemBytes: "memory" };
+
+export function attributeLabel(attribute: string): string {
+  return LABELS[attribute] ?? attribute;
+}
+
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 export function formatBytes(bytes: number): string {
   let v = bytes;
@@ -134,6 +168,7 @@ export function formatBytes(bytes: number): string {
 export function formatValue(attribute: string, value: unknown): string {
   if (value === undefined || value === null) return "(none)";
   if (typeof value === "number" && /bytes$/i.test(attribute)) return formatBytes(value);
+  if (typeof value === "number" && /MiB$/.test(attribute)) return formatBytes(value * 1024 * 1024);
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return JSON.stringify(value);

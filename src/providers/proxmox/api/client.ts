@@ -152,7 +152,8 @@ export class ProxmoxClient {
     this.agent = new Agent({
       connections: options.maxConnections ?? 8,
       keepAliveTimeout: 10_000,
-      connect: { rejectUnauthorized: !options.insecureTls, ...(ca !== undefined ? { ca } : {}) },
+      // PVEFLEET_INSECURE_TLS=1 (or the bpg provider's PROXMOX_VE_INSECURE, src/cli/env.ts) turns verification off like insecure_tls.
+      connect: { rejectUnauthorized: !(options.insecureTls || /^(1|true|yes)$/i.test(env.PVEFLEET_INSECURE_TLS ?? "")), ...(ca !== undefined ? { ca } : {}) },
     });
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
