@@ -33,7 +33,7 @@ function facts(existing: boolean) {
     source: { location: "shard.jsonc", digest: "sha256:cfg" }, clusterId: "lab", shardId: "dev",
     provider: { kind: "proxmox", region: "r", zone: "z", options: {
       insecureTls: false, cloudInitIsoStorage: "local", vmidRange: { min: 10000, max: 999999999 }, scheduler: "nstance", placementSpread: "group",
-      cloneConcurrencyPerStorage: 2, memoryHeadroom: 0.9, fullClone: true, shutdownTimeoutSec: 60, scaleDownOrder: "newest", maxSurge: 1,
+      cloneConcurrencyPerStorage: 2, memoryHeadroom: 0.9, cpuOvercommit: 4, fullClone: true, shutdownTimeoutSec: 60, scaleDownOrder: "newest", maxSurge: 1,
     } },
     groups,
   };

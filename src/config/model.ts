@@ -68,6 +68,11 @@ export interface ProxmoxOptions {
   cloneConcurrencyPerStorage: number; // default 2
   /** Share of a node's memory that committed VM memory may reach before a plan fails (default 0.9). */
   memoryHeadroom: number;
+  /**
+   * vCPUs a node may be committed per CPU PVE reports for it (`maxcpu`) before a plan that adds
+   * vCPUs there warns (default 4: a warning, never a failure).
+   */
+  cpuOvercommit: number;
   fullClone: boolean; // default true
   shutdownTimeoutSec: number; // default 60
   scaleDownOrder: "newest" | "oldest";

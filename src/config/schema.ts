@@ -48,6 +48,7 @@ export const OptionsFile = z.looseObject({
   placement_spread: z.enum(["group", "none"]).optional(),
   clone_concurrency_per_storage: int().min(1).max(64).optional(),
   memory_headroom: z.number().gt(0).max(4).optional(),
+  cpu_overcommit: z.number().gt(0).max(64).optional(),
   full_clone: z.boolean().optional(),
   shutdown_timeout: z.string().optional(),
   scale_down_order: z.enum(["newest", "oldest"]).optional(),

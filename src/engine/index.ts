@@ -7,13 +7,13 @@
  */
 import type { DesiredShard } from "../config/model.js";
 import { listShardIds, loadShardFile } from "../config/index.js";
-import { isUserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
 import { apply, checkPlanFreshness, type ApplyEvent, type ApplyResult } from "../applier/index.js";
 import { driftReport, isDrift, plan, vmsNeedingDetails, type InfoKind } from "../planner/index.js";
 import { checkSameAsFresh, replanOptions, type SavedPlan } from "../planner/saved-plan.js";
 import type { DetailPolicy, DetailRequest, DriftFinding, Plan, PlanOptions, PlanSelectors, RefreshPolicy, RefreshReport } from "../planner/types.js";
 import { createProxmoxProvider } from "../providers/proxmox/index.js";
-import type { Provider, VmDetail } from "../providers/types.js";
+import { STATE_ONLY_ACTIONS, type Provider, type VmDetail } from "../providers/types.js";
 import { openStateStore } from "../state/index.js";
 import type { StorageKind } from "../state/storage-kinds.js";
 import type { LeaseLock, StateDoc, StateStore } from "../state/types.js";
@@ -142,13 +142,32 @@ async function refreshShard(s: Pick<ShardSession, "ops" | "desired">, doc: State
   return { live, details, refresh };
 }
 
-/** refresh → per-VM reads under the refresh policy → the pure planner; the plan says what was read. */
+/**
+ * refresh → per-VM reads under the refresh policy → the pure planner → the provider's preflight of
+ * the plan's actions (templates, storages, bridges, pools, privileges on PVE's paths); the plan
+ * says what was read and what the preflight found missing (`preflightError` turns that into the
+ * one grouped error a front end shows instead of the plan).
+ */
 export async function makePlan(s: Pick<ShardSession, "ops" | "desired">, doc: StateDoc | undefined, options: EnginePlanOptions = {}): Promise<Plan> {
   const { deep, refresh, ...rest } = options;
   const detailPolicy = rest.detailPolicy ?? (deep ? "ours" : detailPolicyOf(refresh));
   const full: PlanOptions = { ...rest, detailPolicy, hooks: s.ops.hooks };
   const read = await refreshShard(s, doc, full);
-  return { ...plan(s.desired, doc, read.live, full, read.details), refresh: read.refresh };
+  const p: Plan = { ...plan(s.desired, doc, read.live, full, read.details), refresh: read.refresh };
+  const clusterActions = p.actions.filter((a) => !STATE_ONLY_ACTIONS.includes(a.type));
+  if (clusterActions.length > 0) p.preflight = await s.ops.checkPlan(clusterActions, { live: read.live, details: read.details ?? [] });
+  return p;
+}
+
+/**
+ * The plan's preflight as one error listing every missing thing with its fix (exit 1, nothing
+ * created), or undefined when nothing is missing. Plan and apply throw it before showing a plan.
+ */
+export function preflightError(p: Pick<Plan, "preflight">): UserError | undefined {
+  const problems = p.preflight?.problems ?? [];
+  if (problems.length === 0) return undefined;
+  const lines = problems.map((x) => `  - ${x.message}\n    fix: ${x.fix}`);
+  return new UserError("E_PREFLIGHT", `preflight: the plan needs ${problems.length} thing${problems.length === 1 ? "" : "s"} the cluster or the API token lacks; nothing was created:\n${lines.join("\n")}`);
 }
 
 /** The reads the planner asked for: config for all, status/current too where it said `status`. */
@@ -217,4 +236,10 @@ export async function applyPlan(
   o: { lock?: LeaseLock; lockTimeoutMs?: number; parallelism?: number; onEvent?: (e: ApplyEvent) => void; signal?: AbortSignal },
 ): Promise<ApplyResult> {
   return apply(p, { ops: s.ops, store: s.store, desired: s.desired, ...o });
+}
+
+/** Throws the plan's preflight error, if any (plan and apply call it before showing the plan). */
+export function assertPreflight(p: Pick<Plan, "preflight">): void {
+  const e = preflightError(p);
+  if (e) throw e;
 }

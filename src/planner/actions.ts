@@ -109,7 +109,8 @@ export function createChain(list: ActionList, facts: Facts, c: PlacedCreate): st
     }, { steps: configureSteps, record: { applied: appliedSizes(spec) } });
   }
   if (spec.diskBytes !== undefined && !done.has("resize")) {
-    last = list.add(id, "resize", c.node, c.vmid, [last ?? clone ?? upload], { disk: "scsi0", bytes: spec.diskBytes }, { steps: ["resize"] });
+    // No `disk`: the provider grows the VM's boot disk, from its boot order (scsi0, virtio0, sata0…).
+    last = list.add(id, "resize", c.node, c.vmid, [last ?? clone ?? upload], { bytes: spec.diskBytes }, { steps: ["resize"] });
   }
   if (!done.has("start")) {
     last = list.add(id, "start", c.node, c.vmid, [last ?? clone ?? upload], {}, { steps: ["start"], record: { phase: "ready", stepsDone: [...CREATE_STEPS] } });
@@ -152,7 +153,7 @@ export function memberChain(list: ActionList, intent: Intent, digest: string | u
     prev = list.add(id, "configure", vm.node, vm.vmid, [prev], { ...d.configure, ...(digest ? { digest } : {}) });
   }
   if (d?.resizeBytes !== undefined) {
-    prev = list.add(id, "resize", vm.node, vm.vmid, [prev], { disk: "scsi0", bytes: d.resizeBytes });
+    prev = list.add(id, "resize", vm.node, vm.vmid, [prev], { bytes: d.resizeBytes });
   }
   if (d?.restart) {
     // A restart is stop → start with the existing action types: a cold change (cores, memory)

@@ -97,7 +97,9 @@ function trustDetail(vm: LiveVmX, d: VmDetail | undefined, desired: DesiredShard
     cores: d.cores,
     memoryBytes: d.memoryMiB * MIB,
   };
-  const disk = d.scsi0 ? diskBytesOf(d.scsi0, hooks) : undefined;
+  // The boot disk (from the boot order), not an assumed scsi0: virtio0 and sata0 templates too.
+  const drive = d.disk ?? d.scsi0;
+  const disk = drive ? diskBytesOf(drive, hooks) : undefined;
   if (disk !== undefined) out.diskBytes = disk;
   if (out.name !== vm.name || out.tags.join(",") !== vm.tags.join(",")) out.ownership = hooks.ownershipOf(out, desired.clusterId, desired.shardId);
   if (status === "running") {

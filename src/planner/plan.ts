@@ -116,6 +116,7 @@ export function plan(desired: DesiredShard, state: StateDoc | undefined, live: L
   rollReplacements(actions, rec.intents, facts);
   validateGraph(actions);
   if (mode === "normal" && !options.ignoreCapacity) capacity.check(popts.memoryHeadroom);
+  if (mode === "normal") warnings.push(...capacity.overcommitWarnings(popts.cpuOvercommit));
 
   const changes = rec.intents.map((i) => i.change).sort(changeOrder);
   checkTemplateDisks(desired, live, changes);

@@ -3,7 +3,7 @@
  * src/cli, walked by src/applier, saved with `plan --out`.
  */
 import type { GroupRef, VmSpec } from "../config/model.js";
-import type { ActionParams, ActionType, CreateStep, LiveVm, Ownership, PlanningHooks } from "../providers/types.js";
+import type { ActionParams, ActionType, CreateStep, LiveVm, Ownership, PlanningHooks, PreflightReport } from "../providers/types.js";
 import type { InstanceRecord } from "../state/types.js";
 
 export type { ActionType, CreatePlacementLedger, NotesBlockFields, NotesCodec, PlacementLedger, PlanningHooks } from "../providers/types.js";
@@ -165,6 +165,8 @@ export interface Plan {
   warnings: string[];
   /** How the cluster was read for this plan (set by the engine, which makes the reads). */
   refresh?: RefreshReport;
+  /** What the provider's plan-time preflight found missing (set by the engine; see preflightError). */
+  preflight?: PreflightReport;
 }
 
 /**

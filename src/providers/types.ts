@@ -85,7 +85,15 @@ export const ACTION_PARAMS = {
     /** The create chain's configure, which writes the ownership tags onto its own fresh clone. */
     fresh: z.literal(true).optional(),
   }).strict(),
-  resize: z.object({ disk: z.literal("scsi0"), bytes: z.number().int().positive() }).strict(),
+  /**
+   * `disk`: the drive to grow, a disk-bus key PVE accepts (ide0-3, sata0-5, scsi0-30, virtio0-15);
+   * absent: the VM's boot disk, from its `boot` order, found by the provider when it resizes (a
+   * new VM's is its template's). Plans saved with `"scsi0"` still load.
+   */
+  resize: z.object({
+    disk: z.string().regex(/^(?:ide[0-3]|sata[0-5]|scsi(?:[0-9]|[12][0-9]|30)|virtio(?:[0-9]|1[0-5]))$/, "a disk such as scsi0, virtio0 or sata0").optional(),
+    bytes: z.number().int().positive(),
+  }).strict(),
   start: z.object({ reason: z.literal("restart").optional() }).strict(),
   stop: z.object({ timeoutSec: z.number().int().nonnegative().optional(), reason: z.literal("restart").optional() }).strict(),
   "delete-vm": z.object({ digest: z.string().optional() }).strict(),
@@ -165,6 +173,9 @@ export interface VmDetail {
   cores: number;
   memoryMiB: number;
   scsi0?: string;
+  /** The boot disk's drive key (first disk of the `boot` order, else `bootdisk`, else the first disk) and its value. */
+  diskKey?: string;
+  disk?: string;
   tags: string[];
   lock?: string;
   /** Only with `details(vms, { status: true })`: status/current mapped with qmpstatus (paused → suspended). */
@@ -251,6 +262,22 @@ export interface ActionTarget {
 /** One action as the provider receives it: its type and typed params, and where it applies. */
 export type ProviderAction = { [K in ActionType]: { type: K; params: ActionParams<K> } }[ActionType];
 
+/** A planned action as the preflight reads it: what, for which instance, where. */
+export type PreflightAction = ProviderAction & { instanceId: string; node: string; vmid: number };
+
+/** One missing thing the plan needs, and how to fix it (a command where there is one). */
+export interface PreflightProblem {
+  message: string;
+  fix: string;
+}
+
+/** The plan-time preflight's result: nothing missing when `problems` is empty. */
+export interface PreflightReport {
+  problems: PreflightProblem[];
+  /** API requests the preflight made. */
+  requests: number;
+}
+
 /** What the applier knows that the plan could not: where the VM is now, and the change's spec. */
 export interface RunContext {
   target: ActionTarget;
@@ -278,7 +305,14 @@ export interface Provider {
   readonly hooks: PlanningHooks;
   refresh(options?: { storages?: boolean }): Promise<LiveShard>;
   details(vms: { node: string; vmid: number }[], options?: { status?: boolean }): Promise<VmDetail[]>;
-  /** Before the first change: fails listing everything the credentials lack for these actions. */
+  /**
+   * Plan time, before anything is shown: everything the plan's actions need from the cluster —
+   * templates on the chosen nodes, storages with the right content, bridges, pools — and every
+   * privilege the cluster will check for them, on the paths it checks them. Reports each missing
+   * thing with its fix; throws only when the cluster cannot be asked.
+   */
+  checkPlan(actions: readonly PreflightAction[], facts: { live: LiveShard; details?: readonly VmDetail[] }): Promise<PreflightReport>;
+  /** Before the first change: fails listing every privilege the credentials hold nowhere for these actions. */
   preflight(actions: readonly ActionType[]): Promise<void>;
   run(action: ProviderAction, context: RunContext): Promise<ActionOutcome>;
   close(): Promise<void>;

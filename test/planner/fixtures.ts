@@ -39,7 +39,7 @@ export function group(name: string, size: number, over: Partial<VmSpec> = {}, ha
 export function options(over: Partial<ProxmoxOptions> = {}): ProxmoxOptions {
   return {
     insecureTls: false, cloudInitIsoStorage: "local", vmidRange: { min: 10000, max: 999999999 }, scheduler: "nstance", placementSpread: "group",
-    cloneConcurrencyPerStorage: 2, memoryHeadroom: 0.9, fullClone: true, shutdownTimeoutSec: 60, scaleDownOrder: "newest",
+    cloneConcurrencyPerStorage: 2, memoryHeadroom: 0.9, cpuOvercommit: 4, fullClone: true, shutdownTimeoutSec: 60, scaleDownOrder: "newest",
     maxSurge: 1, ...over,
   };
 }

@@ -12,6 +12,7 @@ import type { Opts } from "../main.js";
 import type { Plan } from "../../planner/types.js";
 import type { LeaseLock } from "../../state/types.js";
 import { UserError } from "../../errors.js";
+import { assertPreflight } from "../../engine/index.js";
 import {
   canPrompt, confirm, err, globals, groupSizes, makePlan, openShard, out, parseDuration, parsePositiveInt, planOptions,
   readPlanFile, replanSavedPlan, runApplier, savedPlanLocation, type ShardContext,
@@ -81,11 +82,13 @@ async function applyWith(ctx: ShardContext, opts: Opts, saved: SavedPlan | undef
       const current = await ctx.store.read();
       // What runs is the plan made now, inside the lock; the file only decides whether it runs.
       plan = await replanSavedPlan(ctx, saved, current?.doc);
+      assertPreflight(plan); // every missing privilege/object in one error, before anything is shown
       if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true, groupSizes: sizes }));
     } else {
       lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
       const current = await ctx.store.read();
       plan = await makePlan(ctx, current?.doc, planOptions(opts, forcedMode));
+      assertPreflight(plan);
       if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true, groupSizes: sizes }));
       if (plan.changes.length > 0 && !auto) {
         const ok = destroyMode

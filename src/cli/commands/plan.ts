@@ -7,6 +7,7 @@
 import type { Opts } from "../main.js";
 import type { Plan } from "../../planner/types.js";
 import { err, forEachShard, globals, groupSizes, makePlan, out, planOptions, planOrigin, savePlanFile, withShard, type GlobalOptions } from "../context.js";
+import { assertPreflight } from "../../engine/index.js";
 import { renderPlanText } from "../render/text.js";
 import { renderPlanMarkdown } from "../render/markdown.js";
 import { planToJson, renderPlanJson } from "../render/json.js";
@@ -26,6 +27,7 @@ async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined
     // makePlan reads details of every VM the plan touches, so a saved plan carries their config digests.
     const options = planOptions(opts);
     const plan = await makePlan(ctx, current?.doc, options);
+    assertPreflight(plan); // every missing privilege/object in one error, exit 1, before anything is shown or saved
     // The options go into the file: apply FILE plans again with them and compares; and where the
     // shard file and the state are, so apply FILE needs nothing else.
     if (outFile) await savePlanFile(outFile, plan, options, planOrigin(g, ctx.desired)).catch((e: unknown) => {

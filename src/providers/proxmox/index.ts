@@ -6,6 +6,7 @@
 import type { Provider } from "../types.js";
 import { runAction } from "./run.js";
 import { privilegesFor } from "./permissions.js";
+import { Preflight } from "./preflight.js";
 import { ProxmoxClient, type RetryOptions } from "./api/client.js";
 import { ProxmoxOperations } from "./operations.js";
 import { TaskWaiter, type TaskTiming } from "./api/tasks.js";
@@ -68,6 +69,7 @@ export function createProxmoxProvider(opts: ProxmoxProviderOptions): ProxmoxProv
   return {
     kind: "proxmox",
     hooks: ops.hooks,
+    checkPlan: (actions, facts) => new Preflight(client, facts.live, facts.details ?? []).run(actions),
     preflight: (actions) => ops.checkPermissions(privilegesFor(actions)),
     run: (action, context) => runAction(ops, action, context),
     refresh: (o) => ops.refresh(o),

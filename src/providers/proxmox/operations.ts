@@ -13,11 +13,10 @@ import { proxmoxPlanningHooks } from "./hooks.js";
 import { formatTags, hasOwnershipTags, normaliseTags } from "./codecs/tags.js";
 import { MAX_DESCRIPTION_CHARS } from "./codecs/notes-block.js";
 import { formatNet0, retargetNet0 } from "./codecs/net0.js";
-import { EMPTY_CDROM, bootOrderWithIso, bootOrderWithoutIso, formatIde2Iso, parseDrive } from "./codecs/drives.js";
+import { EMPTY_CDROM, bootDiskOf, bootOrderWithIso, bootOrderWithoutIso, cloudinitDrives, formatIde2Iso, parseDrive } from "./codecs/drives.js";
+import { PATH_BASED_STORAGE } from "./preflight.js";
 import type { CloneRequest, ConfigureRequest, LiveShard, ProxmoxOps, VmDetail, VmTarget } from "./types.js";
 
-/** Storage types whose volumes are files (uploads allowed; pve-api.md §6 "path-based"). */
-const PATH_BASED_STORAGE = new Set(["dir", "nfs", "cifs", "cephfs", "glusterfs", "btrfs"]);
 
 export interface OperationsOptions {
   clusterId: string;
@@ -395,9 +394,17 @@ export class ProxmoxOperations implements ProxmoxOps {
         }
       }
       if (req.isoVolume !== undefined) {
-        // The disk stays first so the VM boots its disk; the ISO is only the cloud-init seed.
+        // PVE's own cloud-init drive (a template made with "Add → CloudInit Drive") would be a second
+        // `cidata` seed next to ours: the clone's is deleted in the same write (on ide2 ours replaces it).
+        const seeds = req.isoVolume === null ? [] : cloudinitDrives(config).filter((k) => k !== "ide2");
+        if (seeds.length > 0) params.delete = seeds.join(",");
+        // The boot disk (from the VM's boot order: scsi0, virtio0, sata0…) stays first so the VM
+        // boots its disk; the ISO is only the cloud-init seed.
+        const disk = bootDiskOf(config);
+        if (disk === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} on ${req.node} has no boot disk (no disk in its boot order); its template needs one`);
+        const boot = withoutDevices(config.boot ?? req.currentBoot, seeds);
         params.ide2 = req.isoVolume === null ? EMPTY_CDROM : formatIde2Iso(req.isoVolume);
-        params.boot = req.isoVolume === null ? bootOrderWithoutIso(req.currentBoot) : bootOrderWithIso(req.currentBoot);
+        params.boot = req.isoVolume === null ? bootOrderWithoutIso(boot, disk) : bootOrderWithIso(boot, disk);
       }
     } catch (e) {
       if (e instanceof ProxmoxError) throw e;
@@ -419,20 +426,23 @@ export class ProxmoxOperations implements ProxmoxOps {
    * Grow only, to an absolute size read right before (the guard's read): a repeat after success
    * finds the size equal and does nothing. A shrink is refused here, before PVE's task would fail.
    */
-  async resize(req: VmTarget & { disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void> {
+  async resize(req: VmTarget & { disk?: string; bytes: number; currentBytes?: number }): Promise<void> {
     // The guard's config read also gives the disk's current size, so resize costs no extra call.
     const config = await this.guard(req, "resize");
     if (!config) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} does not exist on node "${req.node}"`);
-    const drive = config[req.disk];
-    if (drive === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} has no disk ${req.disk}`);
+    // Without a named disk: the boot disk, from the VM's boot order (a virtio0 or sata0 template's too).
+    const disk = req.disk ?? bootDiskOf(config);
+    if (disk === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} on ${req.node} has no boot disk to resize`);
+    const drive = config[disk];
+    if (drive === undefined) throw new ProxmoxError("NOT_FOUND", `VM ${req.vmid} has no disk ${disk}`);
     const current = parseDrive(drive).sizeBytes ?? req.currentBytes ?? this.clonedDiskBytes.get(req.vmid);
     if (current !== undefined && req.bytes < current) {
-      throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: ${req.disk} is ${current} bytes; shrinking to ${req.bytes} bytes is not supported`);
+      throw new ProxmoxError("VALIDATION", `VM ${req.vmid}: ${disk} is ${current} bytes; shrinking to ${req.bytes} bytes is not supported`);
     }
     if (current !== undefined && req.bytes === current) return;
     const answer = await this.client.put<string | null>(
       apiPath`/nodes/${req.node}/qemu/${req.vmid}/resize`,
-      { disk: req.disk, size: String(req.bytes), digest: config.digest },
+      { disk, size: String(req.bytes), digest: config.digest },
       // With a digest a repeat after a lost success is refused as CONFLICT: send once; the
       // applier's retry re-reads, finds the size reached and does nothing.
       "unsafe",
@@ -630,4 +640,10 @@ export class ProxmoxOperations implements ProxmoxOps {
       throw e;
     }
   }
+}
+
+/** A `boot` value without some devices (drives deleted in the same write must not stay in the order). */
+function withoutDevices(boot: string | undefined, devices: readonly string[]): string | undefined {
+  if (!boot || devices.length === 0) return boot;
+  return boot.replace(/(^|,)order=([^,]*)/, (_m, lead: string, order: string) => `${lead}order=${order.split(";").filter((d) => !devices.includes(d)).join(";")}`);
 }

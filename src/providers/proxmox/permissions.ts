@@ -1,7 +1,7 @@
 /**
- * Permission preflight: the privileges each planned action needs (the guide's table of 16,
- * proxmox-guide.md "Required Proxmox Permissions"), checked against `GET /access/permissions`
- * on `/` before any change, so a run fails with the full missing list instead of halfway.
+ * The apply-time permission backstop: the privileges each action type needs (the guide's table of
+ * 16, proxmox-guide.md "Required Proxmox Permissions", plus VM.Config.Cloudinit), each held on some
+ * path. The exact, per-path check is the plan-time preflight (preflight.ts).
  */
 import type { ActionType } from "../types.js";
 import type { ProxmoxClient } from "./api/client.js";
@@ -18,6 +18,7 @@ export const ALL_PRIVILEGES = [
   "VM.Config.Network",
   "VM.Config.Disk",
   "VM.Config.CDROM",
+  "VM.Config.Cloudinit",
   "VM.Config.Options",
   "Datastore.Audit",
   "Datastore.Allocate",
@@ -30,8 +31,8 @@ export type Privilege = (typeof ALL_PRIVILEGES)[number];
 
 export const ROLE_ADVICE = "Assign PVEVMAdmin + PVEDatastoreAdmin + PVEAuditor + PVESDNUser roles to the API token user";
 
-/** Every run reads the cluster (resources, task status, storage listing). */
-const ALWAYS: Privilege[] = ["Sys.Audit", "VM.Audit", "Datastore.Audit"];
+/** Every run reads VM configs and storage listings. */
+const ALWAYS: Privilege[] = ["VM.Audit", "Datastore.Audit"];
 
 const BY_ACTION: Record<ActionType, Privilege[]> = {
   // nextid + clone target allocation; full clone allocates disk space; the clone copies net0 on a bridge.
@@ -59,25 +60,23 @@ export function privilegesFor(actions: Iterable<ActionType>): Privilege[] {
 /** Map of path → privilege → propagate flag (0/1), as `GET /access/permissions` returns it. */
 export type PermissionTree = Record<string, Record<string, number | boolean>>;
 
-/** Missing privileges on `/`; undefined when the token has no entry for `/` at all. */
-export function missingPrivileges(tree: PermissionTree, needed: readonly string[]): string[] | undefined {
-  const root = tree["/"];
-  if (!root) return undefined;
-  // A privilege granted on `/` without propagation does not reach /vms/… and /storage/…
-  return needed.filter((p) => !(p in root) || !root[p]);
+/**
+ * The privileges held on no path at all. This is the apply-time backstop only: the plan-time
+ * preflight (preflight.ts) checks each privilege on the exact path PVE checks it, so a token granted
+ * PVEVMAdmin on /vms and PVEDatastoreAdmin on /storage is not refused here for lacking them on `/`.
+ */
+export function missingEverywhere(tree: PermissionTree, needed: readonly string[]): string[] {
+  const held = new Set<string>();
+  for (const privs of Object.values(tree)) for (const p of Object.keys(privs)) held.add(p);
+  return needed.filter((p) => !held.has(p));
 }
 
 export async function checkPermissions(client: ProxmoxClient, needed: readonly string[]): Promise<void> {
   if (needed.length === 0) return;
-  const tree = await client.get<PermissionTree>("/access/permissions", { path: "/" });
-  const missing = missingPrivileges(tree ?? {}, needed);
-  if (missing === undefined) {
-    throw new ProxmoxError(
-      "PERMISSION",
-      "API token has no permissions on /: assign PVEVMAdmin + PVEDatastoreAdmin + PVEAuditor + PVESDNUser roles to the API token user on /",
-    );
-  }
+  // The effective tree: every default path, ACL path and pool member (RPCEnvironment.pm:241-289).
+  const tree = (await client.get<PermissionTree>("/access/permissions")) ?? {};
+  const missing = missingEverywhere(tree, needed);
   if (missing.length > 0) {
-    throw new ProxmoxError("PERMISSION", `API token missing required permissions on /: [${missing.join(", ")}]. ${ROLE_ADVICE}`);
+    throw new ProxmoxError("PERMISSION", `API token ${client.tokenId} holds [${missing.join(", ")}] on no path. ${ROLE_ADVICE}`);
   }
 }

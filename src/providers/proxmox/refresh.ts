@@ -13,6 +13,7 @@ import { apiPath, type ProxmoxClient } from "./api/client.js";
 import { isProxmoxError } from "./api/errors.js";
 import type { LiveNode, LiveShard, LiveStorage, LiveVm, Ownership, VmDetail, VmStatus } from "./types.js";
 import { normaliseTags } from "./codecs/tags.js";
+import { bootDiskOf } from "./codecs/drives.js";
 import { ownershipOf, publishedName } from "./ownership.js";
 
 export { INSTANCE_ID_RE, ownershipOf, publishedName } from "./ownership.js";
@@ -148,6 +149,14 @@ export function toVmDetail(target: { node: string; vmid: number }, config: Recor
   for (const k of ["net0", "ide2", "boot", "scsi0", "lock", "name"] as const) {
     const v = str(k);
     if (v !== undefined) detail[k] = v;
+  }
+  // The boot disk from the boot order (virtio0, sata0 templates), not an assumed scsi0.
+  const strings: Record<string, string | undefined> = {};
+  for (const k of Object.keys(config)) strings[k] = str(k);
+  const disk = bootDiskOf(strings);
+  if (disk !== undefined) {
+    detail.diskKey = disk;
+    detail.disk = strings[disk]!;
   }
   return detail;
 }

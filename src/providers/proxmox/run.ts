@@ -54,7 +54,7 @@ export async function runAction(ops: ProxmoxOps, action: ProviderAction, ctx: Ru
       return {};
     }
     case "resize":
-      await ops.resize({ ...target, disk: action.params.disk, bytes: action.params.bytes });
+      await ops.resize({ ...target, ...(action.params.disk !== undefined ? { disk: action.params.disk } : {}), bytes: action.params.bytes });
       return {};
     case "start":
       await ops.start(target);

@@ -75,8 +75,11 @@ export interface ProxmoxOps {
   /** Returns the VMID actually used (a taken VMID moves to the next free one after checking it is not ours). */
   clone(req: CloneRequest): Promise<{ vmid: number; node: string }>;
   configure(req: ConfigureRequest): Promise<void>;
-  /** `currentBytes` (e.g. the template's maxdisk) saves the config read that finds the current size. */
-  resize(req: VmTarget & { disk: "scsi0"; bytes: number; currentBytes?: number }): Promise<void>;
+  /**
+   * Grows `disk`, or without one the VM's boot disk (from its `boot` order). `currentBytes` (e.g.
+   * the template's maxdisk) is the size when the config read does not carry one.
+   */
+  resize(req: VmTarget & { disk?: string; bytes: number; currentBytes?: number }): Promise<void>;
   /** Uploads the bytes as `<storage>:iso/<filename>`; succeeds if an identical volume already exists. */
   uploadIso(req: { node: string; storage: string; filename: string; bytes: Uint8Array }): Promise<{ volume: string }>;
   start(req: VmTarget): Promise<void>;

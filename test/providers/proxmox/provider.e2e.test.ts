@@ -422,7 +422,7 @@ describe("provider failure paths outside the happy cluster", () => {
       const e = await caught(p.checkPermissions(privilegesFor(["clone", "upload-iso", "start"])));
       expect(e.code).toBe("PERMISSION");
       expect(e.message).toBe(
-        "API token missing required permissions on /: [VM.Clone, Datastore.AllocateTemplate]. Assign PVEVMAdmin + PVEDatastoreAdmin + PVEAuditor + PVESDNUser roles to the API token user",
+        `API token ${sim.tokenId} holds [VM.Clone, Datastore.AllocateTemplate] on no path. Assign PVEVMAdmin + PVEDatastoreAdmin + PVEAuditor + PVESDNUser roles to the API token user`,
       );
       await p.checkPermissions(privilegesFor(["start", "stop"]));
     } finally {

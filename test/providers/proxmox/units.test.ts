@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseUpid } from "../../../src/providers/proxmox/api/tasks.js";
-import { privilegesFor, ALL_PRIVILEGES, missingPrivileges } from "../../../src/providers/proxmox/permissions.js";
+import { privilegesFor, ALL_PRIVILEGES, missingEverywhere } from "../../../src/providers/proxmox/permissions.js";
 import { ownershipOf, mapStatus, toVmDetail } from "../../../src/providers/proxmox/refresh.js";
 import { VmidAllocator } from "../../../src/providers/proxmox/placement/vmid.js";
 import { backoffMs, encodeParams, apiPath } from "../../../src/providers/proxmox/api/client.js";
@@ -22,19 +22,22 @@ describe("parseUpid", () => {
 });
 
 describe("privilegesFor", () => {
-  it("needs all sixteen privileges for every action type together", () => {
+  it("needs every privilege of the guide's table for every action type together, but Sys.Audit and VM.Config.Cloudinit", () => {
+    // Sys.Audit: no action calls an endpoint that checks it; VM.Config.Cloudinit: only where a
+    // cloud-init drive is touched, which the plan-time preflight decides per VM (preflight.ts).
     const all: ActionType[] = ["clone", "configure", "resize", "upload-iso", "start", "stop", "delete-iso", "delete-vm", "record-state", "forget-state"];
-    expect(privilegesFor(all)).toEqual([...ALL_PRIVILEGES]);
-    expect(ALL_PRIVILEGES).toHaveLength(16);
+    expect(privilegesFor(all)).toEqual(ALL_PRIVILEGES.filter((p) => p !== "Sys.Audit" && p !== "VM.Config.Cloudinit"));
+    expect(ALL_PRIVILEGES).toHaveLength(17);
   });
 
   it("needs only the read and power privileges for a start", () => {
-    expect(privilegesFor(["start"])).toEqual(["Sys.Audit", "VM.Audit", "VM.PowerMgmt", "Datastore.Audit"]);
+    expect(privilegesFor(["start"])).toEqual(["VM.Audit", "VM.PowerMgmt", "Datastore.Audit"]);
   });
 
-  it("lists privileges missing or not propagated on /", () => {
-    expect(missingPrivileges({ "/": { "Sys.Audit": 1, "VM.Audit": 0 } }, ["Sys.Audit", "VM.Audit", "VM.Clone"])).toEqual(["VM.Audit", "VM.Clone"]);
-    expect(missingPrivileges({ "/vms": { "VM.Audit": 1 } }, ["VM.Audit"])).toBeUndefined();
+  it("the apply-time backstop finds a privilege on any path of the effective tree, whatever its propagate flag", () => {
+    const tree = { "/vms": { "VM.Audit": 1, "VM.Clone": 1 }, "/storage/local": { "Datastore.Allocate": 0 } };
+    expect(missingEverywhere(tree, ["VM.Audit", "Datastore.Allocate", "VM.Config.CDROM"])).toEqual(["VM.Config.CDROM"]);
+    expect(missingEverywhere({}, ["VM.Audit"])).toEqual(["VM.Audit"]);
   });
 });
 

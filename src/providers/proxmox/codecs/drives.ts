@@ -90,3 +90,44 @@ export function bootOrderWithoutIso(existingBoot: string | undefined, disk = "sc
   const others = parseBootOrder(existingBoot).filter((d) => d !== disk && d !== "ide2");
   return formatBootOrder([disk, ...others]);
 }
+
+/**
+ * The drive keys a VM disk can sit on (qemu-server Drive.pm: ide0-3, sata0-5, scsi0-30,
+ * virtio0-15) — the values `PUT …/resize` accepts for `disk`.
+ */
+export const DISK_BUS_PATTERN = /^(?:ide[0-3]|sata[0-5]|scsi(?:[0-9]|[12][0-9]|30)|virtio(?:[0-9]|1[0-5]))$/;
+
+/** A config's drive keys (disks and CD-ROMs), in PVE's bus order: ide, sata, scsi, virtio, each by number. */
+export function driveKeys(config: Record<string, string | undefined>): string[] {
+  const bus = ["ide", "sata", "scsi", "virtio"];
+  const rank = (k: string) => bus.indexOf(/^[a-z]+/.exec(k)![0]) * 100 + Number(/\d+$/.exec(k)![0]);
+  return Object.keys(config).filter((k) => DISK_BUS_PATTERN.test(k) && config[k] !== undefined).sort((a, b) => rank(a) - rank(b));
+}
+
+/** `drive_is_cloudinit` (qemu-server Drive.pm): the volume is `…:vm-<id>-cloudinit[.fmt]` or `…/cloudinit`. */
+export function isCloudinitDrive(value: string): boolean {
+  return /[:/](?:vm-\d+-)?cloudinit(?:\.(?:raw|qcow2|vmdk))?$/.test(parseDrive(value).volume);
+}
+
+/** The keys of PVE's own cloud-init drives in a config (a template made with "Add → CloudInit Drive"). */
+export function cloudinitDrives(config: Record<string, string | undefined>): string[] {
+  return driveKeys(config).filter((k) => isCloudinitDrive(config[k]!));
+}
+
+function isDisk(config: Record<string, string | undefined>, key: string): boolean {
+  const value = config[key];
+  if (value === undefined || !DISK_BUS_PATTERN.test(key)) return false;
+  const d = parseDrive(value);
+  return d.media !== "cdrom" && d.volume !== "none" && !isCloudinitDrive(value);
+}
+
+/**
+ * The VM's boot disk: the first disk of its `boot: order=…`, else the legacy `bootdisk`, else its
+ * first disk in bus order (what PVE boots when neither is set). Undefined for a VM without a disk.
+ */
+export function bootDiskOf(config: Record<string, string | undefined>): string | undefined {
+  const ordered = parseBootOrder(config.boot).find((dev) => isDisk(config, dev));
+  if (ordered) return ordered;
+  if (config.bootdisk && isDisk(config, config.bootdisk)) return config.bootdisk;
+  return driveKeys(config).find((k) => isDisk(config, k));
+}
