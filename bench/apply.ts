@@ -168,6 +168,11 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** Node flags from an environment variable, given on the command line (`--cpu-prof` is refused in NODE_OPTIONS). */
+function nodeArgs(value: string | undefined): string[] {
+  return value?.split(" ").filter(Boolean) ?? [];
+}
+
 /** One CLI apply per count against a fresh instant simulator process; prints the scale table. */
 async function scaleBench(counts: number[], nodeCount: number, par: number): Promise<void> {
   const { spawn, spawnSync } = await import("node:child_process");
@@ -180,7 +185,9 @@ async function scaleBench(counts: number[], nodeCount: number, par: number): Pro
   console.log("|---|---|---|---|---|---|---|---|---|");
   for (const n of counts) {
     const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-bench-scale-"));
-    const sim = spawn(process.execPath, [cli, "sim", "--latency", "instant", "--nodes", String(nodeCount), "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+    const simArgs = [...nodeArgs(process.env.BENCH_SIM_NODE_OPTIONS), cli, "sim", "--latency", "instant", "--nodes", String(nodeCount), "--port", "0"];
+    const sim = spawn(process.execPath, simArgs, { stdio: ["ignore", "pipe", "inherit"] });
+    const simExited = new Promise<void>((resolve) => sim.on("exit", () => resolve()));
     try {
       const env = await new Promise<Record<string, string>>((resolve, reject) => {
         let out = "";
@@ -204,8 +211,8 @@ async function scaleBench(counts: number[], nodeCount: number, par: number): Pro
       }));
       const stateDir = path.join(dir, "state");
       const timeFile = path.join(dir, "time");
-      const run = spawnSync("/usr/bin/time", ["-o", timeFile, "-f", "%e %U %S %M", process.execPath, cli, "apply", "--auto-approve", "--parallelism", String(par), "-c", shardPath, "--state-dir", stateDir], {
-        env: { ...process.env, ...env, CI: "1", NO_COLOR: "1", ...(process.env.BENCH_APPLY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_APPLY_NODE_OPTIONS } : {}) },
+      const run = spawnSync("/usr/bin/time", ["-o", timeFile, "-f", "%e %U %S %M", process.execPath, ...nodeArgs(process.env.BENCH_APPLY_NODE_OPTIONS), cli, "apply", "--auto-approve", "--parallelism", String(par), "-c", shardPath, "--state-dir", stateDir], {
+        env: { ...process.env, ...env, CI: "1", NO_COLOR: "1" },
         maxBuffer: 1 << 30,
         encoding: "utf8",
       });
@@ -227,6 +234,7 @@ async function scaleBench(counts: number[], nodeCount: number, par: number): Pro
       console.log(row);
     } finally {
       sim.kill("SIGTERM");
+      await simExited;
       rmSync(dir, { recursive: true, force: true });
     }
   }

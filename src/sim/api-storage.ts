@@ -36,7 +36,7 @@ const listContent: Handler = (sim, req) => {
   const node = req.params.node!;
   const s = storageOf(sim, node, req.params.storage!);
   const out: Array<Record<string, unknown>> = [];
-  for (const v of sim.cluster.volumes.values()) {
+  for (const v of sim.cluster.volumesOn(s, node)) {
     if (v.storage !== s.id || (!s.shared && v.node !== node)) continue;
     if (req.params.content !== undefined && v.content !== req.params.content) continue;
     if (req.params.vmid !== undefined && v.vmid !== Number(req.params.vmid)) continue;
@@ -66,7 +66,7 @@ const deleteContent: Handler = (sim, req) => {
       await t.sleep(sim.timings.taskBaseMs);
       if (!c.findVolume(volid, node)) throw new TaskError(`volume '${volid}' does not exist`);
       c.removeVolume(volid, node);
-      c.touch();
+      c.touchVolumes();
     },
   });
 };
@@ -100,7 +100,7 @@ const upload: Handler = (sim, req) => {
       // An existing file of the same name is silently overwritten.
       sim.cluster.addVolume({ volid, storage: s.id, content, format: content === "iso" ? "iso" : content === "vztmpl" ? "tgz" : "raw",
         sizeBytes: upload.sizeBytes, ctime: nowSeconds() }, node);
-      sim.cluster.touch();
+      sim.cluster.touchVolumes();
     },
   });
 };

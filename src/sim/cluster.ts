@@ -83,6 +83,80 @@ export function isHotPlug(key: string): boolean {
   return /^net\d+$/.test(key) || /^(ide|sata|scsi|virtio)\d+$/.test(key) || /^usb\d+$/.test(key);
 }
 
+/**
+ * All volumes, keyed by `${node or ""}|${volid}`, with an index by storage and node kept on every
+ * set and delete, so that a storage's content listing or usage costs its own volumes, not the
+ * cluster's (a 10,000-VM cluster has 20,000 volumes).
+ */
+export class VolumeTable extends Map<string, Volume> {
+  private readonly byPlace = new Map<string, Map<string, Volume>>();
+
+  override set(key: string, v: Volume): this {
+    const old = super.get(key);
+    if (old) this.byPlace.get(placeKey(old.storage, old.node))?.delete(key);
+    super.set(key, v);
+    // Map's constructor calls set before the field initialiser ran (no entries are ever passed).
+    if (this.byPlace) {
+      const place = placeKey(v.storage, v.node);
+      let m = this.byPlace.get(place);
+      if (!m) this.byPlace.set(place, (m = new Map()));
+      m.set(key, v);
+    }
+    return this;
+  }
+
+  override delete(key: string): boolean {
+    const old = super.get(key);
+    if (old) this.byPlace.get(placeKey(old.storage, old.node))?.delete(key);
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.byPlace.clear();
+    super.clear();
+  }
+
+  /** The volumes of one storage held by `node` ("" for a shared storage's volumes). */
+  on(storage: string, node: string): Iterable<Volume> {
+    return this.byPlace.get(placeKey(storage, node))?.values() ?? [];
+  }
+}
+
+const placeKey = (storage: string, node: string) => `${storage}|${node}`;
+
+const FIRST_VMID = 100;
+
+/**
+ * All VMs by VMID, remembering how far up from 100 every VMID is known to be taken, so that
+ * `/cluster/nextid` (the lowest free VMID) does not walk 10,000 taken ones per call. A delete
+ * lowers that mark; a set never invalidates it.
+ */
+export class VmTable extends Map<number, SimVm> {
+  /** Every VMID in [FIRST_VMID, takenBelow) is taken. */
+  private takenBelow = FIRST_VMID;
+
+  override delete(vmid: number): boolean {
+    if (vmid < this.takenBelow) this.takenBelow = Math.max(FIRST_VMID, vmid);
+    return super.delete(vmid);
+  }
+
+  override clear(): void {
+    this.takenBelow = FIRST_VMID;
+    super.clear();
+  }
+
+  /** The lowest free VMID in [lower, upper), or undefined. */
+  lowestFree(lower: number, upper: number): number | undefined {
+    const from = lower >= FIRST_VMID ? Math.max(lower, this.takenBelow) : lower;
+    for (let id = from; id < upper; id++) {
+      if (this.has(id)) continue;
+      if (lower <= this.takenBelow) this.takenBelow = Math.max(this.takenBelow, id);
+      return id;
+    }
+    return undefined;
+  }
+}
+
 export class Cluster {
   readonly name: string;
   /** pve-manager version (`/version`, node status `pveversion`). */
@@ -90,9 +164,9 @@ export class Cluster {
   readonly nodes = new Map<string, SimNode>();
   readonly storages = new Map<string, SimStorage>();
   readonly bridges: string[];
-  readonly vms = new Map<number, SimVm>();
+  readonly vms = new VmTable();
   /** Keyed by `${node or ""}|${volid}`. */
-  readonly volumes = new Map<string, Volume>();
+  readonly volumes = new VolumeTable();
   /** The token's ACL (acl.ts): privileges per path, as PVE evaluates them. */
   readonly acl: Acl;
   readonly cloneLimitPerStorage: number;
@@ -127,6 +201,15 @@ export class Cluster {
     this.version++;
     if (vmid !== undefined) this.digests.delete(vmid);
     else this.digests.clear();
+    for (const fn of this.listeners) fn();
+  }
+
+  /**
+   * Marks a change of volumes only (an upload, a volume deleted by itself): no VM's config or
+   * listing entry changed, so nothing is republished (touch() would republish every VM).
+   */
+  touchVolumes(): void {
+    this.version++;
     for (const fn of this.listeners) fn();
   }
 
@@ -183,10 +266,19 @@ export class Cluster {
 
   storageUsedBytes(s: SimStorage, node: string): number {
     let used = 0;
-    for (const v of this.volumes.values()) {
-      if (v.storage === s.id && (s.shared || v.node === node)) used += v.sizeBytes;
-    }
+    for (const v of this.volumesOn(s, node)) used += v.sizeBytes;
     return used;
+  }
+
+  /** The volumes a storage holds as `node` sees it: all of a shared storage's, else the node's own. */
+  *volumesOn(s: SimStorage, node: string): Iterable<Volume> {
+    if (!s.shared) {
+      yield* this.volumes.on(s.id, node);
+      return;
+    }
+    // A shared storage's volumes carry node "" (a state file may hold others: count them too).
+    yield* this.volumes.on(s.id, "");
+    for (const n of this.nodes.keys()) yield* this.volumes.on(s.id, n);
   }
 
   /** A fresh volume name for a VM disk: `vm-<vmid>-disk-<n>` (qcow2 files on path storages). */
@@ -302,8 +394,7 @@ export class Cluster {
   }
 
   nextFreeVmid(lower = 100, upper = 1_000_000): number | undefined {
-    for (let id = lower; id < upper; id++) if (!this.vms.has(id)) return id;
-    return undefined;
+    return this.vms.lowestFree(lower, upper);
   }
 
   // ---- building ----

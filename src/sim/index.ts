@@ -194,7 +194,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   return {
     url: `${options.http ? "http" : "https"}://${urlHost}:${port}/api2/json`,
     tokenId, tokenSecret, caCertificate, fingerprint,
-    stats: () => structuredClone(pipeline.stats),
+    stats: () => pipeline.snapshot(),
     setFaults: (spec) => faults.setSpec(spec ? parseFaults(spec) : undefined),
     tickStats,
     async stop() {
