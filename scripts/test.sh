@@ -14,6 +14,8 @@ command -v ceph-mon >/dev/null || need_pkgs+=(ceph-mon)
 command -v ceph-osd >/dev/null || need_pkgs+=(ceph-osd)
 command -v tmux >/dev/null || need_pkgs+=(tmux)
 command -v go >/dev/null || need_pkgs+=(golang-go)
+command -v shellcheck >/dev/null || need_pkgs+=(shellcheck)
+command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${need_pkgs[*]}"
