@@ -299,15 +299,33 @@ function hasDetails(c: InstanceChange): boolean {
 export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions = {}): string {
   const hash = planHash(plan);
   // First as if everything fits; when something is left out, again with room for the closing note.
-  return layoutPlan(plan, options, hash, 0) ?? layoutPlan(plan, options, hash, tailReserveFor(plan, options))!;
+  const groups = groupsOf(plan);
+  let groupOf: Map<string, string> | undefined;
+  const callouts = warningCallouts(plan.warnings, (id) => (groupOf ??= new Map(plan.changes.map((c) => [c.instanceId, groupName(c)]))).get(id));
+  const facts: PlanFacts = { plan, hash, groups, callouts };
+  return layoutPlan(facts, options, 0) ?? layoutPlan(facts, options, tailReserveFor(plan, options))!;
+}
+
+/** What both layouts share, computed once. */
+interface PlanFacts {
+  plan: Plan;
+  hash: string;
+  groups: Map<string, GroupInfo>;
+  /** The warnings, one callout per kind. */
+  callouts: string[][];
 }
 
 /** The comment within the limit, or undefined when something is left out and no room was kept for saying so. */
-function layoutPlan(plan: Plan, options: MarkdownOptions, hash: string, tailReserve: number): string | undefined {
+function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: MarkdownOptions, tailReserve: number): string | undefined {
   const limit = options.limit ?? GITHUB_COMMENT_LIMIT;
   const ci = ciContext(options.env ?? process.env);
   const counts = countChanges(plan);
-  const groups = groupsOf(plan);
+  for (const g of groups.values()) {
+    g.shown = [];
+    g.rows = [];
+    g.cursor = { kind: 0, index: 0 };
+    g.moreReserve = 0;
+  }
   const budget = new Budget(limit);
   budget.reserve(tailReserve);
 
@@ -371,11 +389,7 @@ function layoutPlan(plan: Plan, options: MarkdownOptions, hash: string, tailRese
 
   // Warnings, one callout per kind.
   let warningsLeftOut = 0;
-  if (plan.warnings.length) {
-    let groupOf: Map<string, string> | undefined;
-    const callouts = warningCallouts(plan.warnings, (id) => (groupOf ??= new Map(plan.changes.map((c) => [c.instanceId, groupName(c)]))).get(id));
-    for (const callout of callouts) if (!budget.take(head, callout)) warningsLeftOut++;
-  }
+  for (const callout of callouts) if (!budget.take(head, callout)) warningsLeftOut++;
 
   // One section per group: its heading, counts, spec, the table header and at least one row.
   const body: string[] = [];
