@@ -10,7 +10,7 @@ import { driveOpt, formatSize, parseDrive, parseSizeBytes, printDrive, setDriveO
 import { TaskError } from "./tasks.js";
 import { splitList, type Errors, type Params } from "./validate.js";
 import { requireNode } from "./api-cluster.js";
-import { checkBridgeAccess, checkDrivePerms, checkModifyConfigPerm, drivePermValues, inWorker } from "./vm-perms.js";
+import { checkBridgeAccess, checkDrivePerms, checkModifyConfigPerm, drivePermValues, inWorker, isCloudinitDrive } from "./vm-perms.js";
 
 const GiB = 1024 ** 3;
 /** Parameters of config updates that are not VM options. */
@@ -223,6 +223,9 @@ function deleteOption(c: Cluster, vm: SimVm, key: string): void {
   if (value === undefined) return;
   if (/^unused\d+$/.test(key)) {
     c.removeVolume(value, vm.node);
+  } else if (DISK_KEY.test(key) && isCloudinitDrive(value)) {
+    // A deleted cloud-init drive is freed, not kept as unusedN (QemuServer.pm:1956-1959, vmconfig_register_unused_drive).
+    c.removeVolume(parseDrive(value).file, vm.node);
   } else if (DISK_KEY.test(key)) {
     const d = parseDrive(value);
     if (driveOpt(d, "media") !== "cdrom" && d.file !== "none" && c.findVolume(d.file, vm.node)) {
@@ -602,6 +605,17 @@ const clone: Handler = (sim, req) => {
           config[k] = printDrive(d);
         }
         for (const k of Object.keys(config)) if (/^net\d+$/.test(k)) config[k] = c.canonicalNet(config[k]!, false);
+        // A cloud-init drive is not copied: the clone gets its own `vm-<newid>-cloudinit`
+        // (qemu-server stable-bookworm src/PVE/QemuServer.pm:8985-8986, clone_disk: `$name = "vm-$newvmid-cloudinit"`).
+        for (const k of Object.keys(config)) {
+          if (!DISK_KEY.test(k) || !isCloudinitDrive(config[k]!)) continue;
+          const d = parseDrive(config[k]!);
+          const sid = full ? (p.storage ?? d.file.split(":")[0]!) : d.file.split(":")[0]!;
+          const volid = `${sid}:vm-${newid}-cloudinit`;
+          c.addVolume({ volid, storage: sid, content: "images", format: "raw", sizeBytes: 4 * 1024 * 1024, vmid: newid, ctime: nowSeconds() }, target);
+          d.file = volid;
+          config[k] = printDrive(d);
+        }
         config.name = p.name ?? `Copy-of-VM-${src.config.name ?? src.vmid}`;
         if (p.description !== undefined) config.description = p.description.replace(/\s+$/, "");
         config.smbios1 = c.newSmbios();

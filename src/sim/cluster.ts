@@ -399,7 +399,7 @@ export class Cluster {
 
   // ---- building ----
 
-  addTemplate(t: { vmid: number; node: string; name: string; storage: string; diskGiB: number; cores: number; memoryMiB: number; net0?: string }): void {
+  addTemplate(t: { vmid: number; node: string; name: string; storage: string; diskGiB: number; cores: number; memoryMiB: number; net0?: string; bootDisk?: string; cloudinitDrive?: string }): void {
     const s = this.storages.get(t.storage)!;
     const volid = this.isPathBased(s) ? `${s.id}:${t.vmid}/base-${t.vmid}-disk-0.qcow2` : `${s.id}:base-${t.vmid}-disk-0`;
     this.addVolume({ volid, storage: s.id, content: "images", format: this.isPathBased(s) ? "qcow2" : "raw", sizeBytes: t.diskGiB * GiB, vmid: t.vmid, ctime: nowSeconds() }, t.node);
@@ -407,11 +407,17 @@ export class Cluster {
       vmid: t.vmid, node: t.node, status: "stopped", paused: false, pending: {}, pendingDelete: [],
       config: {
         name: t.name, template: "1", cores: String(t.cores), memory: String(t.memoryMiB), ostype: "l26",
-        scsihw: "virtio-scsi-single", scsi0: printDrive({ file: volid, opts: [["size", formatSize(t.diskGiB * GiB)]] }),
-        net0: this.canonicalNet(t.net0 ?? "virtio,bridge=vmbr0,firewall=1"), boot: "order=scsi0", agent: "1", serial0: "socket", vga: "serial0",
+        scsihw: "virtio-scsi-single", [t.bootDisk ?? "scsi0"]: printDrive({ file: volid, opts: [["size", formatSize(t.diskGiB * GiB)]] }),
+        net0: this.canonicalNet(t.net0 ?? "virtio,bridge=vmbr0,firewall=1"), boot: `order=${t.bootDisk ?? "scsi0"}`, agent: "1", serial0: "socket", vga: "serial0",
         smbios1: this.newSmbios(), vmgenid: this.rng.uuid(), meta: `creation-qemu=9.2.0,ctime=${nowSeconds()}`,
       },
     };
+    if (t.cloudinitDrive) {
+      // PVE's own cloud-init drive (qemu-server Cloudinit.pm: `vm-<id>-cloudinit`, a CD-ROM).
+      const ci = `${s.id}:vm-${t.vmid}-cloudinit`;
+      this.addVolume({ volid: ci, storage: s.id, content: "images", format: "raw", sizeBytes: 4 * 1024 * 1024, vmid: t.vmid, ctime: nowSeconds() }, t.node);
+      vm.config[t.cloudinitDrive] = `${ci},media=cdrom`;
+    }
     this.vms.set(vm.vmid, vm);
     this.publish(vm);
   }

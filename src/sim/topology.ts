@@ -46,6 +46,13 @@ export const TemplateSpec = z.object({
    * `name: 'firewall', checked: me.insideWizard || me.isCreate`). A MAC is drawn when none is given.
    */
   net0: z.string().regex(/^[a-z0-9_-]+(=[0-9A-Fa-f:]*)?(,[a-z_]+=[^,=\s]+)*$/, "a net0 property string such as virtio,bridge=vmbr0,firewall=1").default(DEFAULT_TEMPLATE_NET0),
+  /** The bus of the template's disk, first in its `boot: order=` (operators use virtio0 and sata0 too). */
+  bootDisk: z.string().regex(/^(?:ide[0-3]|sata[0-5]|scsi(?:[0-9]|[12][0-9]|30)|virtio(?:[0-9]|1[0-5]))$/, "a disk such as scsi0, virtio0 or sata0").default("scsi0"),
+  /**
+   * PVE's own cloud-init drive on this slot (`<storage>:vm-<id>-cloudinit,media=cdrom`), as the web
+   * UI's "Add → CloudInit Drive" makes it (often ide0: the wizard already put a CD-ROM on ide2).
+   */
+  cloudinitDrive: z.string().regex(/^(?:ide[0-3]|sata[0-5]|scsi(?:[0-9]|[12][0-9]|30))$/, "a drive slot such as ide0, ide2 or scsi1").optional(),
 });
 export type TemplateSpec = z.infer<typeof TemplateSpec>;
 
@@ -91,7 +98,12 @@ export type Topology = z.input<typeof Topology>;
 export type ResolvedTopology = z.infer<typeof Topology>;
 
 /** The default cluster: N nodes pve1..pveN with differing usage, local + local-lvm, templates 9000+i. */
-export function defaultTopology(nodeCount = 3, opts: { sharedStorage?: boolean } = {}): ResolvedTopology {
+/**
+ * The default cluster. `operatorTemplates` adds, on the first node, templates as operators make
+ * them: `debian-13-virtio` (9200, boot disk virtio0), `debian-13-sata` (9201, sata0) and
+ * `debian-13-cloudinit` (9202, PVE's own cloud-init drive on ide0).
+ */
+export function defaultTopology(nodeCount = 3, opts: { sharedStorage?: boolean; operatorTemplates?: boolean } = {}): ResolvedTopology {
   const nodes = Array.from({ length: nodeCount }, (_, i) => ({
     name: `pve${i + 1}`,
     cpus: 16,
@@ -104,12 +116,20 @@ export function defaultTopology(nodeCount = 3, opts: { sharedStorage?: boolean }
     { id: "local", type: "dir", content: ["iso", "vztmpl", "backup", "snippets"], shared: false, sizeGiB: 100, path: "/var/lib/vz" },
     { id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"], shared: false, sizeGiB: 800 },
   ];
-  const templates: TemplateSpec[] = nodes.map((n, i) => ({
+  const templates: z.input<typeof TemplateSpec>[] = nodes.map((n, i) => ({
     vmid: 9000 + i, node: n.name, name: "debian-13-template", storage: "local-lvm", diskGiB: 2, cores: 2, memoryMiB: 2048, net0: DEFAULT_TEMPLATE_NET0,
   }));
   if (opts.sharedStorage) {
     storages.push({ id: "shared", type: "nfs", content: ["images", "iso"], shared: true, sizeGiB: 4000, path: "/mnt/pve/shared" });
     templates.push({ vmid: 9100, node: nodes[0]!.name, name: "debian-13-shared", storage: "shared", diskGiB: 2, cores: 2, memoryMiB: 2048, net0: DEFAULT_TEMPLATE_NET0 });
+  }
+  if (opts.operatorTemplates) {
+    const base = { node: nodes[0]!.name, storage: "local-lvm", diskGiB: 2, cores: 2, memoryMiB: 2048, net0: DEFAULT_TEMPLATE_NET0 };
+    templates.push(
+      { ...base, vmid: 9200, name: "debian-13-virtio", bootDisk: "virtio0" },
+      { ...base, vmid: 9201, name: "debian-13-sata", bootDisk: "sata0" },
+      { ...base, vmid: 9202, name: "debian-13-cloudinit", bootDisk: "scsi0", cloudinitDrive: "ide0" },
+    );
   }
   return Topology.parse({ nodes, storages, templates });
 }
