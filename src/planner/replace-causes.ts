@@ -54,10 +54,13 @@ const cache = new WeakMap<DesiredGroup, Map<string, ReplaceCause[]>>();
 export function replaceCauses(state: StateDoc | undefined, record: InstanceRecord, group: DesiredGroup): ReplaceCause[] {
   let byRecord = cache.get(group);
   if (!byRecord) cache.set(group, (byRecord = new Map()));
-  const key = `${record.replaceHash}\u0000${record.template}`;
+  // An entry is content-addressed (its key is the hash of what it holds), so only whether the
+  // state has one matters beyond the hash.
+  const recorded = state?.replaceSpecs?.[record.replaceHash];
+  const key = `${record.replaceHash}\u0000${record.template}\u0000${recorded ? "recorded" : "unknown"}`;
   let causes = byRecord.get(key);
   if (!causes) {
-    causes = computeCauses(state?.replaceSpecs?.[record.replaceHash], record, group);
+    causes = computeCauses(recorded, record, group);
     byRecord.set(key, causes);
   }
   return causes;
