@@ -1,14 +1,23 @@
 /**
- * Saved plans (`plan --out FILE`, `apply FILE`): the Plan as JSON with a seal (the options it was
- * made with, a sha256 over plan + options, optionally an HMAC keyed by the operator), validated on
- * the way back in; the checks that refuse a plan the world has moved away from — Terraform's
- * wording for the state (anchors.md §1.3), PVE's config `digest` for each VM the plan modifies
- * (anchors.md §7); and the comparison of a saved plan with the plan made again at apply time,
- * which is what really guards `apply FILE` (the file is never executed, only compared).
+ * Saved plans (`plan --out FILE`, `apply FILE`): the Plan in a compact, sealed file (format 3,
+ * below), validated on the way back in; the checks that refuse a plan the world has moved away
+ * from — Terraform's wording for the state (anchors.md §1.3), PVE's config `digest` for each VM the
+ * plan modifies (anchors.md §7); and the comparison of a saved plan with the plan made again at
+ * apply time, which is what really guards `apply FILE` (the file is never executed, only compared).
+ *
+ * The file (one line of JSON): `{"formatVersion":3,"seal":{options,hash,mac?},"plan":BODY}`. BODY is
+ * the Plan with its two big lists stored once per shape: every change and action is written with
+ * its own instance ID, node and VMID replaced by placeholders (TEMPLATES), so the 10,000 creates of
+ * a group share one change and one action per step — the group's spec and userdata are written
+ * once, not once per VM — plus one row per change/action naming its template and its
+ * (ID, node, VMID) tuple. Placement scores are interned the same way. Reading substitutes the
+ * tuple back: the plan read is the plan written, key order included (plan_hash stays the same).
+ * The seal is a sha256 (and with PVEFLEET_PLAN_KEY an HMAC) over exactly BODY's JSON text.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { INSTANCE_ID_RE } from "../config/instance-id.js";
 import { ACTION_PARAMS, ACTION_TYPES, CreateStepSchema, type VmDetail } from "../providers/types.js";
 import { InstanceRecordSchema } from "../state/document.js";
 import type { StateDoc } from "../state/types.js";
@@ -16,7 +25,10 @@ import { secondsUtc } from "./facts.js";
 import { validateGraph } from "./graph.js";
 import { PLAN_FORMAT_VERSION, summarise } from "./plan.js";
 import { withoutSensitiveText } from "./replace-causes.js";
-import { CHANGE_REASONS, type Plan, type PlanSelectors } from "./types.js";
+import { CHANGE_REASONS, type Action, type InstanceChange, type Plan, type PlanSelectors } from "./types.js";
+
+/** The saved-plan file format (not the in-memory Plan's `formatVersion`, which BODY carries). 3: compact, templated. */
+export const SAVED_PLAN_FORMAT_VERSION = 3;
 
 const CREATE_STEP = CreateStepSchema;
 const GROUP_REF = z.object({ tenant: z.string(), group: z.string() });
@@ -27,7 +39,47 @@ const LIVE_VM = z.object({
   lock: z.string().optional(), pool: z.string().optional(),
 });
 
-const PLAN_SCHEMA = z.object({
+const CHANGE_SCHEMA = z.object({
+  instanceId: z.string(),
+  group: GROUP_REF,
+  kind: z.enum(["create", "update", "replace", "start", "delete", "adopt", "forget", "record"]),
+  reasons: z.array(z.string()),
+  // Optional: JSON drops a key whose value is undefined (an attribute set for the first time).
+  attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean(), sensitive: z.literal(true).optional() })),
+  // Never with `diff`: serializePlan leaves the sensitive text out.
+  forcedBy: z.array(z.strictObject({
+    attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), sensitive: z.boolean(),
+    linesChanged: z.number().int().nonnegative().optional(), message: z.string(),
+  })).optional(),
+  before: LIVE_VM.optional(),
+  // The spec is the config model's; it is carried for display and for the applier's rendering.
+  after: z.record(z.string(), z.unknown()).optional(),
+  placement: z.object({ node: z.string(), vmid: z.number().int(), scores: z.record(z.string(), z.number()) }).optional(),
+  replaces: z.string().optional(),
+  resumeFrom: CREATE_STEP.optional(),
+  reason: z.enum(CHANGE_REASONS),
+  replaceOrder: z.enum(["create-first", "delete-first"]).optional(),
+});
+
+// Each action type's params are the contract's (ACTION_PARAMS): a file whose params the provider
+// would not accept does not load.
+const ACTION_SCHEMA = z.discriminatedUnion("type", ACTION_TYPES.map((type) => z.object({
+  id: z.string(),
+  instanceId: z.string(),
+  type: z.literal(type),
+  node: z.string(),
+  vmid: z.number().int(),
+  dependsOn: z.array(z.string()),
+  params: ACTION_PARAMS[type],
+  journal: z.object({
+    steps: z.array(CREATE_STEP).optional(),
+    recordBefore: InstanceRecordSchema.partial().optional(),
+    record: InstanceRecordSchema.partial().optional(),
+  }).strict().optional(),
+})) as unknown as [z.ZodObject, ...z.ZodObject[]]);
+
+/** Everything of the Plan but its changes and actions (stored as templates and rows). */
+const HEADER_SCHEMA = z.object({
   formatVersion: z.literal(PLAN_FORMAT_VERSION),
   createdAt: z.string(),
   clusterId: z.string(),
@@ -35,43 +87,6 @@ const PLAN_SCHEMA = z.object({
   state: z.object({ lineage: z.string(), serial: z.number().int().nonnegative() }),
   configDigest: z.string(),
   mode: z.enum(["normal", "refresh-only", "destroy"]),
-  changes: z.array(z.object({
-    instanceId: z.string(),
-    group: GROUP_REF,
-    kind: z.enum(["create", "update", "replace", "start", "delete", "adopt", "forget", "record"]),
-    reasons: z.array(z.string()),
-    // Optional: JSON drops a key whose value is undefined (an attribute set for the first time).
-    attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean(), sensitive: z.literal(true).optional() })),
-    // Never with `diff`: serializePlan leaves the sensitive text out.
-    forcedBy: z.array(z.strictObject({
-      attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), sensitive: z.boolean(),
-      linesChanged: z.number().int().nonnegative().optional(), message: z.string(),
-    })).optional(),
-    before: LIVE_VM.optional(),
-    // The spec is the config model's; it is carried for display and for the applier's rendering.
-    after: z.record(z.string(), z.unknown()).optional(),
-    placement: z.object({ node: z.string(), vmid: z.number().int(), scores: z.record(z.string(), z.number()) }).optional(),
-    replaces: z.string().optional(),
-    resumeFrom: CREATE_STEP.optional(),
-    reason: z.enum(CHANGE_REASONS),
-    replaceOrder: z.enum(["create-first", "delete-first"]).optional(),
-  })),
-  // Each action type's params are the contract's (ACTION_PARAMS): a file whose params the
-  // provider would not accept does not load.
-  actions: z.array(z.discriminatedUnion("type", ACTION_TYPES.map((type) => z.object({
-    id: z.string(),
-    instanceId: z.string(),
-    type: z.literal(type),
-    node: z.string(),
-    vmid: z.number().int(),
-    dependsOn: z.array(z.string()),
-    params: ACTION_PARAMS[type],
-    journal: z.object({
-      steps: z.array(CREATE_STEP).optional(),
-      recordBefore: InstanceRecordSchema.partial().optional(),
-      record: InstanceRecordSchema.partial().optional(),
-    }).strict().optional(),
-  })) as unknown as [z.ZodObject, ...z.ZodObject[]])),
   vmDigests: z.record(z.string(), z.string()),
   drift: z.array(z.object({
     fingerprint: z.string(),
@@ -91,6 +106,23 @@ const PLAN_SCHEMA = z.object({
   warnings: z.array(z.string()),
   refresh: z.object({ policy: z.enum(["full", "listing"]), listings: z.number(), configReads: z.number(), statusReads: z.number() }).optional(),
 });
+
+/**
+ * BODY's own parts (rows and tuples are checked by hand in expandBody: 50,000 small arrays).
+ * A row: [tuple index (-1: the entry is stored as is), template index, scores index (a change with
+ * a placement)]. A tuple: [instance ID | null, node | null, VMID | null].
+ */
+const BODY_SCHEMA = z.object({
+  changes: z.object({ rows: z.array(z.unknown()) }),
+  actions: z.object({ rows: z.array(z.unknown()) }),
+  tuples: z.array(z.unknown()),
+  /** Objects without placeholders used by many templates (a group's spec, its vars), referenced as `\u0000r<index>`. */
+  shared: z.array(z.unknown()),
+  templates: z.object({ changes: z.array(z.unknown()), actions: z.array(z.unknown()) }),
+  scores: z.array(z.record(z.string(), z.number())),
+});
+
+const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 
 /**
  * The plan options a saved plan is made again with at apply time. `mode` is the plan's own; the
@@ -157,8 +189,8 @@ export interface SealCheck {
 }
 
 /**
- * JSON with object keys sorted and undefined members dropped (as JSON.stringify drops them), so
- * the plan in memory at `plan --out` and the plan parsed back from the file hash the same.
+ * JSON with object keys sorted and undefined members dropped (as JSON.stringify drops them): how
+ * two plans' parts are compared (planDifferences).
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
@@ -168,20 +200,20 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
 }
 
-function sealedBytes(plan: unknown, options: unknown): string {
+function sealedBytes(body: string, options: SavedPlanOptions): string {
   // Everything the plan says is covered, which binds it to the state it was made from (lineage,
   // serial), the shard file (configDigest), the cluster/shard and each touched VM's config digest.
-  return `pvefleet saved plan v${PLAN_FORMAT_VERSION}\n${canonicalJson({ plan, options })}`;
+  return `pvefleet saved plan v${SAVED_PLAN_FORMAT_VERSION}\n${canonicalJson(options)}\n${body}`;
 }
 
-/** The saved plan's hash (`seal.hash`): sha256 over the canonical plan and its options. */
-export function savedPlanHash(plan: unknown, options: unknown): string {
-  return `sha256:${createHash("sha256").update(sealedBytes(plan, options)).digest("hex")}`;
+/** The saved plan's hash (`seal.hash`): sha256 over the options and BODY's JSON text (the file's `plan`). */
+export function savedPlanHash(body: string, options: SavedPlanOptions): string {
+  return `sha256:${createHash("sha256").update(sealedBytes(body, options)).digest("hex")}`;
 }
 
 /** The keyed MAC (`seal.mac`) over the same bytes; the key is the operator's, never saved anywhere. */
-export function savedPlanMac(plan: unknown, options: unknown, key: string): string {
-  return `hmac-sha256:${createHmac("sha256", key).update(sealedBytes(plan, options)).digest("hex")}`;
+export function savedPlanMac(body: string, options: SavedPlanOptions, key: string): string {
+  return `hmac-sha256:${createHmac("sha256", key).update(sealedBytes(body, options)).digest("hex")}`;
 }
 
 function sameText(a: string, b: string): boolean {
@@ -190,20 +222,239 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+// ---- Templates: one change/action per shape, with the owner's (ID, node, VMID) as placeholders ----
+
+// U+0000 never occurs in a plan the writer templates (it falls back to storing the entry as is),
+// so a string holding it is a placeholder.
+const T_ID = "\u0000i"; // the instance ID, inside any string
+const T_NODE = "\u0000n"; // a string equal to the node
+const T_VMID = "\u0000v"; // a number equal to the VMID
+const T_SCORES = "\u0000s"; // the change's placement scores (interned apart)
+const T_REF = "\u0000r"; // + index: an entry of the SHARED table
+const SCORES_MARK = Object.freeze({});
+/** JSON text from which an object without placeholders is written once to SHARED and referenced. */
+const SHARE_MIN = 96;
+
+/** Whose values a template's placeholders stand for. A null member is not substituted. */
+type Tuple = [id: string | null, node: string | null, vmid: number | null];
+
+class Unmaskable extends Error {}
+
+/** Own data property, also for a key named `__proto__` (JSON.parse makes those). */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
 /**
- * The file format: the Plan itself as JSON plus `seal` {options, hash, mac?}. It holds no secrets:
- * tokens and keys never enter it (the MAC is a keyed digest, not the key).
+ * Replaces a tuple's values by placeholders in a JSON value (as JSON would write it: undefined
+ * members dropped). An object that comes out without a placeholder and is big (a group's spec,
+ * its vars) goes to the SHARED table once and is written as a reference (`\u0000r<index>`);
+ * it is remembered by identity and reused while its text cannot hold the next tuple's values —
+ * the planner shares a group's spec and vars between its instances, so they are walked and
+ * written once, not once per VM.
+ */
+class Masker {
+  readonly shared = new Interner();
+  private tokens = false;
+  private readonly memo = new WeakMap<object, { masked: unknown; text: string }>();
+  private t: Tuple = [null, null, null];
+  private nodeJson = "";
+  private vmidText = "";
+
+  mask(v: unknown, t: Tuple): unknown {
+    this.t = t;
+    this.nodeJson = t[1] === null ? "" : JSON.stringify(t[1]);
+    this.vmidText = t[2] === null ? "" : String(t[2]);
+    return this.go(v);
+  }
+
+  /** Whether JSON text could hold the tuple's ID, node or VMID (may say yes wrongly, never no wrongly). */
+  private touches(text: string): boolean {
+    const t = this.t;
+    return (t[0] !== null && text.includes(t[0])) || (t[1] !== null && text.includes(this.nodeJson)) || (t[2] !== null && text.includes(this.vmidText));
+  }
+
+  /** `key`: the member `v` is the value of (node and VMID are only replaced under `node` and `vmid`). */
+  private go(v: unknown, key?: string): unknown {
+    const t = this.t;
+    this.tokens = false;
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) throw new Unmaskable();
+      const out = key === "node" && t[1] !== null && v === t[1] ? T_NODE : t[0] !== null && v.includes(t[0]) ? v.split(t[0]).join(T_ID) : v;
+      this.tokens = out !== v;
+      return out;
+    }
+    if (typeof v === "number" && key === "vmid" && t[2] !== null && v === t[2]) {
+      this.tokens = true;
+      return T_VMID;
+    }
+    if (v === SCORES_MARK) {
+      this.tokens = true;
+      return T_SCORES;
+    }
+    if (v === null || typeof v !== "object") return v;
+    const hit = this.memo.get(v);
+    if (hit && !this.touches(hit.text)) return hit.masked;
+    let tokens = false;
+    let out: unknown;
+    if (Array.isArray(v)) {
+      const a: unknown[] = new Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        a[i] = x === undefined || typeof x === "function" ? null : this.go(x);
+        tokens ||= this.tokens;
+      }
+      out = a;
+    } else {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x === undefined || typeof x === "function") continue;
+        setOwn(o, k, this.go(x, k));
+        tokens ||= this.tokens;
+      }
+      out = o;
+    }
+    this.tokens = tokens;
+    if (tokens) return out;
+    const text = JSON.stringify(v);
+    if (text.length >= SHARE_MIN) out = `${T_REF}${this.shared.add(out)}`;
+    this.memo.set(v, { masked: out, text });
+    return out;
+  }
+}
+
+/** Interns JSON values by their text: the index of an equal value already seen, else a new one. */
+class Interner {
+  readonly list: unknown[] = [];
+  private readonly index = new Map<string, number>();
+  add(v: unknown, key = JSON.stringify(v)): number {
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(v);
+      this.index.set(key, i);
+    }
+    return i;
+  }
+}
+
+/** The instance ID a template may stand for: only the planner's 29-character IDs (no enum value looks like one). */
+function maskableId(id: string): string | null {
+  return INSTANCE_ID_RE.test(id) ? id : null;
+}
+
+/** The plan as written to the file (sensitive diff text left out), and its BODY. */
+function compactBody(plan: Plan): Record<string, unknown> {
+  const tuples = new Interner();
+  const changes = new Interner();
+  const actions = new Interner();
+  const scores = new Interner();
+  const masker = new Masker();
+  const tupleIndex = (t: Tuple) => tuples.add(t, `${t[0]}\u0000${t[1]}\u0000${t[2]}`);
+  const row = (table: Interner, value: unknown, t: Tuple): number[] => {
+    try {
+      return [tupleIndex(t), table.add(masker.mask(value, t))];
+    } catch (e) {
+      if (!(e instanceof Unmaskable)) throw e;
+      return [-1, table.add(JSON.parse(JSON.stringify(value)) as unknown)];
+    }
+  };
+  const changeRows = plan.changes.map((c0) => {
+    // A saved plan is a CI artifact: a userdata diff (sensitive) stays in the process that planned.
+    const c: InstanceChange = c0.forcedBy?.some((f) => f.diff !== undefined) ? { ...c0, forcedBy: c0.forcedBy.map(withoutSensitiveText) } : c0;
+    const at = c.placement ?? c.before;
+    const t: Tuple = [maskableId(c.instanceId), at?.node ?? null, at?.vmid ?? null];
+    if (!c.placement) return row(changes, c, t);
+    const r = row(changes, { ...c, placement: { ...c.placement, scores: SCORES_MARK } }, t);
+    if (r[0] === -1) return row(changes, c, [null, null, null]); // stored as is, scores included
+    return [...r, scores.add(c.placement.scores)];
+  });
+  const actionRows = plan.actions.map((a: Action) => row(actions, a, [maskableId(a.instanceId), a.node, a.vmid]));
+  const body: Record<string, unknown> = {};
+  for (const k of Object.keys(plan)) {
+    const v = (plan as unknown as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    setOwn(body, k, k === "changes" ? { rows: changeRows } : k === "actions" ? { rows: actionRows } : v);
+  }
+  body.tuples = tuples.list;
+  body.shared = masker.shared.list;
+  body.templates = { changes: changes.list, actions: actions.list };
+  body.scores = scores.list;
+  return body;
+}
+
+/**
+ * Records, for every object of a template that holds a placeholder, which of its members do; the
+ * rest is shared by every row (as the planner shares a group's spec between its instances).
+ */
+function markTokens(v: unknown, marks: Map<object, (string | number)[]>): boolean {
+  if (typeof v === "string") return v.includes("\u0000");
+  if (v === null || typeof v !== "object") return false;
+  const keys: (string | number)[] = [];
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (markTokens(v[i], marks)) keys.push(i);
+  } else {
+    for (const k of Object.keys(v)) if (markTokens((v as Record<string, unknown>)[k], marks)) keys.push(k);
+  }
+  if (keys.length > 0) marks.set(v, keys);
+  return keys.length > 0;
+}
+
+class BadRow extends Error {}
+
+interface FillContext {
+  t: Tuple;
+  scores: unknown;
+  /** SHARED, already expanded; `limit`: the references allowed (a shared entry names only earlier ones). */
+  shared: unknown[];
+  limit: number;
+  marks: Map<object, (string | number)[]>;
+}
+
+/** A template with the row's values in place of its placeholders: only the objects on a path to one are copied. */
+function fill(v: unknown, c: FillContext, key?: string): unknown {
+  if (typeof v === "string") {
+    // Where the writer puts them only: node and VMID under `node`/`vmid` (free-form in every
+    // schema), so validating a template once holds for every row (readSavedPlan).
+    if (v === T_NODE && key === "node" && c.t[1] !== null) return c.t[1];
+    if (v === T_VMID && key === "vmid" && c.t[2] !== null) return c.t[2];
+    if (v === T_SCORES && key === "scores" && c.scores !== undefined) return c.scores;
+    if (v.startsWith(T_REF)) {
+      const i = Number(v.slice(T_REF.length));
+      if (!Number.isInteger(i) || i < 0 || i >= c.limit) throw new BadRow();
+      return c.shared[i];
+    }
+    const s = c.t[0] === null ? v : v === T_ID ? c.t[0] : v.replaceAll(T_ID, c.t[0]);
+    if (s.includes("\u0000")) throw new BadRow();
+    return s;
+  }
+  const keys = c.marks.get(v as object);
+  if (keys === undefined) return v;
+  if (Array.isArray(v)) {
+    const out = v.slice();
+    for (const i of keys as number[]) out[i] = fill(v[i], c);
+    return out;
+  }
+  const o = v as Record<string, unknown>;
+  const out = { ...o };
+  for (const k of keys as string[]) setOwn(out, k, fill(o[k], c, k));
+  return out;
+}
+
+/**
+ * The file format: `{"formatVersion":3,"seal":{options,hash,mac?},"plan":BODY}` on one line. It
+ * holds no credentials: tokens and keys never enter it (the MAC is a keyed digest, not the key).
+ * Like Terraform's plan file it does hold the shard's userdata and vars, once per group: keep it
+ * where the state is kept; what pvefleet renders from it (show, JSON, markdown) never shows them.
  */
 export function serializePlan(plan: Plan, options: PlanSelectors | SavedPlanOptions = {}, key?: string): string {
   const saved = savedPlanOptions(options as PlanSelectors);
-  // A saved plan is a CI artifact: a userdata diff (sensitive) stays in the process that planned.
-  const savable: Plan = plan.changes.some((c) => c.forcedBy?.some((f) => f.diff !== undefined))
-    ? { ...plan, changes: plan.changes.map((c) => (c.forcedBy ? { ...c, forcedBy: c.forcedBy.map(withoutSensitiveText) } : c)) }
-    : plan;
-  const seal: z.infer<typeof SEAL> = { options: saved, hash: savedPlanHash(savable, saved) };
-  if (key) seal.mac = savedPlanMac(savable, saved, key);
-  // Compact: a 10,000-VM plan is tens of MB indented; `show FILE` is how people read it.
-  return `${JSON.stringify({ ...savable, seal })}\n`;
+  const body = JSON.stringify(compactBody(plan));
+  const seal: z.infer<typeof SEAL> = { options: saved, hash: savedPlanHash(body, saved) };
+  if (key) seal.mac = savedPlanMac(body, saved, key);
+  return `{"formatVersion":${SAVED_PLAN_FORMAT_VERSION},"seal":${JSON.stringify(seal)},"plan":${body}}\n`;
 }
 
 /** Reads a saved plan; any problem is one UserError line (E_PLAN_FILE, E_PLAN_TAMPERED). */
@@ -211,9 +462,15 @@ export function parseSavedPlan(text: string, file = "plan file", check: SealChec
   return readSavedPlan(text, file, check).plan;
 }
 
+const issueLine = (file: string, where: string, e: z.ZodError) => {
+  const issue = e.issues[0]!;
+  const path = [where, ...issue.path.map(String)].filter((p) => p !== "").join(".");
+  return new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${path || "(root)"}: ${issue.message}`);
+};
+
 /**
- * Reads a saved plan and verifies its seal: the content must hash to the recorded hash, and with a
- * key the MAC must verify. Then the plan must agree with itself (every action belongs to a change,
+ * Reads a saved plan and verifies its seal: BODY must hash to the recorded hash, and with a key
+ * the MAC must verify. Then the plan must agree with itself (every action belongs to a change,
  * a new VM's steps go where its placement says, the summary counts the changes): a file edited
  * by hand is refused here before anything reads the cluster.
  */
@@ -228,44 +485,118 @@ export function readSavedPlan(text: string, file = "plan file", check: SealCheck
   if (typeof raw !== "object" || raw === null || Array.isArray(raw) || version === undefined) {
     throw new UserError("E_PLAN_FILE", `${file} is not a pvefleet plan (no formatVersion)`);
   }
-  if (typeof version === "number" && version < PLAN_FORMAT_VERSION) {
-    throw new UserError("E_PLAN_FILE", `${file} was made by an older pvefleet (plan format ${version}; this one reads ${PLAN_FORMAT_VERSION}): run plan again`);
+  if (typeof version === "number" && version < SAVED_PLAN_FORMAT_VERSION) {
+    throw new UserError("E_PLAN_FILE", `${file} was made by an older pvefleet (plan format ${version}; this one reads ${SAVED_PLAN_FORMAT_VERSION}): run plan again`);
   }
-  if (version !== PLAN_FORMAT_VERSION) {
-    throw new UserError("E_PLAN_FILE", `${file} has plan format version ${String(version)}; this pvefleet reads version ${PLAN_FORMAT_VERSION}`);
+  if (version !== SAVED_PLAN_FORMAT_VERSION) {
+    throw new UserError("E_PLAN_FILE", `${file} has plan format version ${String(version)}; this pvefleet reads version ${SAVED_PLAN_FORMAT_VERSION}`);
   }
-  const { seal: rawSeal, ...rawPlan } = raw as Record<string, unknown>;
+  const { seal: rawSeal, plan: rawBody } = raw as Record<string, unknown>;
   if (rawSeal === undefined) {
     throw new UserError("E_PLAN_FILE", `${file} carries no plan hash (made by an older pvefleet, or rewritten); run plan --out again`);
   }
   const sealed = SEAL.safeParse(rawSeal);
-  if (!sealed.success) {
-    const issue = sealed.error.issues[0]!;
-    throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: seal.${issue.path.join(".")}: ${issue.message}`);
-  }
+  if (!sealed.success) throw issueLine(file, "seal", sealed.error);
   const seal = sealed.data;
-  if (!sameText(savedPlanHash(rawPlan, seal.options), seal.hash)) {
+  if (typeof rawBody !== "object" || rawBody === null || Array.isArray(rawBody)) {
+    throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: plan: not an object`);
+  }
+  // JSON.stringify of what JSON.parse read gives back the writer's bytes exactly.
+  const body = JSON.stringify(rawBody);
+  if (!sameText(savedPlanHash(body, seal.options), seal.hash)) {
     throw new UserError("E_PLAN_TAMPERED", `${file} was changed after pvefleet wrote it: its content does not hash to the plan hash recorded at plan time; run plan --out again`);
   }
   let signed = false;
   if (check.key && (seal.mac || check.strict)) {
     if (!seal.mac) throw new UserError("E_PLAN_TAMPERED", `${file} is not signed, but PVEFLEET_PLAN_KEY is set: make the plan with the same key (plan --out)`);
-    if (!sameText(savedPlanMac(rawPlan, seal.options, check.key), seal.mac)) {
+    if (!sameText(savedPlanMac(body, seal.options, check.key), seal.mac)) {
       throw new UserError("E_PLAN_TAMPERED", `${file} does not carry a valid signature for PVEFLEET_PLAN_KEY: it was changed after pvefleet wrote it, or made with another key`);
     }
     signed = true;
   } else if (seal.mac && check.strict) {
     throw new UserError("E_PLAN_TAMPERED", `${file} is signed, but PVEFLEET_PLAN_KEY is not set, so the signature cannot be verified`);
   }
-  const parsed = PLAN_SCHEMA.safeParse(rawPlan);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  const plan = parsed.data as unknown as Plan;
+  const plan = expandBody(rawBody as Record<string, unknown>, file);
   validateGraph(plan.actions);
   checkConsistency(plan, file);
+
   return { plan, options: seal.options, signed };
+}
+
+/** BODY back into the Plan, validating each template once per node it is used on (a row's ID and VMID only fill free-form fields). */
+function expandBody(raw: Record<string, unknown>, file: string): Plan {
+  const { changes: _c, actions: _a, tuples: _t, shared: _sh, templates: _tp, scores: _s, ...header } = raw;
+  if (raw.formatVersion !== PLAN_FORMAT_VERSION && typeof raw.formatVersion === "number") {
+    throw new UserError("E_PLAN_FILE", `${file} holds a plan of format ${raw.formatVersion}; this pvefleet reads ${PLAN_FORMAT_VERSION}: run plan again`);
+  }
+  const h = HEADER_SCHEMA.safeParse(header);
+  if (!h.success) throw issueLine(file, "", h.error);
+  const b = BODY_SCHEMA.safeParse(raw);
+  if (!b.success) throw issueLine(file, "", b.error);
+  const { tuples, templates, scores } = b.data;
+  // Each shared entry may name earlier ones only, so they expand in order and never loop.
+  const shared: unknown[] = [];
+  const sharedMarks = new Map<object, (string | number)[]>();
+  for (const [i, entry] of b.data.shared.entries()) {
+    markTokens(entry, sharedMarks);
+    try {
+      shared.push(fill(entry, { t: [null, null, null], scores: undefined, shared, limit: i, marks: sharedMarks }));
+    } catch (e) {
+      if (e instanceof BadRow) throw new UserError("E_PLAN_TAMPERED", `${file} was edited: shared.${i} has a placeholder it cannot fill; run plan --out again`);
+      throw e;
+    }
+  }
+  // The row owners' values, checked once: an ID as the planner makes them (so it never equals an
+  // enum value or a literal of the schemas), a node, a VMID as the state's schema has it.
+  const tupleList = tuples.map((t, i): Tuple => {
+    const ok = Array.isArray(t) && t.length === 3
+      && (t[0] === null || (typeof t[0] === "string" && INSTANCE_ID_RE.test(t[0])))
+      && (t[1] === null || typeof t[1] === "string")
+      && (t[2] === null || isIndex(t[2]));
+    if (!ok) throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: tuples.${i}: not [instance ID | null, node | null, VMID | null]`);
+    return t as Tuple;
+  });
+  const expand = <T>(what: "changes" | "actions", schema: z.ZodType): T[] => {
+    const list = templates[what];
+    const marks = new Map<object, (string | number)[]>();
+    for (const t of list) markTokens(t, marks);
+    const checked = new Set<number>();
+    return b.data[what].rows.map((r, i) => {
+      const edited = (why: string) => new UserError("E_PLAN_TAMPERED", `${file} was edited: ${what}.${i} ${why}; run plan --out again`);
+      if (!Array.isArray(r) || r.length < 2 || r.length > 3 || !(r[0] === -1 || isIndex(r[0])) || !isIndex(r[1]) || !(r[2] === undefined || isIndex(r[2]))) {
+        throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${what}.rows.${i}: not [tuple, template, scores?]`);
+      }
+      const [ti, pi, si] = r as [number, number, number | undefined];
+      const template = list[pi];
+      if (template === undefined) throw edited("names no template");
+      const tuple = ti === -1 ? ([null, null, null] as Tuple) : tupleList[ti];
+      if (tuple === undefined) throw edited("names no instance");
+      if (si !== undefined && scores[si] === undefined) throw edited("names no placement scores");
+      let value: unknown;
+      try {
+        value = ti === -1 ? template : fill(template, { t: tuple, scores: si === undefined ? undefined : scores[si], shared, limit: shared.length, marks });
+      } catch (e) {
+        if (e instanceof BadRow) throw edited("has a placeholder its row does not fill");
+        throw e;
+      }
+      // Placeholders only stand in free-form fields (fill), so a template valid for one row is
+      // valid for every row: each is validated once, an entry stored as is each time.
+      if (ti === -1 || !checked.has(pi)) {
+        const parsed = schema.safeParse(value);
+        if (!parsed.success) throw issueLine(file, `${what}.${i}`, parsed.error);
+        if (ti !== -1) checked.add(pi);
+      }
+      return value as T;
+    });
+  };
+  const changes = expand<InstanceChange>("changes", CHANGE_SCHEMA);
+  const actions = expand<Action>("actions", ACTION_SCHEMA);
+  const plan: Record<string, unknown> = {};
+  for (const k of Object.keys(raw)) {
+    if (k === "tuples" || k === "shared" || k === "templates" || k === "scores") continue;
+    setOwn(plan, k, k === "changes" ? changes : k === "actions" ? actions : header[k]);
+  }
+  return plan as unknown as Plan;
 }
 
 /** The new instance IDs of a plan (a create's, a replacement's new one), with the change that places them. */

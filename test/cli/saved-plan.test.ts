@@ -10,7 +10,8 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent } from "undici";
 import { startSimulator } from "../../src/sim/index.js";
-import { savedPlanHash } from "../../src/planner/saved-plan.js";
+import { parseSavedPlan, serializePlan, type SavedPlanOptions } from "../../src/planner/saved-plan.js";
+import type { Plan } from "../../src/planner/types.js";
 import { apiUrl, cli, workspace, type Sim, type Workspace } from "./helpers.js";
 
 const SHARD = (size: number, cores = 1) => `{
@@ -90,17 +91,23 @@ type PlanJson = {
   seal: { options: unknown; hash: string; mac?: string };
 };
 
+/** The plan a file holds, decoded with the (public) format, and its seal. */
 async function readPlan(file: string): Promise<PlanJson> {
-  return JSON.parse(await readFile(file, "utf8")) as PlanJson;
+  const text = await readFile(file, "utf8");
+  const { seal } = JSON.parse(text) as { seal: PlanJson["seal"] };
+  return { ...(parseSavedPlan(text, file) as unknown as Omit<PlanJson, "seal">), seal };
 }
 
-/** Writes an edited plan; `reseal` recomputes the plain hash (anyone can), never the keyed MAC. */
+/**
+ * Writes an edited plan in the file format; `reseal` recomputes the plain hash (anyone can: the
+ * format and the hash are public), never the keyed MAC; without it the file keeps the old hash.
+ */
 async function writeForged(file: string, p: PlanJson, reseal: boolean): Promise<void> {
-  if (reseal) {
-    const { seal, ...rest } = p;
-    p.seal.hash = savedPlanHash(rest, seal.options);
-  }
-  await writeFile(file, JSON.stringify(p));
+  const { seal, ...plan } = p;
+  const forged = JSON.parse(serializePlan(plan as unknown as Plan, seal.options as SavedPlanOptions)) as { seal: PlanJson["seal"] };
+  if (!reseal) forged.seal.hash = seal.hash;
+  if (seal.mac) forged.seal.mac = seal.mac;
+  await writeFile(file, JSON.stringify(forged));
 }
 
 /** `apply FILE` must exit 1 with one error line, and leave the cluster and the state as they were. */
@@ -290,7 +297,7 @@ describe("apply FILE refuses a plan for another shard file or another shard", ()
     const file = join(ws.dir, "p.json");
     expect((await cli(ws, ["plan", "--out", file])).code).toBe(0);
     await writeFile(ws.config, SHARD(2, 2));
-    await expectRefused(["apply", file], /^Error: Saved plan is stale: the shard file changed after the plan was created; run plan again\.$/);
+    await expectRefused(["apply", file], /^Error: Saved plan is stale: the shard file (\S+ )?changed after the plan was created; run plan again\.$/);
   });
 
   it("refuses a plan made for another shard, with both states fresh (E_PLAN_MISMATCH)", async () => {

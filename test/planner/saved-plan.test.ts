@@ -17,6 +17,8 @@ describe("saved plans", () => {
   it("round-trips through the file format", () => {
     const { p } = fixture();
     expect(parseSavedPlan(serializePlan(p))).toEqual(p);
+    // Key order included: show FILE's plan_hash is the plan's.
+    expect(JSON.stringify(parseSavedPlan(serializePlan(p)))).toBe(JSON.stringify(p));
   });
 
   it("loads a plan whose drift holds unmanaged, suspicious and orphan VMs (no expected/actual)", () => {
@@ -39,7 +41,7 @@ describe("saved plans", () => {
   it("refuses a file whose content does not hash to the plan hash recorded at plan time", () => {
     const { p } = fixture();
     const edited = JSON.parse(serializePlan(p));
-    edited.actions[0].vmid = 500;
+    edited.plan.tuples[0][2] = 500;
     expect(() => parseSavedPlan(JSON.stringify(edited), "p.json")).toThrow(/^p\.json was changed after pvefleet wrote it: its content does not hash/);
     const unsealed = JSON.parse(serializePlan(p));
     delete unsealed.seal;
@@ -48,11 +50,12 @@ describe("saved plans", () => {
 
   it("binds the hash to the state lineage, serial and shard file digest", () => {
     const { p } = fixture();
-    const base = savedPlanHash(p, {});
-    expect(savedPlanHash({ ...p, state: { ...p.state, serial: 8 } }, {})).not.toBe(base);
-    expect(savedPlanHash({ ...p, state: { ...p.state, lineage: "x" } }, {})).not.toBe(base);
-    expect(savedPlanHash({ ...p, configDigest: "sha256:cfg2" }, {})).not.toBe(base);
-    expect(savedPlanHash(JSON.parse(JSON.stringify(p)), {})).toBe(base);
+    const hash = (q: Plan) => (JSON.parse(serializePlan(q)) as { seal: { hash: string } }).seal.hash;
+    const base = hash(p);
+    expect(hash({ ...p, state: { ...p.state, serial: 8 } })).not.toBe(base);
+    expect(hash({ ...p, state: { ...p.state, lineage: "x" } })).not.toBe(base);
+    expect(hash({ ...p, configDigest: "sha256:cfg2" })).not.toBe(base);
+    expect(hash(JSON.parse(JSON.stringify(p)) as Plan)).toBe(base);
   });
 
   it("with a key: verifies the signature, refuses an unsigned plan or another key, and apply refuses a signed plan without the key", () => {
@@ -66,10 +69,9 @@ describe("saved plans", () => {
     expect(parseSavedPlan(signed)).toEqual(p); // show reads it
     // An editor who recomputes the plain hash still cannot make the signature.
     const edited = JSON.parse(signed);
-    edited.changes[0].reasons = ["x"];
+    edited.plan.templates.changes[0].reasons = ["x"];
     delete edited.seal.mac;
-    const { seal, ...rest } = edited;
-    edited.seal.hash = savedPlanHash(rest, seal.options);
+    edited.seal.hash = savedPlanHash(JSON.stringify(edited.plan), edited.seal.options);
     expect(() => readSavedPlan(JSON.stringify(edited), "p.json", { key, strict: true })).toThrow(/is not signed/);
   });
 
@@ -99,9 +101,12 @@ describe("saved plans", () => {
 
   it("refuses a file that is not a plan, or of another format version", () => {
     expect(() => parseSavedPlan("{nope", "x.plan")).toThrow(/x\.plan is not a pvefleet plan \(not JSON/);
-    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 9 }), "x.plan")).toThrow(/format version 9; this pvefleet reads version 2/);
+    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 9 }), "x.plan")).toThrow(/format version 9; this pvefleet reads version 3/);
     // A plan of the previous format (untyped params) is told to plan again, not half-read.
-    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 1, actions: [] }), "x.plan")).toThrow(/^x\.plan was made by an older pvefleet \(plan format 1; this one reads 2\): run plan again$/);
+    expect(() => parseSavedPlan(JSON.stringify({ formatVersion: 1, actions: [] }), "x.plan")).toThrow(/^x\.plan was made by an older pvefleet \(plan format 1; this one reads 3\): run plan again$/);
+    // The uncompacted format 2 (the whole Plan with `seal`) is told the same: plan again.
+    const { p: old } = fixture();
+    expect(() => parseSavedPlan(JSON.stringify({ ...old, seal: {} }), "x.plan")).toThrow(/^x\.plan was made by an older pvefleet \(plan format 2; this one reads 3\): run plan again$/);
     const { p } = fixture();
     const broken = structuredClone(p) as unknown as { actions: { dependsOn: unknown }[] };
     broken.actions[0]!.dependsOn = "x";
@@ -191,10 +196,7 @@ describe("saved plans", () => {
   });
 });
 
-/** What an editor without the key can do: rewrite the plan and recompute the plain hash. */
+/** What an editor without the key can do: rewrite the plan and recompute the plain hash (as the writer does). */
 function reseal(p: Plan): string {
-  const file = JSON.parse(serializePlan(p));
-  const { seal, ...rest } = file;
-  file.seal.hash = savedPlanHash(rest, seal.options);
-  return JSON.stringify(file);
+  return serializePlan(p);
 }
