@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { ROOT } from "../cli/helpers.js";
 
@@ -82,5 +83,21 @@ export async function runProgram(file: string, args: string[], options: { cwd?: 
     const failed = e as { code?: unknown; stdout?: string; stderr?: string };
     if (typeof failed.code !== "number") throw e;
     return { code: failed.code, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+  }
+}
+
+const help = new Map<string, string>();
+
+/** `pvefleet [global flags] <command> [args]`: the command exists and every flag is in its --help (or the global one). */
+export async function checkInvocation(tokens: string[], where: string): Promise<void> {
+  const globalHelp = help.get("") ?? (await runProgram(process.execPath, [join(ROOT, "bin", "pvefleet.js"), "--help"])).stdout;
+  help.set("", globalHelp);
+  const command = tokens.find((t) => !t.startsWith("-"));
+  expect(command, `${where}: no command in "pvefleet ${tokens.join(" ")}"`).toBeDefined();
+  expect(globalHelp, `${where}: pvefleet has no command "${command}"`).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+  if (!help.has(command!)) help.set(command!, (await runProgram(process.execPath, [join(ROOT, "bin", "pvefleet.js"), command!, "--help"])).stdout);
+  for (const flag of tokens.filter((t) => /^-{1,2}[a-z]/.test(t)).map((t) => t.replace(/=.*$/, ""))) {
+    const inHelp = new RegExp(`(^|[ ,])${flag.replace(/-/g, "\\-")}([ ,=<]|$)`, "m");
+    expect(inHelp.test(help.get(command!)!) || inHelp.test(globalHelp), `${where}: pvefleet ${command} has no flag ${flag}`).toBe(true);
   }
 }

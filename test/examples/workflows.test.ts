@@ -16,25 +16,9 @@ import { join } from "node:path";
 import { Agent } from "undici";
 import { startSimulator } from "../../src/sim/index.js";
 import { BIN, apiUrl, type Sim } from "../cli/helpers.js";
-import { EXAMPLES, ROOT, readWorkflow, runBash, runProgram, step, workflowFiles, type Workflow } from "./helpers.js";
+import { EXAMPLES, ROOT, checkInvocation, readWorkflow, runBash, runProgram, step, workflowFiles, type Workflow } from "./helpers.js";
 
 const files = workflowFiles();
-const help = new Map<string, string>();
-
-/** `pvefleet [global flags] <command> [args]`: the command exists and every flag is in its --help (or the global one). */
-async function checkInvocation(tokens: string[], where: string): Promise<void> {
-  const globalHelp = help.get("") ?? (await runProgram(process.execPath, [BIN, "--help"])).stdout;
-  help.set("", globalHelp);
-  const command = tokens.find((t) => !t.startsWith("-"));
-  expect(command, `${where}: no command in "pvefleet ${tokens.join(" ")}"`).toBeDefined();
-  expect(globalHelp, `${where}: pvefleet has no command "${command}"`).toMatch(new RegExp(`^  ${command}\\b`, "m"));
-  if (!help.has(command!)) help.set(command!, (await runProgram(process.execPath, [BIN, command!, "--help"])).stdout);
-  for (const flag of tokens.filter((t) => /^-{1,2}[a-z]/.test(t)).map((t) => t.replace(/=.*$/, ""))) {
-    const inHelp = new RegExp(`(^|[ ,])${flag.replace(/-/g, "\\-")}([ ,=<]|$)`, "m");
-    expect(inHelp.test(help.get(command!)!) || inHelp.test(globalHelp), `${where}: pvefleet ${command} has no flag ${flag}`).toBe(true);
-  }
-}
-
 /** Every `pvefleet …` command line in a shell script, continuation lines joined, up to a redirection or pipe. */
 function pvefleetCommands(script: string): string[][] {
   return script.replace(/\\\n\s*/g, " ").split("\n")
