@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GITHUB_COMMENT_LIMIT, planHash, renderDriftMarkdown, renderPlanMarkdown } from "../../src/cli/render/markdown.js";
 import { ciContext, provenanceLine } from "../../src/cli/render/markdown-ci.js";
-import type { DriftFinding, InstanceChange, Plan } from "../../src/planner/types.js";
+import type { DriftFinding, Plan } from "../../src/planner/types.js";
 import { basePlan, mixedPlan } from "./fixtures.js";
 import { creates, mixed2050, plannedMixed } from "./markdown-fixtures.js";
 
@@ -251,15 +251,19 @@ describe("plan markdown sensitivity", () => {
   it("names what forces a replacement (forcedBy), values of sensitive ones never", () => {
     const plan = mixedPlan();
     const replace = plan.changes.find((c) => c.kind === "replace")!;
-    replace.attributes = [];
-    (replace as InstanceChange & { forcedBy: unknown[] }).forcedBy = [
-      { attribute: "userdata", sensitive: true, linesChanged: 2, diff: ["+  - postgresql"], message: "userdata changed" },
-      { attribute: "vars.TOKEN", sensitive: true, message: "vars.TOKEN changed" },
+    replace.forcedBy = [
+      { attribute: "userdata", sensitive: true, linesChanged: 2, diff: ["+  - postgresql"], message: "userdata changed (sensitive, 2 lines changed)" },
+      { attribute: "vars.TOKEN", sensitive: true, message: "vars.TOKEN changed (sensitive)" },
       { attribute: "template", before: "debian-12", after: "debian-13", sensitive: false, message: "template debian-12 → debian-13" },
     ];
+    // As the planner makes them: one attribute per cause, placeholders for the sensitive ones.
+    replace.attributes = [
+      { attribute: "userdata", before: "(sensitive value)", after: "(sensitive value)", forcesReplacement: true, sensitive: true },
+      { attribute: "template", before: "debian-12", after: "debian-13", forcesReplacement: true },
+    ];
     const md = renderPlanMarkdown(plan, { env: NO_CI });
-    expect(md).toContain("replace (create first): forced by userdata (sensitive), vars.TOKEN (sensitive), template |");
-    expect(md).toContain("# replacement forced by userdata (sensitive), vars.TOKEN (sensitive), template");
+    expect(md).toContain("| replace (create first): forced by userdata (sensitive), vars.TOKEN (sensitive), template |");
+    expect(md).toContain("! userdata: (sensitive value changed)   # forces replacement\n! template: \"debian-12\" → \"debian-13\"   # forces replacement\n# replacement forced by vars.TOKEN (sensitive)\n");
     expect(md).not.toContain("postgresql");
   });
 });

@@ -13,7 +13,7 @@ import type { VmSpec } from "../../config/model.js";
 import type { ChangeKind, DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
 import { inSync, isManagedDrift, refreshSentence, unifiedDiff, type DriftReport } from "./text.js";
 import {
-  addressOf, countChanges, displayOf, formatBytes, formatValue, groupName, isTextAttribute, liveAttributes,
+  addressOf, attributeLabel, countChanges, displayOf, formatBytes, formatValue, groupName, isTextAttribute, liveAttributes,
   noChangesSentence, sentenceOf, specAttributes, summarySentence, type Display,
 } from "./vocabulary.js";
 import { alert, Budget, cell, clip, code, cost, fence, html, num, plural, topCounts } from "./markdown-text.js";
@@ -142,67 +142,54 @@ function isSensitive(a: { attribute: string; sensitive?: unknown }): boolean {
   return a.sensitive === true || isSensitiveAttribute(a.attribute);
 }
 
-interface ForcedBy {
-  attribute: string;
-  sensitive: boolean;
-}
-
-/** The attributes that force a replacement, when the plan names them (`forcedBy`, names only). */
-function forcedByOf(c: InstanceChange): ForcedBy[] {
-  const raw = (c as { forcedBy?: unknown }).forcedBy;
-  if (!Array.isArray(raw)) return [];
-  const out: ForcedBy[] = [];
-  for (const f of raw as unknown[]) {
-    const o = f && typeof f === "object" ? (f as { attribute?: unknown; name?: unknown; path?: unknown; sensitive?: unknown }) : undefined;
-    const attribute = typeof f === "string" ? f : o ? String(o.attribute ?? o.name ?? o.path ?? "") : "";
-    if (!attribute) continue;
-    out.push({ attribute, sensitive: o?.sensitive === true || isSensitiveAttribute(attribute) });
-  }
-  return out;
-}
-
-function forcedByText(c: InstanceChange): string {
-  return forcedByOf(c).map((f) => (f.sensitive ? `${f.attribute} (sensitive)` : f.attribute)).join(", ");
+/** The attributes that force a replacement (`forcedBy`), as names: "(sensitive)" after userdata and vars. */
+function forcedNames(c: InstanceChange): string[] {
+  return (c.forcedBy ?? []).map((f) => (f.sensitive || isSensitiveAttribute(f.attribute) ? `${attributeLabel(f.attribute)} (sensitive)` : attributeLabel(f.attribute)));
 }
 
 /** `diff`-fenced change lines for one instance (GitHub colours `+`, `-` and `!`). */
 function diffLines(c: InstanceChange): string[] {
   const out: string[] = [];
   if (c.kind === "delete" && c.before && c.attributes.length === 0) {
-    for (const [k, v] of liveAttributes(c.before)) out.push(`- ${k}: ${formatValue(k, v)}`);
+    for (const [k, v] of liveAttributes(c.before)) out.push(`- ${attributeLabel(k)}: ${formatValue(k, v)}`);
   }
   for (const a of c.attributes) {
     const force = a.forcesReplacement ? "   # forces replacement" : "";
+    const name = attributeLabel(a.attribute);
     if (isSensitive(a)) {
       const what = a.before === undefined ? "+" : a.after === undefined ? "-" : "!";
-      out.push(`${what} ${a.attribute}: (sensitive value${what === "!" ? " changed" : ""})${force}`);
+      out.push(`${what} ${name}: (sensitive value${what === "!" ? " changed" : ""})${force}`);
     } else if (isTextAttribute(a.attribute, a.before, a.after)) {
-      out.push(`! ${a.attribute}:${force}`);
+      out.push(`! ${name}:${force}`);
       for (const l of unifiedDiff(String(a.before ?? ""), String(a.after ?? ""))) out.push(l.startsWith("@@") ? `# ${l}` : l);
-    } else if (a.before === undefined) out.push(`+ ${a.attribute}: ${formatValue(a.attribute, a.after)}${force}`);
-    else if (a.after === undefined) out.push(`- ${a.attribute}: ${formatValue(a.attribute, a.before)}${force}`);
-    else out.push(`! ${a.attribute}: ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}${force}`);
+    } else if (a.before === undefined) out.push(`+ ${name}: ${formatValue(a.attribute, a.after)}${force}`);
+    else if (a.after === undefined) out.push(`- ${name}: ${formatValue(a.attribute, a.before)}${force}`);
+    else out.push(`! ${name}: ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}${force}`);
   }
-  const forced = forcedByText(c);
-  if (forced) out.push(`# replacement forced by ${forced}`);
+  // Causes the attribute lines above do not already name.
+  const shown = new Set(c.attributes.filter((a) => a.forcesReplacement).map((a) => a.attribute));
+  const unnamed = (c.forcedBy ?? []).filter((f) => !shown.has(f.attribute));
+  if (unnamed.length) out.push(`# replacement forced by ${forcedNames({ ...c, forcedBy: unnamed }).join(", ")}`);
   for (const r of c.reasons) out.push(`# because ${r}`);
   const clipped = out.slice(0, MAX_DIFF_LINES).map((l) => clip(l, 200));
   if (out.length > MAX_DIFF_LINES) clipped.push(`# … ${out.length - MAX_DIFF_LINES} more lines in the full plan`);
   return clipped;
 }
 
-/** The change column: attributes with values (names only for sensitive ones), else the first reason. */
+/**
+ * The change column: what forces a replacement (names only), then the other attributes with values
+ * (names only for sensitive ones); else the first reason.
+ */
 function shortChange(c: InstanceChange): string {
-  const forced = forcedByText(c);
-  if (c.attributes.length) {
-    const list = c.attributes.slice(0, 3).map((a) =>
-      isSensitive(a) ? `${a.attribute} (sensitive)`
-        : isTextAttribute(a.attribute, a.before, a.after) ? a.attribute
-          : `${a.attribute} ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}`);
-    return list.join(", ") + (c.attributes.length > 3 ? `, +${c.attributes.length - 3} more` : "") + (forced ? ` (forced by ${forced})` : "");
-  }
-  if (forced) return `forced by ${forced}`;
-  return c.reasons[0] ?? "";
+  const forced = forcedNames(c);
+  const attrs = forced.length ? c.attributes.filter((a) => !a.forcesReplacement) : c.attributes;
+  const list = attrs.map((a) =>
+    isSensitive(a) ? `${attributeLabel(a.attribute)} (sensitive)`
+      : isTextAttribute(a.attribute, a.before, a.after) ? attributeLabel(a.attribute)
+        : `${attributeLabel(a.attribute)} ${formatValue(a.attribute, a.before)} → ${formatValue(a.attribute, a.after)}`);
+  const parts = [...(forced.length ? [`forced by ${forced.join(", ")}`] : []), ...list];
+  if (!parts.length) return c.reasons[0] ?? "";
+  return parts.slice(0, 3).join(", ") + (parts.length > 3 ? `, +${parts.length - 3} more` : "");
 }
 
 /** A group's spec in one line: template, cores, memory, disk, then where it goes. Never userdata or vars content. */
@@ -518,7 +505,7 @@ function driftValue(f: DriftFinding, v: unknown): string {
 }
 
 function driftRow(f: DriftFinding): string {
-  return `| \`${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}\` | ${f.kind} | ${f.instanceId ? code(f.instanceId, 64) : ""} | ${f.vmid ?? ""} | ${cell(f.node ?? "", 60)} | ${cell(f.attribute ?? "", 60)} | ${driftValue(f, f.expected)} | ${driftValue(f, f.actual)} |`;
+  return `| \`${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}\` | ${f.kind} | ${f.instanceId ? code(f.instanceId, 64) : ""} | ${f.vmid ?? ""} | ${cell(f.node ?? "", 60)} | ${cell(f.attribute ? attributeLabel(f.attribute) : "", 60)} | ${driftValue(f, f.expected)} | ${driftValue(f, f.actual)} |`;
 }
 
 /** The scheduled drift issue body (one issue per shard, updated while the fingerprints match). */
