@@ -162,7 +162,7 @@ export async function savedPlanLocation(opts: Opts, g: GlobalOptions, saved: Sav
       throw e;
     });
     if (`sha256:${createHash("sha256").update(bytes).digest("hex")}` !== saved.plan.configDigest) {
-      throw new UserError("E_PLAN_STALE", `Saved plan is stale: the shard file ${at.config} changed after the plan was created; run plan again.`);
+      throw new UserError("E_PLAN_STALE", "Saved plan is stale: the shard file changed after the plan was created; run plan again.");
     }
   }
   return at;

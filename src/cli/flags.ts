@@ -84,6 +84,10 @@ export function normaliseArgs(program: Command, args: readonly string[]): string
       if (o && o.required && !arg.includes("=") && i + 1 < args.length) out.push(args[++i]!);
       continue;
     }
+    if (arg === "-v" && !find("-v")) {
+      out.push("--version"); // `terraform -v`
+      continue;
+    }
     if (/^-[^-]./s.test(arg)) {
       const eq = arg.indexOf("=");
       const name = eq < 0 ? arg.slice(1) : arg.slice(1, eq);

@@ -83,7 +83,7 @@ function shardOptions(cmd: Command): Command {
     .addOption(new Option("--storage <kind>", "state backend").choices(["file", "s3", "gcs"]).default("file").env("PVEFLEET_STORAGE"))
     .addOption(new Option("--bucket <name>", "S3 or GCS bucket for the state (with --storage s3 or gcs)").env("PVEFLEET_BUCKET"))
     .addOption(new Option("--prefix <prefix>", "key prefix inside the bucket").default("", "none").env("PVEFLEET_PREFIX"))
-    .addOption(new Option("--state-dir <dir>", "directory of the file state backend").default("./.pvefleet").env("PVEFLEET_STATE_DIR"));
+    .addOption(new Option("--state-dir <dir>", "directory of the file state backend").default("./.pvefleet", "./.pvefleet").env("PVEFLEET_STATE_DIR"));
 }
 
 /**

@@ -42,6 +42,7 @@ describe("Terraform's single-dash long flags", () => {
     expect(norm("destroy", "-auto-approve", "-target=acme.web")).toEqual(["destroy", "--auto-approve", "--target=acme.web"]);
     expect(norm("state", "list", "-json")).toEqual(["state", "list", "--json"]);
     expect(norm("-version")).toEqual(["--version"]);
+    expect(norm("-v")).toEqual(["--version"]);
     expect(norm("plan", "-help")).toEqual(["plan", "--help"]);
   });
 

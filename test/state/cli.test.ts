@@ -110,11 +110,14 @@ describe("state commands on the file backend", () => {
     const list = await cli("state", "list", ...common());
     expect(list.out).toMatch(new RegExp(`${ID}\\s+acme\\.web\\s+10001\\s+pve1\\s+ready`));
     const listJson = JSON.parse((await cli("state", "list", ...common(), "--format", "json")).out);
-    expect(listJson.instances[0].instanceId).toBe(ID);
+    expect(listJson).toMatchObject({ format_version: "1.0", cluster_id: "demo", shard_id: "dev", serial: 6 });
+    expect(listJson.instances[0]).toMatchObject({ instance_id: ID, address: `acme.web/${ID}`, group: "acme.web", vmid: 10001 });
 
     const show = await cli("state", "show", ID, ...common());
     expect(show.out).toMatch(/vmid:\s+10001/);
-    expect(JSON.parse((await cli("state", "show", ID, ...common(), "--format", "json")).out)).toEqual(record(ID));
+    const shown = JSON.parse((await cli("state", "show", ID, ...common(), "--format", "json")).out);
+    expect(shown).toMatchObject({ format_version: "1.0", instance_id: ID, tenant: "acme", group: "acme.web", vmid: 10001, node: "pve1", phase: "ready", created_at: record(ID).createdAt });
+    expect(Object.keys(shown).every((k) => /^[a-z0-9_]+$/.test(k))).toBe(true);
 
     const pull = JSON.parse((await cli("state", "pull", ...common())).out);
     expect(pull).toMatchObject({ lineage: doc.lineage, serial: 6, clusterId: "demo", shardId: "dev" });
