@@ -19,6 +19,7 @@ shard {
       scheduler                     = "nstance"
       clone_concurrency_per_storage = 2
       memory_headroom               = 0.85
+      cpu_overcommit                = 4
       full_clone                    = true
       shutdown_timeout              = "90s"
       scale_down_order              = "oldest"
