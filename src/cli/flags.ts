@@ -44,6 +44,9 @@ const NOT_HERE: Record<string, string> = {
   backup: "the state's location is --storage with --state-dir, or --bucket and --prefix",
 };
 
+/** Terraform flags that only tune locking or concurrency: dropped where the command has no such flag. */
+const QUIET_WHERE_ABSENT = new Set(["lock-timeout", "parallelism"]);
+
 /** Flags whose Terraform values mean something pvefleet never does, by value. */
 function special(name: string, value: string | undefined): { drop: true } | { refuse: string } | undefined {
   if (name === "input") return { drop: true }; // pvefleet never prompts for values; approval is --auto-approve
@@ -105,6 +108,12 @@ export function normaliseArgs(program: Command, args: readonly string[]): string
       if (NOT_HERE[name]) throw new UserError("E_FLAG", `-${name}: ${NOT_HERE[name]}`);
       const long = `--${name}`;
       const o = find(long);
+      // `plan -lock-timeout=5m`, `plan -parallelism=4`: plan and drift take no lock and read with a
+      // fixed pool, so there is nothing to wait for or limit; dropped (with the value after a space).
+      if (!o && QUIET_WHERE_ABSENT.has(name)) {
+        if (value === undefined && i + 1 < args.length && !args[i + 1]!.startsWith("-")) i++;
+        continue;
+      }
       if (!o && long !== "--help") {
         // Commander's help flag is not among `options`; the version flag is.
         const guess = nearest(long, [...options().map((x) => x.long).filter((x): x is string => !!x), "--help"]);

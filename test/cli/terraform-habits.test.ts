@@ -49,6 +49,9 @@ describe("Terraform's single-dash long flags", () => {
   it("drop -input=… and -lock=true, which ask for what pvefleet always does", () => {
     expect(norm("apply", "-input=false", "-auto-approve", "tfplan")).toEqual(["apply", "--auto-approve", "tfplan"]);
     expect(norm("plan", "-lock=true", "-input=true")).toEqual(["plan"]);
+    // plan takes no lock and has no parallelism to set; apply has both.
+    expect(norm("plan", "-lock-timeout=5m", "-parallelism", "4", "-out=p")).toEqual(["plan", "--out=p"]);
+    expect(norm("apply", "-lock-timeout=5m", "-parallelism", "4")).toEqual(["apply", "--lock-timeout=5m", "--parallelism", "4"]);
   });
 
   it("refuse what pvefleet does not have, saying what to use instead", () => {
