@@ -146,3 +146,22 @@ describe("the Terraform flow, typed the Terraform way", () => {
     expect((await stateList()).instances).toHaveLength(0);
   });
 });
+
+describe("natural node order on a cluster of eleven nodes", () => {
+  it("lists pve2 before pve10 in the text plan's capacity table and the JSON plan", async () => {
+    const big = (await startSimulator({ port: 0, latency: "instant", nodes: 11 })) as Sim;
+    const w = await workspace(big);
+    try {
+      const natural = Array.from({ length: 11 }, (_, i) => `pve${i + 1}`);
+      const json = await cli(w, ["plan", "-json"]);
+      expect(json.code, json.stderr).toBe(0);
+      expect((JSON.parse(json.stdout) as { capacity: { node: string }[] }).capacity.map((c) => c.node)).toEqual(natural);
+      const text = await cli(w, ["plan", "-no-color"]);
+      const rows = text.stdout.slice(text.stdout.indexOf("Node capacity")).split("\n").slice(2, 13).map((l) => l.trim().split(/\s+/)[0]);
+      expect(rows).toEqual(natural);
+    } finally {
+      await big.stop();
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -117,7 +117,7 @@ export async function refreshShard(
   const shard: LiveShard = {
     fetchedAt: new Date().toISOString(),
     vms,
-    nodes: (nodeItems ?? []).filter((i) => i.type === "node").map(toLiveNode).sort((a, b) => a.node.localeCompare(b.node)),
+    nodes: (nodeItems ?? []).filter((i) => i.type === "node").map(toLiveNode).sort((a, b) => a.node.localeCompare(b.node, "en", { numeric: true })), // natural: pve2 before pve10
     apiCalls: options.storages ? 3 : 2,
     usedVmids,
   };
