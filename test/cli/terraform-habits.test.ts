@@ -139,6 +139,16 @@ describe("one spelling for machine output", () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ valid: true, error_count: 0, shard: { shard_id: "dev", cluster_id: "demo", instance_count: 2 } });
   });
 
+  it("place -json carries format_version; its text says 1 core, not 1 cores", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pvefleet-place-"));
+    const nodes = join(dir, "nodes.json");
+    await writeFile(nodes, JSON.stringify([{ node: "pve1", status: "online", maxcpu: 8, maxmem: 16 * 1024 ** 3, cpu: 0.1, mem: 1e9 }]));
+    const j = await cliInProcess(["place", "-cores=1", "-memory=512", `-nodes-file=${nodes}`, "-json"]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ format_version: "1.0", placements: [{ node: "pve1" }] });
+    expect((await cliInProcess(["place", "--cores", "1", "--memory", "512", "--nodes-file", nodes])).stdout).toContain("(1 core, 512 MiB");
+  });
+
   it("snake_case keys for JSON made from records", () => {
     expect(snakeKeys({ instanceId: "a", applied: { memoryMiB: 1, diskBytes: 2 }, stepsDone: ["clone"] })).toEqual({ instance_id: "a", applied: { memory_mib: 1, disk_bytes: 2 }, steps_done: ["clone"] });
   });

@@ -47,7 +47,7 @@ export async function run(opts: Opts): Promise<number> {
   }
 
   if (format === "json") {
-    const body = { placements: placements.map((p) => ({ node: p.node, scores: p.scores })) };
+    const body = { format_version: "1.0", placements: placements.map((p) => ({ node: p.node, scores: p.scores })) };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   } else {
     process.stdout.write(renderText(placements, { cores, memoryMiB, scheduler }));
