@@ -232,6 +232,7 @@ describe("plan markdown commit/run line", () => {
     expect(ciContext({ PVEFLEET_PLAN_URL: "https://x.example/a b" })).toEqual({});
     expect(provenanceLine(ciContext({ GITHUB_SHA: "ABCDEF0123" }), "plan")).toMatch(/^Plan for `abcdef0` · full plan: save it/);
     expect(ciContext({ ...GITHUB, PVEFLEET_COMMIT_SHA: "feedface00" }).sha).toBe("feedface00");
+    expect(ciContext({ ...GITHUB, PVEFLEET_COMMIT_SHA: "" }).sha).toBe(GITHUB.GITHUB_SHA);
   });
 });
 

@@ -39,7 +39,7 @@ async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined
 
 function print({ plan, sizes }: Planned, g: GlobalOptions, savedTo: string | undefined): void {
   if (g.format === "json") out(renderPlanJson(plan));
-  else if (g.format === "markdown") out(renderPlanMarkdown(plan));
+  else if (g.format === "markdown") out(renderPlanMarkdown(plan, { savedTo }));
   else out(renderPlanText(plan, { color: g.color, savedTo, groupSizes: sizes }));
 }
 

@@ -16,7 +16,7 @@ export async function run(opts: Opts, planfile?: unknown): Promise<number> {
   if (typeof planfile === "string") {
     const { plan } = await readPlanFile(planfile);
     if (g.format === "json") out(renderPlanJson(plan));
-    else if (g.format === "markdown") out(renderPlanMarkdown(plan));
+    else if (g.format === "markdown") out(renderPlanMarkdown(plan, { savedTo: planfile }));
     else out(renderPlanText(plan, { color: g.color, quietNote: true }));
     return 0;
   }

@@ -21,7 +21,8 @@ const URL_RE = /^https?:\/\/[^\s<>()[\]`"']{1,400}$/;
 export function ciContext(env: Readonly<Record<string, string | undefined>>): CiContext {
   const ctx: CiContext = {};
   // GITHUB_SHA cannot be overridden in a workflow and is the merge commit on pull_request events.
-  const sha = (env.PVEFLEET_COMMIT_SHA ?? env.GITHUB_SHA)?.trim();
+  // An empty PVEFLEET_COMMIT_SHA (a pull-request expression on a push event) is unset.
+  const sha = env.PVEFLEET_COMMIT_SHA?.trim() || env.GITHUB_SHA?.trim();
   if (sha && /^[0-9a-f]{7,64}$/i.test(sha)) ctx.sha = sha.toLowerCase();
   const server = env.GITHUB_SERVER_URL?.trim().replace(/\/+$/, "");
   const repo = env.GITHUB_REPOSITORY?.trim();
