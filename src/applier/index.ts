@@ -80,7 +80,7 @@ export interface ApplyResult {
 
 
 /**
- * Terraform's stale-plan check (anchors.md §1.3) against the state as it is now, the shard file the
+ * Terraform's stale-plan check ("Saved plan is stale") against the state as it is now, the shard file the
  * plan was made from, then PVE's config digest of every VM the plan modifies: a saved plan is
  * refused before the first change. The shard check comes first: two fresh states (lineage "",
  * serial 0) cannot tell one shard's plan from another's.

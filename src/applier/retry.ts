@@ -5,7 +5,7 @@
  * repeat after a lost response cannot duplicate work: clone finds the VM it already made by name,
  * upload accepts an identical volume, delete is a no-op on a missing VM. That is why network
  * errors and 5xx are retried for every action type, and why storage/VM lock timeouts (the clone
- * storm failure of anchors.md §7.2) are retried with backoff instead of asking for parallelism=1.
+ * storm failure: `can't lock file '/var/lock/pve-manager/pve-storage-<id>' - got timeout`) are retried with backoff instead of asking for parallelism=1.
  */
 
 export interface RetryPolicy {

@@ -1,7 +1,7 @@
 /**
  * HCL shard files. The only module that touches @cdktn/hcl2json: it is loaded on first use through
  * createRequire with a two-line type of our own, because its typings pull the DOM lib into the
- * whole program and its WASM compile starts at import (deps.md pitfalls 6–7). JSONC never loads it.
+ * whole program and its WASM compile starts at import. JSONC never loads it.
  *
  * The HCL shape (same model as JSONC, README "HCL shape"):
  *

@@ -1,4 +1,4 @@
-/** Identifier rules for cluster, shard, tenant, group and subnet-pool IDs (nstance.md §3.3). */
+/** Identifier rules for cluster, shard, tenant, group and subnet-pool IDs, as Nstance defines them. */
 
 export const IDENTIFIER_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 export const IDENTIFIER_MAX = 32;

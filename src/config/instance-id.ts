@@ -1,6 +1,6 @@
 /**
  * Instance IDs: a 3-letter kind followed by a puidv7 — a UUIDv7 written as unpadded base32 in
- * RFC 4648 bit order with the lowercase Crockford alphabet (nstance.md §3.1). 29 characters that
+ * RFC 4648 bit order with the lowercase Crockford alphabet (Nstance's puidv7). 29 characters that
  * sort by creation time as plain strings, because the alphabet is ASCII-ascending and a UUIDv7
  * leads with its millisecond timestamp.
  */

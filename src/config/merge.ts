@@ -1,5 +1,5 @@
 /**
- * The args merge of nstance.md §2.9: for each key of the higher layer, two objects merge
+ * Nstance's args merge: for each key of the higher layer, two objects merge
  * recursively, anything else (scalars, arrays, object-vs-scalar) replaces. Unlike Nstance's Go code,
  * nothing is aliased: the result shares no object or array with either input.
  */

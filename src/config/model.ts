@@ -93,7 +93,7 @@ export interface DesiredShard {
   drift?: { ignore: DriftIgnoreRule[] };
 }
 
-/** Data Go templates see when rendering userdata for one instance (nstance.md §2.8). */
+/** Data Go templates see when rendering userdata for one instance (Nstance's template data). */
 export interface TemplateData {
   Instance: { ID: string; Kind: string; Arch: string; Type: string; Hostname: string };
   Vars: Record<string, string>;

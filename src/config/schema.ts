@@ -113,7 +113,7 @@ export const ShardSkeleton = ShardFile.extend({
   groups: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 
-/** Proxmox args with strict types (nstance.md §2.10; wrong types are errors, not silently ignored). */
+/** Proxmox args with strict types (Nstance's args; wrong types are errors, not silently ignored). */
 export const ProxmoxArgs = z.looseObject({
   StoragePool: z.string().min(1),
   TemplateName: z.string().optional(),

@@ -1,5 +1,5 @@
 /**
- * Userdata: Nstance's source/encoding rules (nstance.md §2.8) and the per-instance rendering the
+ * Userdata: Nstance's source/encoding rules and the per-instance rendering the
  * applier calls when it builds the cloud-init ISO. Encoded inline content is decoded first, then
  * rendered as a Go template — the order Nstance uses.
  */
@@ -114,7 +114,7 @@ export function renderUserdata(spec: VmSpec, data: TemplateData, fetched?: Uint8
   return renderUserdataText(decodeUserdata(fetched ?? u.content, u.encoding), data);
 }
 
-/** The template data for one instance of a group (nstance.md §2.8); the hostname is the instance ID. */
+/** The template data for one instance of a group (Nstance's template data); the hostname is the instance ID. */
 export function templateDataFor(shard: DesiredShard, group: DesiredGroup, instanceId: string): TemplateData {
   const spec = group.spec;
   return {

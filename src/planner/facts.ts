@@ -162,7 +162,7 @@ export function isoVolumeOf(storage: string, instanceId: string): string {
   return `${storage}:iso/${isoFilename(instanceId)}`;
 }
 
-/** RFC 3339 UTC with seconds precision, as the notes block writes `created` (nstance.md §5). */
+/** RFC 3339 UTC with seconds precision, as the notes block writes `created` (as Nstance does). */
 export function secondsUtc(iso: string): string {
   const t = Date.parse(iso);
   return Number.isNaN(t) ? iso : new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -180,7 +180,7 @@ export function expectedNotes(record: Pick<InstanceRecord, "tenant" | "group" | 
 
 /**
  * Whether a parsed notes block matches. `template` is written but not every reader returns it
- * (nstance.md §5), so it only counts when the parser reported it; otherwise the block would be
+ * (Nstance's parser does not), so it only counts when the parser reported it; otherwise the block would be
  * rewritten on every plan.
  */
 export function notesMatch(actual: NotesBlockFields | undefined, expected: NotesBlockFields): boolean {

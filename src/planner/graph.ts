@@ -1,6 +1,6 @@
 /**
  * Ordering and checking the action graph without recursion. graphlib's topsort/findCycles are
- * recursive DFS and overflow the stack a few thousand levels deep (deps.md §6), and building a
+ * recursive DFS and overflow the stack a few thousand levels deep, and building a
  * graphlib Graph of 50,000 actions alone costs about a second; a Map adjacency and Kahn's algorithm
  * handle any depth in linear time.
  */

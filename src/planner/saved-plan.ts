@@ -1,8 +1,8 @@
 /**
  * Saved plans (`plan --out FILE`, `apply FILE`): the Plan in a compact, sealed file (format 3,
  * below), validated on the way back in; the checks that refuse a plan the world has moved away
- * from — Terraform's wording for the state (anchors.md §1.3), PVE's config `digest` for each VM the
- * plan modifies (anchors.md §7); and the comparison of a saved plan with the plan made again at
+ * from — Terraform's wording for the state ("Saved plan is stale"), PVE's config `digest` for each VM
+ * the plan modifies; and the comparison of a saved plan with the plan made again at
  * apply time, which is what really guards `apply FILE` (the file is never executed, only compared).
  *
  * The file (one line of JSON): `{"formatVersion":3,"seal":{options,hash,mac?},"plan":BODY}`. BODY is

@@ -192,7 +192,7 @@ export interface VmDetail {
 
 // ---- what the planner borrows from the provider -----------------------------------------------
 
-/** The managed notes block's fields (nstance.md §5); `group` is `tenant.group`. */
+/** The managed notes block's fields (Nstance's); `group` is `tenant.group`. */
 export interface NotesBlockFields {
   group?: string;
   kind?: string;

@@ -2,7 +2,7 @@
  * File locks as PVE takes them: `flock` with a timeout. A per-VM config lock
  * (`/var/lock/qemu-server/lock-<vmid>.conf`, one holder) serialises power operations on a VM, and a
  * per-storage allocation lock (`/var/lock/pve-manager/pve-storage-<id>`) admits a limited number of
- * concurrent full clones; waiters beyond the timeout get PVE's `got timeout` error (anchors.md §7.2).
+ * concurrent full clones; waiters beyond the timeout get PVE's `got timeout` error.
  */
 import { TaskError } from "./tasks.js";
 

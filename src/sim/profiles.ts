@@ -1,6 +1,6 @@
 /**
  * Latency profiles: how long each task type runs, how long a storage lock waits, how late
- * pvestatd publishes VM stats. `realistic` follows the field numbers in anchors.md §4/§5
+ * pvestatd publishes VM stats. `realistic` follows numbers seen on real clusters
  * (~5 s per GiB for a full clone, 10 s storage-lock timeout, 10 s pvestatd cycle); `fast` is
  * `realistic` divided by 100 (tests); `instant` is zero everywhere (benchmarks of the engine).
  */

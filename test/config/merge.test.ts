@@ -3,7 +3,7 @@ import { deepMerge, mergeLayers } from "../../src/config/merge.js";
 import { BASE, clone, loadObject } from "./helpers.js";
 
 describe("args merge", () => {
-  it("follows the documented example of nstance.md §2.9", () => {
+  it("follows the example Nstance documents for its args merge", () => {
     const defaults = { a: 1, b: { hello: "world", always: "here" }, c: { goodbye: "world" } };
     const template = { a: "2", b: { hello: "there", location: "world" }, c: 3 };
     expect(deepMerge(defaults, template)).toEqual({ a: "2", b: { hello: "there", always: "here", location: "world" }, c: 3 });

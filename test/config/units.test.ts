@@ -25,7 +25,7 @@ describe("sizes and instance types", () => {
   });
 });
 
-describe("identifiers (nstance.md §12.2 vectors)", () => {
+describe("identifiers (Nstance's test vectors)", () => {
   it.each(["dev", "dev-1", "us-west-2a", "0", "a", "a1-b2-c3", "abcdefghijklmnopqrstuvwxyzabcdef"])("accepts %s", (id) => {
     expect(identifierProblem("shard ID", id)).toBeUndefined();
   });

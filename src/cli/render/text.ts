@@ -1,5 +1,5 @@
 /**
- * The human plan, in Terraform's layout and words (anchors.md §1.1, §1.4): drift block, legend,
+ * The human plan, in Terraform's layout and words (its plan output and drift report): drift block, legend,
  * one block per instance, capacity table, summary line. Pure: takes a Plan, returns a string.
  */
 import { structuredPatch } from "diff";

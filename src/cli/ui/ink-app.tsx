@@ -2,7 +2,7 @@
  * The apply screen on a TTY: a line per VM with the step in flight and its elapsed time, VM counts
  * with an ETA, failures in red, and the final "Apply complete!" line. What goes on which line is
  * layout.ts's job (sized to the terminal, never taller than it: see there); this only draws it.
- * Only ever imported lazily (ink costs ~700 ms to load; deps.md §3).
+ * Only ever imported lazily (ink costs ~700 ms to load).
  */
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { Box, Text, useStdout } from "ink";

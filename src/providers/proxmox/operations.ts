@@ -353,7 +353,7 @@ export class ProxmoxOperations implements ProxmoxOps {
   private async findTemplateByName(node: string, name: string): Promise<{ vmid: number; diskBytes?: number }> {
     const list = (await this.client.get<{ vmid: number | string; name?: string; template?: number | string; maxdisk?: number }[]>(apiPath`/nodes/${node}/qemu`)) ?? [];
     const matches = list.filter((v) => v.name === name && v.template !== undefined && v.template !== "" && Number(v.template) !== 0);
-    // Nstance's messages (nstance.md §4.2 step 4).
+    // Nstance's messages (its CreateInstance's template lookup).
     if (matches.length === 0) throw new ProxmoxError("NOT_FOUND", `no template named "${name}" found on node "${node}"`);
     if (matches.length > 1) throw new ProxmoxError("VALIDATION", `multiple templates named "${name}" found on node "${node}" (found ${matches.length})`);
     return { vmid: Number(matches[0]!.vmid), diskBytes: matches[0]!.maxdisk };

@@ -5,7 +5,7 @@
 import { OWNERSHIP_TAG } from "./codecs/tags.js";
 import type { Ownership } from "../types.js";
 
-/** Instance IDs: 3-letter kind + 26 lowercase Crockford base32 chars (nstance.md §3.1). */
+/** Instance IDs: 3-letter kind + 26 lowercase Crockford base32 chars (Nstance's puidv7). */
 export const INSTANCE_ID_RE = /^[a-z]{3}[0-9a-hj-km-np-tv-z]{26}$/;
 
 

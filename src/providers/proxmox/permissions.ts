@@ -1,6 +1,6 @@
 /**
- * The apply-time permission backstop: the privileges each action type needs (the guide's table of
- * 16, proxmox-guide.md "Required Proxmox Permissions", plus VM.Config.Cloudinit), each held on some
+ * The apply-time permission backstop: the privileges each action type needs (the 16 of Nstance's
+ * Proxmox integration guide, "Required Proxmox Permissions", plus VM.Config.Cloudinit), each held on some
  * path. The exact, per-path check is the plan-time preflight (preflight.ts).
  */
 import type { ActionType } from "../types.js";

@@ -4,7 +4,7 @@
  * when asked. Per-VM reads happen only in `readDetails`, for VMs the planner names.
  *
  * Status: the listing carries `status` (running/stopped/unknown) but no `qmpstatus`, so a paused
- * VM is listed as running (nstance.md §13 item 14). The refresh therefore reports
+ * VM is listed as running (Nstance has the same blind spot). The refresh therefore reports
  * running → running, stopped → stopped, anything else → unknown; only a deep check
  * (`readDetails(…, { status: true })`, one `status/current` per VM) reads `qmpstatus` and reports
  * paused/suspended → suspended, as the guide's mapping asks.

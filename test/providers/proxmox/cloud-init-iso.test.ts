@@ -37,7 +37,7 @@ function isoinfo(args: string[]): Buffer {
   return execFileSync("isoinfo", args, { maxBuffer: 64 * 1024 * 1024 });
 }
 
-/** xorriso exits 0 even on a non-ISO (deps.md §9): make warnings fail and hand back the text too. */
+/** xorriso exits 0 even on a non-ISO: make warnings fail and hand back the text too. */
 function xorriso(args: string[]): { status: number; text: string } {
   const r = spawnSync("xorriso", ["-return_with", "WARNING", "32", ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
   return { status: r.status ?? -1, text: `${r.stdout}${r.stderr}` };

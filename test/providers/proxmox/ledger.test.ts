@@ -21,7 +21,7 @@ function expectScores(p: Placement, expected: Record<string, number>): void {
 }
 
 describe("nstance scheduler (free CPU 0.4, free memory 0.6)", () => {
-  it("skips an offline node and picks the one with more free CPU (nstance.md §8 A)", () => {
+  it("skips an offline node and picks the one with more free CPU (Nstance's test vector A)", () => {
     const p = placed(createPlacementLedger([
       node("pve1", { cpu: 0.1, maxcpu: 16, mem: 8 * GiB, maxmem: 64 * GiB }),
       node("pve2", { cpu: 0.5, maxcpu: 32, mem: 16 * GiB, maxmem: 128 * GiB }),
@@ -31,7 +31,7 @@ describe("nstance scheduler (free CPU 0.4, free memory 0.6)", () => {
     expectScores(p, { pve1: 1, pve2: 0 });
   });
 
-  it("weighs free memory above free CPU (nstance.md §8 B with the documented weights)", () => {
+  it("weighs free memory above free CPU (Nstance's test vector B with the documented weights)", () => {
     const p = placed(createPlacementLedger([
       node("pve1", { cpu: 0.05, mem: 30 * GiB }),
       node("pve2", { cpu: 0.6, mem: 8 * GiB }),

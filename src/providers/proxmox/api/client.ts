@@ -133,7 +133,7 @@ export class ProxmoxClient {
     const env = options.env ?? process.env;
     const tokenId = env.PROXMOX_TOKEN_ID ?? "";
     const secret = env.PROXMOX_TOKEN_SECRET ?? "";
-    // Nstance's exact lines (nstance.md §10), checked before any request.
+    // Nstance's exact startup lines, checked before any request.
     if (tokenId === "") throw new ProxmoxError("CONFIG", "PROXMOX_TOKEN_ID environment variable is required for proxmox provider");
     if (secret === "") throw new ProxmoxError("CONFIG", "PROXMOX_TOKEN_SECRET environment variable is required for proxmox provider");
     this.tokenId = tokenId;

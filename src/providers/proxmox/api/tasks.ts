@@ -2,7 +2,7 @@
  * Waiting for PVE tasks. Async endpoints answer with a UPID; we poll
  * `/nodes/{node}/tasks/{upid}/status` (node = the UPID's 2nd field, pve-api.md §2.7) until
  * `status` is `stopped`, then read `exitstatus`: `OK` succeeds, `WARNINGS: n` succeeds and is
- * reported through `onWarning`, anything else is a failure (Nstance ignores this, nstance.md §4.1).
+ * reported through `onWarning`, anything else is a failure (Nstance ignores this).
  */
 import { apiPath, sleep, type ProxmoxClient } from "./client.js";
 import { ProxmoxError, classifyTaskFailure } from "./errors.js";

@@ -1,7 +1,6 @@
 /**
- * The cloud-init NoCloud seed for one instance: which files it holds (Nstance's rules,
- * reference/nstance.md §7), what the ISO is called, and the ISO itself (label `cidata`,
- * reference/pve-api.md §5). Pure: bytes in, bytes out; the upload lives with the operations.
+ * The cloud-init NoCloud seed for one instance: which files it holds (Nstance's rules),
+ * what the ISO is called, and the ISO itself (label `cidata`, docs/reference/pve-api.md §5). Pure: bytes in, bytes out; the upload lives with the operations.
  */
 import { buildIso9660, type IsoFile } from "./iso9660.js";
 

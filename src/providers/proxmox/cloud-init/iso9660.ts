@@ -1,6 +1,6 @@
 /**
  * A small ECMA-119 (ISO 9660) image writer for flat, single-directory images such as cloud-init
- * NoCloud seeds. No maintained JavaScript writer exists (reference/deps.md §9), so this is ours.
+ * NoCloud seeds. No maintained JavaScript writer exists on npm, so this is ours.
  *
  * What it writes, sector by sector (2048 bytes each):
  *   0–15  system area (zeros)

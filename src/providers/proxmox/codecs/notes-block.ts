@@ -5,7 +5,7 @@
  * We write the integration guide's form, one `key: value` per line between
  * `# DO NOT EDIT BELOW - managed by nstance #` and `# DO NOT EDIT ABOVE - managed by nstance #`.
  * We read that form and Nstance's own `**DO NOT EDIT BELOW - managed by nstance**` form (lines
- * joined by two spaces + LF, reference/nstance.md §5). Unlike Nstance, operator text around the
+ * joined by two spaces + LF). Unlike Nstance, operator text around the
  * block is kept on every write. PVE right-trims the stored description and caps it at 8192
  * characters (reference/pve-api.md §2.2).
  */

@@ -2,8 +2,8 @@
  * Choosing a node for a new VM. Two schedulers over one `/cluster/resources?type=node` listing:
  *
  * - `nstance` (default): the integration guide's criteria, free memory (weight 0.6) and free CPU
- *   (weight 0.4), as fractions of each node's capacity (Nstance's percentages, scaled; reference/
- *   nstance.md §8). Nstance's code actually uses 1/1 and ignores the VM's size; we use the
+ *   (weight 0.4), as fractions of each node's capacity (Nstance's percentages, scaled;
+ *   its documented TOPSIS weights). Nstance's code actually uses 1/1 and ignores the VM's size; we use the
  *   documented weights and refuse nodes that cannot hold the VM's memory.
  * - `pve-static`: Proxmox HA's static CRS (reference/pve-api.md §4.2–4.4). Each candidate is an
  *   alternative "the VM runs there"; criteria are the cluster's RMS and max CPU and memory loads
