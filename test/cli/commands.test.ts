@@ -60,7 +60,7 @@ describe("the CLI against the simulator (exit codes)", () => {
     const r = await cli(ws, ["plan", "--format", "json"]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as { format_version: string; resource_changes: { change: { actions: string[] } }[] };
-    expect(j.format_version).toBe("1.1");
+    expect(j.format_version).toBe("2.0");
     expect(j.resource_changes.map((c) => c.change.actions)).toEqual([["create"], ["create"]]);
   });
 
@@ -107,7 +107,9 @@ describe("the CLI against the simulator (exit codes)", () => {
     const r = await cli(ws, ["apply", "--auto-approve"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ acme\.web\/tst\w+: clone started/m);
+    // Terraform's density off a TTY (src/cli/ui/plain.ts): "Creating..." then "Creation complete after Ns".
+    expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ acme\.web\/tst\w+: Creating\.\.\. \(pve\d+, vmid \d+\)$/m);
+    expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ acme\.web\/tst\w+: Creation complete after \d+s \[vmid=\d+\]$/m);
     expect(r.stdout).toContain("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.");
   });
 

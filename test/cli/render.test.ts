@@ -146,7 +146,7 @@ describe("JSON plan", () => {
 
   it("is valid JSON with a format version", () => {
     const parsed = JSON.parse(renderPlanJson(basePlan())) as { format_version: string; applyable: boolean };
-    expect(parsed.format_version).toBe("1.1");
+    expect(parsed.format_version).toBe("2.0");
     expect(parsed.applyable).toBe(false);
   });
 
