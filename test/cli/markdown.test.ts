@@ -151,6 +151,13 @@ describe("plan markdown at fleet scale", () => {
     }
   });
 
+  it("gives identical changes one <details> that says how many rows share it", () => {
+    const md = renderPlanMarkdown(mixed2050(), { env: NO_CI });
+    const api = md.match(/<summary>🔄 <code>acme\.api\/[^<]+<\/code> will be updated in-place[^<]*<\/summary>/g)!;
+    expect(api).toEqual(["<summary>🔄 <code>acme.api/api00000000000000000000000000</code> will be updated in-place (and 99 more rows above with the same change)</summary>"]);
+    expect(md.match(/<summary>♻️ <code>initech\.db\//g)).toHaveLength(1);
+  });
+
   it("says a group's rows are a sample when only the per-group cap left rows out", () => {
     const md = renderPlanMarkdown(creates(1_000, 4), { env: NO_CI });
     expect(bytes(md)).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);

@@ -116,7 +116,7 @@ const KIND_WORD: Record<ChangeKind, string> = {
 const MAX_TABLE_GROUPS = 100;
 /** Rows a group's section lists at most (a sample: the full plan has them all). */
 const MAX_ROWS_PER_GROUP = 100;
-/** Per-instance `<details>` a group's section gets at most, for its first (loudest) rows. */
+/** Per-instance `<details>` a group's section gets at most: its first (loudest) distinct changes. */
 const MAX_DETAILS_PER_GROUP = 5;
 /** Lines of one instance's diff in its `<details>`. */
 const MAX_DIFF_LINES = 40;
@@ -271,10 +271,12 @@ function moreLine(g: GroupInfo, remaining: ReadonlyMap<ChangeKind, number>, left
   return `_… and ${num(left)} more in ${cell(g.name, 80)} (${kindsPhrase(remaining)})._`;
 }
 
-function detailBlock(c: InstanceChange): string[] {
+/** One instance's `<details>`; `same`: how many other listed rows have exactly this change. */
+function detailBlock(c: InstanceChange, lines: string[], same: number): string[] {
   const d = displayOf(c);
-  return [`<details><summary>${ICON[d]} <code>${html(addressOf(c))}</code> ${html(sentenceOf(d, c))}</summary>`, "",
-    ...fence("diff", diffLines(c)), "", "</details>", ""];
+  const also = same ? ` (and ${plural(same, "more row")} above with the same change)` : "";
+  return [`<details><summary>${ICON[d]} <code>${html(addressOf(c))}</code> ${html(sentenceOf(d, c))}${also}</summary>`, "",
+    ...fence("diff", lines), "", "</details>", ""];
 }
 
 /** Worth a `<details>`: what a row cannot say (creates show their group's spec instead). */
@@ -439,13 +441,19 @@ function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: Markdo
   let detailsLeftOut = 0;
   const heading = ["#### Changes by instance", ""];
   for (const g of sections) {
-    let given = 0;
+    // One block per distinct change among the group's rows: 100 identical updates need one.
+    const distinct = new Map<string, { c: InstanceChange; lines: string[]; same: number }>();
     for (const c of g.shown) {
       if (!hasDetails(c)) continue;
-      if (given++ >= MAX_DETAILS_PER_GROUP) break;
-      const block = detailBlock(c);
+      const lines = diffLines(c);
+      const key = `${displayOf(c)}\n${lines.join("\n")}`;
+      const seen = distinct.get(key);
+      if (seen) seen.same++;
+      else if (distinct.size < MAX_DETAILS_PER_GROUP) distinct.set(key, { c, lines, same: 0 });
+    }
+    for (const { c, lines, same } of distinct.values()) {
       if (detailsShown === 0 && !budget.take(body, heading)) { detailsLeftOut++; continue; }
-      if (budget.take(body, block)) detailsShown++;
+      if (budget.take(body, detailBlock(c, lines, same))) detailsShown++;
       else detailsLeftOut++;
     }
   }
