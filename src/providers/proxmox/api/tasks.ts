@@ -3,9 +3,12 @@
  * `/nodes/{node}/tasks/{upid}/status` (node = the UPID's 2nd field, pve-api.md §2.7) until
  * `status` is `stopped`, then read `exitstatus`: `OK` succeeds, `WARNINGS: n` succeeds and is
  * reported through `onWarning`, anything else is a failure (Nstance ignores this).
+ * When to poll is task-schedule.ts's: once near the type's measured median duration, then growing
+ * gaps up to the type's interval.
  */
 import { apiPath, sleep, type ProxmoxClient } from "./client.js";
 import { ProxmoxError, classifyTaskFailure } from "./errors.js";
+import { TaskSchedule } from "./task-schedule.js";
 
 export interface Upid {
   upid: string;
@@ -76,6 +79,9 @@ interface TaskStatus {
 }
 
 export class TaskWaiter {
+  /** Expected durations per task type, learnt from this waiter's own waits (task-schedule.ts). */
+  readonly schedule = new TaskSchedule();
+
   constructor(
     private readonly client: ProxmoxClient,
     private readonly options: TaskWaitOptions = {},
@@ -94,27 +100,35 @@ export class TaskWaiter {
   async wait(upid: string, opts: { timeoutMs?: number } = {}): Promise<string> {
     const parsed = parseUpid(upid);
     const { intervalMs, timeoutMs } = this.timingFor(parsed.type, opts.timeoutMs);
+    const began = performance.now();
     const deadline = Date.now() + timeoutMs;
-    // Most tasks finish fast; start with a short first wait and grow to the interval.
-    let delay = Math.max(1, Math.min(intervalMs, 50));
+    // The first poll near the type's expected end (at once while none is known), then growing gaps.
+    const first = Math.min(this.schedule.firstDelayMs(parsed.type), timeoutMs);
+    if (first > 0) await sleep(first);
+    let gap = 0;
+    let lastRunningMs: number | undefined;
     for (;;) {
       this.client.markTaskPoll();
+      const sentMs = performance.now() - began;
       const st = await this.client.get<TaskStatus>(apiPath`/nodes/${parsed.node}/tasks/${upid}/status`);
       if (st.status !== "running") {
         const exit = st.exitstatus ?? "unexpected status";
+        const ok = exit === "OK" || /^WARNINGS: \d+$/.test(exit);
+        if (ok) this.schedule.record(parsed.type, { lastRunningMs, stoppedMs: performance.now() - began });
         if (exit === "OK") return exit;
-        if (/^WARNINGS: \d+$/.test(exit)) {
+        if (ok) {
           this.options.onWarning?.({ upid, type: parsed.type, exitstatus: exit });
           return exit;
         }
         // A task's exitstatus is server text like any other: masked before it leaves the provider.
         throw this.client.redactError(classifyTaskFailure(exit, upid, parsed.type));
       }
+      lastRunningMs = sentMs;
       if (Date.now() >= deadline) {
         throw new ProxmoxError("TASK_TIMEOUT", `Proxmox task ${parsed.type} still running after ${Math.round(timeoutMs / 1000)} s (${upid})`, { upid });
       }
-      await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
-      delay = Math.min(intervalMs, delay * 2);
+      gap = this.schedule.nextGapMs(parsed.type, gap, intervalMs);
+      await sleep(Math.min(gap, Math.max(1, deadline - Date.now())));
     }
   }
 
