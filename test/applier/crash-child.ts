@@ -1,7 +1,8 @@
 /**
  * A child `apply` for the crash-resume test: plans inside the lock and applies, printing one line
  * per event so the parent can SIGKILL it mid-operation. Run with `node --import tsx`.
- * Environment: PROXMOX_API_URL, PROXMOX_TOKEN_ID, PROXMOX_TOKEN_SECRET, SIM_CA_FILE, SHARD, STATE_DIR.
+ * Environment: PROXMOX_API_URL, PROXMOX_TOKEN_ID, PROXMOX_TOKEN_SECRET, SIM_CA_FILE, SHARD, STATE_DIR,
+ * PARALLELISM (optional; the applier's default otherwise).
  */
 import { readFileSync } from "node:fs";
 import { apply } from "../../src/applier/index.js";
@@ -21,6 +22,7 @@ try {
   process.stdout.write(`planned ${plan.actions.length}\n`);
   const result = await apply(plan, {
     ops, store, desired, lock,
+    ...(env.PARALLELISM ? { parallelism: Number(env.PARALLELISM) } : {}),
     retry: { baseDelayMs: 20, maxDelayMs: 200 },
     onEvent: (e) => process.stdout.write(`${e.type} ${e.actionId ?? ""}\n`),
   });

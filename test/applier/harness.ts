@@ -185,15 +185,20 @@ export async function clusterView(env: Env): Promise<ClusterView> {
   return { vms, isos };
 }
 
-/** A child `apply` (crash-child.ts) SIGKILLed `killAfterMs` after it printed its plan. */
-export function runChild(env: Env, caFile: string, killAfterMs: number): Promise<{ killed: boolean; lines: string[] }> {
+/**
+ * A child `apply` (crash-child.ts) SIGKILLed `killAfterMs` after it printed its plan, or after its
+ * `afterDone`-th finished action when given (a moment that does not depend on the machine's speed);
+ * `extraEnv`: e.g. PARALLELISM.
+ */
+export function runChild(env: Env, caFile: string, killAfterMs: number, extraEnv: Record<string, string> = {}, afterDone = 0): Promise<{ killed: boolean; lines: string[] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "crash-child.ts")], {
-      env: { ...process.env, ...env.providerEnv, SIM_CA_FILE: caFile, SHARD: env.shardPath, STATE_DIR: env.stateDir },
+      env: { ...process.env, ...env.providerEnv, SIM_CA_FILE: caFile, SHARD: env.shardPath, STATE_DIR: env.stateDir, ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const lines: string[] = [];
     let killed = false;
+    let done = 0;
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     child.stdout.on("data", (d: Buffer) => {
@@ -201,7 +206,9 @@ export function runChild(env: Env, caFile: string, killAfterMs: number): Promise
         if (!line) continue;
         lines.push(line);
         // The clock starts when the plan is made: from then on every moment is mid-apply.
-        if (line.startsWith("planned")) setTimeout(() => { killed = child.kill("SIGKILL"); }, killAfterMs);
+        if (afterDone === 0 ? line.startsWith("planned") : line.startsWith("done ") && ++done === afterDone) {
+          setTimeout(() => { killed = child.kill("SIGKILL"); }, killAfterMs);
+        }
       }
     });
     child.on("error", reject);
