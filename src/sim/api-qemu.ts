@@ -243,9 +243,30 @@ function deleteOption(c: Cluster, vm: SimVm, key: string): void {
   }
 }
 
-const putConfig: Handler = (sim, req) => {
+/**
+ * A config write runs under the VM's config lock, with PVE's 10 s timeout (qemu-server
+ * Qemu.pm:2528 `lock_config($vmid, $updatefn)`; pve-guest-common AbstractConfig.pm:327-331): it
+ * waits for a start, stop, shutdown (which holds the lock while it waits, QemuServer.pm:6774-6788)
+ * or resize of the same VM, and fails with `can't lock file … - got timeout` after that.
+ */
+async function underVmLock<T>(sim: SimContext, vm: SimVm, fn: () => T): Promise<T> {
+  const release = await sim.locks.vm(vm.vmid, sim.timings.storageLockTimeoutMs);
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
+
+const putConfig: Handler = async (sim, req) => {
   const vm = vmOf(sim, req.params);
-  applyConfigChange(sim, vm, prepareConfigChange(sim, req, vm));
+  const change = prepareConfigChange(sim, req, vm);
+  try {
+    await underVmLock(sim, vm, () => applyConfigChange(sim, vm, change));
+  } catch (e) {
+    if (e instanceof TaskError) throw fail(e.message); // synchronous: the lock timeout is a 500
+    throw e;
+  }
   return null;
 };
 
@@ -257,7 +278,7 @@ const postConfig: Handler = (sim, req) => {
     body: async (t) => {
       await t.sleep(sim.timings.configMs);
       if (!sim.cluster.vms.has(vm.vmid)) throw new TaskError(`Configuration file 'nodes/${vm.node}/qemu-server/${vm.vmid}.conf' does not exist`);
-      inWorker(() => applyConfigChange(sim, vm, change));
+      await underVmLock(sim, vm, () => inWorker(() => applyConfigChange(sim, vm, change)));
     },
   });
 };
@@ -390,7 +411,9 @@ const shutdown: Handler = (sim, req) => {
   const skiplock = skiplockOf(req);
   const forceStop = req.params.forceStop === "1";
   if (vm.status === "running" && vm.paused && !forceStop) throw fail("VM is paused - cannot shutdown");
-  const timeoutS = req.params.timeout !== undefined ? Number(req.params.timeout) : 180;
+  // Default 60 s (qemu-server QemuServer.pm:6698 `$timeout = 60 if !defined($timeout)`); the
+  // profile's shutdownTimeoutMs is the wait for 180 s.
+  const timeoutS = req.params.timeout !== undefined ? Number(req.params.timeout) : 60;
   return sim.spawn(req, {
     node: vm.node, type: "qmshutdown", id: String(vm.vmid),
     body: async (t) => {

@@ -18,6 +18,8 @@ const listStorages: Handler = (sim, req) => {
   const node = req.params.node!;
   requireNode(sim.cluster, node);
   const c = sim.cluster;
+  // An unknown storage ID is a parameter error (pve-storage stable-8 src/PVE/API2/Storage/Status.pm:194).
+  if (req.params.storage !== undefined && !c.storages.has(req.params.storage)) throw paramFail({ storage: "No such storage." });
   const out: Array<Record<string, unknown>> = [];
   for (const s of c.storages.values()) {
     if (s.nodes && !s.nodes.includes(node)) continue;
@@ -64,7 +66,9 @@ const deleteContent: Handler = (sim, req) => {
     node, type: "imgdel", id: owner ? `${owner}@${s.id}` : s.id,
     body: async (t) => {
       await t.sleep(sim.timings.taskBaseMs);
-      if (!c.findVolume(volid, node)) throw new TaskError(`volume '${volid}' does not exist`);
+      // A missing file is only a plain `warn` in free_image, so the task ends OK (pve-storage
+      // stable-8 src/PVE/Storage/Plugin.pm:1008; only log_warn counts to WARNINGS, RESTEnvironment.pm:640,749).
+      if (!c.findVolume(volid, node)) return; // the task log would say `disk image '<path>' does not exist`
       c.removeVolume(volid, node);
       c.touchVolumes();
     },

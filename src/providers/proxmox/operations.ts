@@ -493,7 +493,14 @@ export class ProxmoxOperations implements ProxmoxOps {
     if (!pending) {
       pending = this.client
         .get<NodeStorage[]>(apiPath`/nodes/${node}/storage`, { storage })
-        .then((list) => (list ?? []).find((s) => s.storage === storage));
+        .then(
+          (list) => (list ?? []).find((s) => s.storage === storage),
+          // An unknown storage ID is PVE's 400 `storage: No such storage.` (pve-storage Status.pm:194).
+          (e: unknown) => {
+            if (isProxmoxError(e, "VALIDATION") && e.errors?.storage !== undefined) return undefined;
+            throw e;
+          },
+        );
       this.storageCache.set(key, pending);
       pending.catch(() => this.storageCache.delete(key));
     }

@@ -1,0 +1,62 @@
+/**
+ * Simulator rules from the PVE fidelity audit that were lenient before (findings 9, 13, 14), each
+ * with the PVE 8 source line it follows.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startClient, type Client } from "./helpers.js";
+
+describe("PVE behaviours the simulator follows", () => {
+  let c: Client;
+  beforeAll(async () => {
+    c = await startClient({
+      latency: "fast",
+      topology: {
+        nodes: [{ name: "pve1" }],
+        storages: [
+          { id: "local", type: "dir", content: ["iso"], path: "/var/lib/vz" },
+          { id: "local-lvm", type: "lvmthin", content: ["images"] },
+        ],
+        vms: { count: 2, firstVmid: 100, runningFraction: 0 },
+      },
+    });
+  });
+  afterAll(async () => c?.close());
+
+  // pve-storage stable-8 src/PVE/API2/Storage/Status.pm:194: an unknown storage is a parameter error.
+  it("answers 400 'No such storage.' for an unknown storage in the node's storage list", async () => {
+    const r = await c.call("GET", "/nodes/pve1/storage", { storage: "nope" });
+    expect(r.status).toBe(400);
+    expect(r.body.errors).toEqual({ storage: "No such storage." });
+    expect((await c.call("GET", "/nodes/pve1/storage", { storage: "local" })).body.data.map((s: { storage: string }) => s.storage)).toEqual(["local"]);
+  });
+
+  // pve-storage src/PVE/Storage/Plugin.pm:1008 free_image: `warn "disk image '$path' does not exist\n"`
+  // — a plain warn, not log_warn, so the task ends OK (pve-common RESTEnvironment.pm:640,749).
+  it("ends the delete of a missing ISO with OK", async () => {
+    const r = await c.call("DELETE", `/nodes/pve1/storage/local/content/${encodeURIComponent("local:iso/gone.iso")}`);
+    expect(r.status).toBe(200);
+    expect((await c.waitTask(r.body.data)).exitstatus).toBe("OK");
+  });
+
+  // qemu-server Qemu.pm:2528 lock_config (10 s, pve-guest-common AbstractConfig.pm:327-331); a
+  // shutdown holds the VM's lock while it waits for the guest (QemuServer.pm:6774-6788).
+  it("makes a config write wait for the VM lock a shutdown holds, and time out as PVE does", async () => {
+    expect((await c.call("PUT", "/nodes/pve1/qemu/100/config", { acpi: 0 })).status).toBe(200);
+    const start = await c.call("POST", "/nodes/pve1/qemu/100/status/start");
+    expect((await c.waitTask(start.body.data)).exitstatus).toBe("OK");
+    // The guest ignores ACPI: the shutdown waits its timeout (60 s → 600 ms in the fast profile) holding the lock.
+    const shutdown = await c.call("POST", "/nodes/pve1/qemu/100/status/shutdown", { timeout: 60, forceStop: 1 });
+    expect(shutdown.status).toBe(200);
+    const post = await c.call("POST", "/nodes/pve1/qemu/100/config", { cores: 3 });
+    expect(post.status).toBe(200);
+    expect((await c.waitTask(post.body.data)).exitstatus).toBe("can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout");
+    const put = await c.call("PUT", "/nodes/pve1/qemu/100/config", { cores: 3 });
+    expect(put.status).toBe(500);
+    expect(put.reason).toBe("can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout");
+    expect((await c.waitTask(shutdown.body.data)).exitstatus).toBe("OK");
+    // Once the shutdown is done, the write goes through.
+    const again = await c.call("POST", "/nodes/pve1/qemu/100/config", { cores: 3 });
+    expect((await c.waitTask(again.body.data)).exitstatus).toBe("OK");
+    expect((await c.call("GET", "/nodes/pve1/qemu/100/config")).body.data.cores).toBe(3);
+  });
+});
