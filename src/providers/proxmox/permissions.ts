@@ -31,15 +31,18 @@ export type Privilege = (typeof ALL_PRIVILEGES)[number];
 
 export const ROLE_ADVICE = "Assign PVEVMAdmin + PVEDatastoreAdmin + PVEAuditor + PVESDNUser roles to the API token user";
 
-/** Every run reads VM configs and storage listings. */
-const ALWAYS: Privilege[] = ["VM.Audit", "Datastore.Audit"];
+/** Every change re-reads the VM's config first (the ownership guard): VM.Audit. */
+const ALWAYS: Privilege[] = ["VM.Audit"];
 
+/**
+ * What an action of each type needs whatever its parameters — a subset of what the plan-time
+ * preflight asks on exact paths (which adds the conditional ones: VM.Config.CPU only when cores
+ * change, SDN.Use for the bridges in play, VM.Config.CDROM for the ISO, …), so this backstop never
+ * refuses what the preflight passed.
+ */
 const BY_ACTION: Record<ActionType, Privilege[]> = {
-  // nextid + clone target allocation; full clone allocates disk space; the clone copies net0 on a bridge.
-  clone: ["VM.Allocate", "VM.Clone", "Datastore.AllocateSpace", "SDN.Use"],
-  // one config POST: cores, memory, net0 (bridge → SDN.Use), onboot/description/tags, boot order,
-  // and for a new VM the cloud-init ISO on ide2 (VM.Config.CDROM).
-  configure: ["VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Config.Disk", "VM.Config.CDROM", "SDN.Use"],
+  clone: ["VM.Allocate", "VM.Clone", "Datastore.AllocateSpace"],
+  configure: [],
   resize: ["VM.Config.Disk", "Datastore.AllocateSpace"],
   "upload-iso": ["Datastore.AllocateTemplate"],
   start: ["VM.PowerMgmt"],
@@ -50,7 +53,7 @@ const BY_ACTION: Record<ActionType, Privilege[]> = {
   "forget-state": [],
 };
 
-/** The privileges a set of planned action types needs on `/`, in the guide's order. */
+/** The privileges a set of planned action types needs on some path, in the guide's order. */
 export function privilegesFor(actions: Iterable<ActionType>): Privilege[] {
   const needed = new Set<Privilege>(ALWAYS);
   for (const a of actions) for (const p of BY_ACTION[a] ?? []) needed.add(p);

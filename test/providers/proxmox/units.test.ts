@@ -22,16 +22,15 @@ describe("parseUpid", () => {
 });
 
 describe("privilegesFor", () => {
-  it("needs every privilege of the guide's table for every action type together, but Sys.Audit and VM.Config.Cloudinit", () => {
-    // Sys.Audit: no action calls an endpoint that checks it; VM.Config.Cloudinit: only where a
-    // cloud-init drive is touched, which the plan-time preflight decides per VM (preflight.ts).
+  it("asks, per action type, only what every action of that type needs (the preflight adds the conditional ones on exact paths)", () => {
     const all: ActionType[] = ["clone", "configure", "resize", "upload-iso", "start", "stop", "delete-iso", "delete-vm", "record-state", "forget-state"];
-    expect(privilegesFor(all)).toEqual(ALL_PRIVILEGES.filter((p) => p !== "Sys.Audit" && p !== "VM.Config.Cloudinit"));
+    expect(privilegesFor(all)).toEqual(["VM.Allocate", "VM.Audit", "VM.Clone", "VM.PowerMgmt", "VM.Config.Disk", "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate"]);
+    expect(privilegesFor(["configure"])).toEqual(["VM.Audit"]);
     expect(ALL_PRIVILEGES).toHaveLength(17);
   });
 
   it("needs only the read and power privileges for a start", () => {
-    expect(privilegesFor(["start"])).toEqual(["VM.Audit", "VM.PowerMgmt", "Datastore.Audit"]);
+    expect(privilegesFor(["start"])).toEqual(["VM.Audit", "VM.PowerMgmt"]);
   });
 
   it("the apply-time backstop finds a privilege on any path of the effective tree, whatever its propagate flag", () => {
