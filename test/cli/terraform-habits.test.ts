@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { buildProgram } from "../../src/cli/main.js";
 import { normaliseArgs, outputFormat, GIVEN } from "../../src/cli/flags.js";
 import { applyEnvAliases } from "../../src/cli/env.js";
-import { renderPlanText, driftCountsLine, renderCapacity } from "../../src/cli/render/text.js";
+import { renderPlanText, driftCountsLine, findingSentence, renderCapacity } from "../../src/cli/render/text.js";
 import { palette } from "../../src/cli/render/ansi.js";
 import { attributeLabel, formatValue, naturalCompare, plural, snakeKeys } from "../../src/cli/render/vocabulary.js";
 import { renderPlanDot } from "../../src/cli/commands/graph.js";
@@ -198,6 +198,13 @@ describe("the text plan's wording", () => {
     expect(attributeLabel("diskBytes")).toBe("disk");
     expect(formatValue("memoryMiB", 512)).toBe("512 MiB");
     expect(formatValue("diskBytes", 4 * 1024 ** 3)).toBe("4 GiB");
+  });
+
+  it("says a drifted size with its unit on the value, in the drift report's finding lines", () => {
+    const f = { fingerprint: "sha256:f", kind: "attribute" as const, instanceId: "tst1", attribute: "diskBytes", expected: 4 * 1024 ** 3, actual: 8 * 1024 ** 3, message: "tst1: diskBytes is 8589934592, expected 4294967296" };
+    expect(findingSentence(f)).toBe("tst1: disk is 8 GiB, expected 4 GiB");
+    expect(findingSentence({ ...f, attribute: "memoryMiB", expected: 512, actual: 1024 })).toBe("tst1: memory is 1 GiB, expected 512 MiB");
+    expect(findingSentence({ ...f, kind: "stopped", message: "tst1 (VMID 1) is stopped" })).toBe("tst1 (VMID 1) is stopped");
   });
 
   it("makes counts and nouns agree", () => {

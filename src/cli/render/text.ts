@@ -342,9 +342,18 @@ export function renderDriftText(report: DriftReport, options: { color?: boolean 
   }
   if (report.refresh) out.push(refreshSentence(report.refresh), "");
   out.push("Fingerprints (stable across runs):");
-  for (const f of report.findings) out.push(`  ${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}  ${f.kind.padEnd(10)} ${f.message}`);
+  for (const f of report.findings) out.push(`  ${f.fingerprint.replace(/^sha256:/, "").slice(0, 16)}  ${f.kind.padEnd(10)} ${findingSentence(f)}`);
   out.push("");
   return out.join("\n");
+}
+
+/**
+ * A finding in one line: the planner's words, except a size, said from its data with the attribute
+ * named by what it is and the unit on the value (`memory is 1 GiB, expected 512 MiB`, not `memoryMiB is 1024`).
+ */
+export function findingSentence(f: DriftFinding): string {
+  if (f.kind !== "attribute" || !f.attribute || !f.instanceId || attributeLabel(f.attribute) === f.attribute) return f.message;
+  return `${f.instanceId}: ${attributeLabel(f.attribute)} is ${formatValue(f.attribute, f.actual)}, expected ${formatValue(f.attribute, f.expected)}`;
 }
 
 export function driftCountsLine(findings: DriftFinding[]): string {
