@@ -234,6 +234,13 @@ describe("plan markdown commit/run line", () => {
     expect(truncated).toMatch(/The full plan: `pvefleet show "tfplan.json"`/);
   });
 
+  it("gives a plan without changes the commit and run only", () => {
+    const md = renderPlanMarkdown(basePlan(), { env: GITHUB });
+    expect(md).toContain("\n\nPlan for `abc1234` · [run #123](https://github.com/acme/fleet/actions/runs/9876543210)\n");
+    expect(md).not.toContain("full plan");
+    expect(renderPlanMarkdown(basePlan(), { env: NO_CI })).not.toMatch(/full plan|\nPlan for `/i);
+  });
+
   it("ignores values that are not what the variable holds (no markup or foreign link in a comment)", () => {
     expect(ciContext({ GITHUB_SHA: "abc; rm -rf", PVEFLEET_PLAN_URL: "javascript:alert(1)", GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "a/b)](x", GITHUB_RUN_ID: "1" })).toEqual({});
     expect(ciContext({ PVEFLEET_PLAN_URL: "https://x.example/a b" })).toEqual({});

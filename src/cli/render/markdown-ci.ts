@@ -50,10 +50,11 @@ export function fullPointer(ci: CiContext, what: "plan" | "drift", savedTo?: str
  * "Plan for `abc1234` · [run #12](…) · full plan: the job's artifacts on [run #12](…#artifacts)";
  * without any CI variable, "Full plan: " and how to read it from the saved plan file.
  */
-export function provenanceLine(ci: CiContext, what: "plan" | "drift", savedTo?: string): string {
+export function provenanceLine(ci: CiContext, what: "plan" | "drift", savedTo?: string, pointer = true): string {
   const parts: string[] = [];
   if (ci.sha) parts.push(`${what === "plan" ? "Plan" : "Drift check"} for \`${ci.sha.slice(0, 7)}\``);
   if (ci.runUrl) parts.push(`[run ${ci.runLabel}](${ci.runUrl})`);
+  if (!pointer) return parts.join(" · ");
   const label = what === "plan" ? "full plan" : "full report";
   parts.push(`${parts.length ? label : label[0]!.toUpperCase() + label.slice(1)}: ${fullPointer(ci, what, savedTo)}`);
   return parts.join(" · ");

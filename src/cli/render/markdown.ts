@@ -324,7 +324,9 @@ function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: Markdo
   budget.force(head, [planMarker(plan), meta(false), ""]);
   budget.force(head, [`## pvefleet plan for ${code(`${plan.clusterId}/${plan.shardId}`, 200)}${plan.mode === "normal" ? "" : ` (${plan.mode})`}`, ""]);
   budget.force(head, [plan.changes.length ? `**${summarySentence(plan.summary, counts)}**` : `**${noChangesSentence(plan.mode)}**`, ""]);
-  budget.force(head, [provenanceLine(ci, "plan", options.savedTo), ""]);
+  // A plan without changes has no more to show elsewhere: the commit/run only, when known.
+  if (plan.changes.length) budget.force(head, [provenanceLine(ci, "plan", options.savedTo), ""]);
+  else if (ci.sha || ci.runUrl) budget.force(head, [provenanceLine(ci, "plan", undefined, false), ""]);
   if (plan.refresh) budget.take(head, [`<sub>${refreshSentence(plan.refresh)}</sub>`, ""]);
 
   // Severity: destroying VMs is the loud one; replacements warn; creates and updates need none.
