@@ -120,6 +120,13 @@ export function normaliseArgs(program: Command, args: readonly string[]): string
         const shown = arg.length > 40 ? `${arg.slice(0, 40)}…` : arg;
         throw new UserError("E_FLAG", `unknown flag ${shown} for ${where()}${guess ? ` (did you mean ${guess}?)` : ""}: flags are --name or Terraform's -name, short ones a single letter (-c FILE); see ${where()} --help`);
       }
+      if (o && !o.required && !o.optional && value !== undefined) {
+        // Terraform's on/off flags also take =true and =false (Go's flag package): `-auto-approve=true`.
+        const on = /^(true|t|1)$/i.test(value) ? true : /^(false|f|0)$/i.test(value) ? false : undefined;
+        if (on === undefined) throw new UserError("E_FLAG", `-${name}=${value.slice(0, 20)}: ${long} is on or off: -${name}, -${name}=true or -${name}=false`);
+        if (on) out.push(long);
+        continue;
+      }
       out.push(value === undefined ? long : `${long}=${value}`);
       if (o?.required && value === undefined && i + 1 < args.length) out.push(args[++i]!);
       continue;

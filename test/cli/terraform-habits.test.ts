@@ -46,6 +46,12 @@ describe("Terraform's single-dash long flags", () => {
     expect(norm("plan", "-help")).toEqual(["plan", "--help"]);
   });
 
+  it("take Terraform's =true and =false on on/off flags", () => {
+    expect(norm("apply", "-auto-approve=true", "-no-color=false", "tfplan")).toEqual(["apply", "--auto-approve", "tfplan"]);
+    expect(norm("plan", "-detailed-exitcode=1", "-refresh-only=false")).toEqual(["plan", "--detailed-exitcode"]);
+    expect(refusal("apply", "-auto-approve=yes please")).toBe("-auto-approve=yes please: --auto-approve is on or off: -auto-approve, -auto-approve=true or -auto-approve=false");
+  });
+
   it("drop -input=… and -lock=true, which ask for what pvefleet always does", () => {
     expect(norm("apply", "-input=false", "-auto-approve", "tfplan")).toEqual(["apply", "--auto-approve", "tfplan"]);
     expect(norm("plan", "-lock=true", "-input=true")).toEqual(["plan"]);
