@@ -60,7 +60,7 @@ describe("ink apply UI", () => {
   it("names the steps in flight (clone+iso, then clone), counts VMs and shows an ETA from step medians", async () => {
     const c = clock();
     const store = new ProgressStore(creates([A, B]), c.now);
-    const ui = render(<ApplyApp store={store} screen={SCREEN} />);
+    const ui = render(<ApplyApp store={store} screen={SCREEN} frameMs={0} />);
     store.push(ev("start", A, "clone"));
     store.push(ev("start", A, "upload-iso"));
     c.advance(1000);
@@ -94,7 +94,7 @@ describe("ink apply UI", () => {
 
   it("keeps the failed step on a failed row even when a parallel step finishes after it", async () => {
     const store = new ProgressStore(creates([A, B]), clock().now);
-    const ui = render(<ApplyApp store={store} screen={SCREEN} />);
+    const ui = render(<ApplyApp store={store} screen={SCREEN} frameMs={0} />);
     store.push(ev("start", A, "clone"));
     store.push(ev("start", A, "upload-iso"));
     store.push(ev("failed", A, "clone", { error: { code: "TASK_FAILED", message: "storage local-lvm is full" } }));
@@ -115,7 +115,7 @@ describe("ink apply UI", () => {
     const plan = creates([A, B]);
     plan.changes[1]!.group = { tenant: "globex", group: "batch" };
     const store = new ProgressStore(plan, clock().now);
-    const ui = render(<ApplyApp store={store} screen={SCREEN} />);
+    const ui = render(<ApplyApp store={store} screen={SCREEN} frameMs={0} />);
     store.push(ev("start", A, "clone"));
     store.push(ev("start", B, "configure"));
     await tick();

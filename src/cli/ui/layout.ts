@@ -77,51 +77,84 @@ export function layout(input: LayoutInput): Line[] {
   const footer: Line[] = [...(spaced ? [[]] : []), bar, ...notices, ...(last ? [...(spaced ? [[]] : []), last] : [])];
   let listBudget = budget - footer.length;
 
-  // Which rows fit: by priority, then plan order (finished ones: most recent first); shown in plan order.
-  const order = new Map(rows.map((r, i) => [r, i]));
-  const wanted = [...rows].sort((a, b) => priority(a) - priority(b)
-    || (priority(a) === 3 ? (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0) : order.get(a)! - order.get(b)!));
+  // Which rows fit: failures, then running, then waiting VMs in plan order, then the ones that
+  // finished last; shown in plan order, so rows do not jump about.
   const cost = (r: InstanceRow) => (r.status === "failed" && r.error ? 2 : 1);
+  const buckets: InstanceRow[][] = [[], [], [], []];
+  let total = 0;
+  for (const r of rows) {
+    buckets[priority(r)]!.push(r);
+    total += cost(r);
+  }
+  if (total > listBudget) listBudget -= 1; // room for "… and N more"
   const chosen = new Set<InstanceRow>();
   let used = 0;
-  const total = rows.reduce((n, r) => n + cost(r), 0);
-  if (total > listBudget) listBudget -= 1; // room for "… and N more"
-  for (const r of wanted) {
-    if (used + cost(r) > listBudget) continue;
-    chosen.add(r);
-    used += cost(r);
+  for (const [p, bucket] of buckets.entries()) {
+    if (used >= listBudget) break;
+    for (const r of p === 3 ? latest(bucket, listBudget - used) : bucket) {
+      if (used + cost(r) > listBudget) continue;
+      chosen.add(r);
+      used += cost(r);
+      if (used >= listBudget) break;
+    }
   }
   const shown = rows.filter((r) => chosen.has(r));
-  const hidden = rows.filter((r) => !chosen.has(r));
+  const hidden = { all: rows.length - shown.length, done: 0, failed: 0 };
+  for (const r of buckets[3]!) if (r.status === "done" && !chosen.has(r)) hidden.done++;
+  for (const r of buckets[0]!) if (!chosen.has(r)) hidden.failed++;
 
   const lines: Line[] = [];
-  const cols = columnWidths(rows, shown, columns);
+  const cols = columnWidths(m, rows, shown, columns);
   for (const r of shown) {
     lines.push(rowLine(r, now, cols, columns));
     if (r.status === "failed" && r.error) lines.push([{ text: fit(`    ${r.error}`, columns), tone: "red" }]);
   }
-  if (hidden.length > 0 && listBudget >= 0 && lines.length < budget - footer.length) {
-    const done = hidden.filter((r) => r.status === "done").length;
-    const failed = hidden.filter((r) => r.status === "failed").length;
-    const what = [`${done} done`, failed ? `${failed} failed` : ""].filter(Boolean).join(", ");
-    lines.push([{ text: fit(`  … and ${hidden.length} more (${what})`, columns), tone: "dim" }]);
+  if (hidden.all > 0 && listBudget >= 0 && lines.length < budget - footer.length) {
+    const what = [`${hidden.done} done`, hidden.failed ? `${hidden.failed} failed` : ""].filter(Boolean).join(", ");
+    lines.push([{ text: fit(`  … and ${hidden.all} more (${what})`, columns), tone: "dim" }]);
   }
   lines.push(...footer);
   return lines.slice(-budget);
 }
 
+/** The `k` rows that ended last, latest first, without sorting them all (a finished 10,000-VM run). */
+function latest(rows: InstanceRow[], k: number): InstanceRow[] {
+  const top: InstanceRow[] = [];
+  const at = (r: InstanceRow) => r.endedAtMs ?? 0;
+  for (const r of rows) {
+    if (top.length === k && at(r) <= at(top[k - 1]!)) continue;
+    let i = Math.min(top.length, k - 1);
+    while (i > 0 && at(top[i - 1]!) < at(r)) i--;
+    top.splice(i, 0, r);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 interface Widths { kind: number; addr: number; step: number; node: number; vmid: number }
 
+/** The widths that depend only on the plan (kind, address), worked out once per model. */
+const planWidths = new WeakMap<ProgressModel, { kind: number; addr: number }>();
+
 /** Column widths from every row (so they hold still as rows come and go), the address cut to fit. */
-function columnWidths(all: InstanceRow[], shown: InstanceRow[], columns: number): Widths {
-  const max = (xs: number[], min = 0) => xs.reduce((a, b) => Math.max(a, b), min);
-  const kind = max(all.map((r) => r.kind.length), 6);
-  const step = max(shown.map((r) => stepLabel(r).length), 10);
-  const node = max(all.map((r) => (r.node ?? "").length), 4);
-  const vmid = max(all.map((r) => (r.vmid !== undefined ? String(r.vmid).length : 0)), 3);
+function columnWidths(m: ProgressModel, all: InstanceRow[], shown: InstanceRow[], columns: number): Widths {
+  let fromPlan = planWidths.get(m);
+  if (!fromPlan) {
+    fromPlan = { kind: 6, addr: 0 };
+    for (const r of all) {
+      fromPlan.kind = Math.max(fromPlan.kind, r.kind.length);
+      fromPlan.addr = Math.max(fromPlan.addr, addrOf(r).length);
+    }
+    planWidths.set(m, fromPlan);
+  }
+  const node = Math.max(4, m.widest.node);
+  const vmid = Math.max(3, m.widest.vmid);
+  let step = 10;
+  for (const r of shown) step = Math.max(step, stepLabel(r).length);
+  const kind = fromPlan.kind;
   // icon + 5 spaces between 6 columns + the elapsed column
   const fixed = 1 + 1 + kind + 1 + 2 + step + 1 + node + 1 + vmid + 1 + ELAPSED_W;
-  const addr = Math.max(8, Math.min(max(all.map((r) => addrOf(r).length)), columns - fixed));
+  const addr = Math.max(8, Math.min(fromPlan.addr, columns - fixed));
   return { kind, addr, step, node, vmid };
 }
 

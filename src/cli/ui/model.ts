@@ -55,15 +55,23 @@ export interface ProgressModel {
   actionsTotal: number;
   actionsDone: number;
   actionsFailed: number;
-  /** Wall time of every finished action, by action type (the ETA's medians). */
+  /** Wall time of the last STEP_SAMPLES finished actions of each type (the ETA's medians). */
   stepMs: Map<string, number[]>;
-  /** Most VMs seen in flight at once (the parallelism the ETA divides by). */
+  /** The medians of `stepMs`, computed when first needed after a change. */
+  medians?: { byType: Map<string, number>; all: number };
+  /** VMs started and not finished now, and the most seen at once (the parallelism the ETA divides by). */
+  running: number;
   peakInFlight: number;
+  /** Widest node name and VMID seen so far (the screen's column widths). */
+  widest: { node: number; vmid: number };
   startedAtMs: number;
   finished: boolean;
   message?: string;
   notices: string[];
 }
+
+/** Samples kept per step type: the ETA follows how fast steps run now, at a bounded cost. */
+export const STEP_SAMPLES = 200;
 
 const CREATING: Verb = { ing: "creating", done: "Creation complete", past: "created" };
 const DESTROYING: Verb = { ing: "destroying", done: "Destruction complete", past: "destroyed" };
@@ -107,18 +115,34 @@ export function createModel(plan: Plan, nowMs: number): ProgressModel {
   for (const row of rows) row.verb = verbOf(row.kind, types.get(row.instanceId) ?? new Set());
   return {
     rows, byInstance, actionsTotal: plan.actions.length, actionsDone: 0, actionsFailed: 0, stepMs: new Map(),
-    peakInFlight: 0, startedAtMs: nowMs, finished: false, notices: [],
+    running: 0, peakInFlight: 0, widest: { node: 0, vmid: 0 }, startedAtMs: nowMs, finished: false, notices: [],
   };
 }
 
+/** Moves a row to `status`, keeping the count of VMs in flight. */
+function setStatus(m: ProgressModel, row: InstanceRow, status: RowStatus): void {
+  if (row.status === status) return;
+  if (row.status === "running") m.running--;
+  if (status === "running") m.peakInFlight = Math.max(m.peakInFlight, ++m.running);
+  row.status = status;
+}
+
+/** Where a VM is: its node and VMID as the last event said (and the widest seen, for the columns). */
+function place(m: ProgressModel, row: InstanceRow, e: ApplyEvent): void {
+  row.node = e.node ?? row.node;
+  row.vmid = e.vmid ?? row.vmid;
+  if (row.node) m.widest.node = Math.max(m.widest.node, row.node.length);
+  if (row.vmid !== undefined) m.widest.vmid = Math.max(m.widest.vmid, String(row.vmid).length);
+}
+
 /** An action ended: it leaves the row's in-flight and remaining sets; a running row with none left is done. */
-function settle(row: InstanceRow, e: ApplyEvent): void {
+function settle(m: ProgressModel, row: InstanceRow, e: ApplyEvent): void {
   const key = e.actionId ?? e.action;
   if (key) {
     row.inFlight.delete(key);
     row.remaining.delete(key);
   }
-  if (row.status === "running" && row.inFlight.size === 0 && row.remaining.size === 0) row.status = "done";
+  if (row.status === "running" && row.inFlight.size === 0 && row.remaining.size === 0) setStatus(m, row, "done");
 }
 
 /** Applies one event to the model (mutates and returns it; callers re-render). */
@@ -127,15 +151,13 @@ export function reduce(m: ProgressModel, e: ApplyEvent, nowMs: number): Progress
   switch (e.type) {
     case "start":
       if (row && e.action) {
-        if (row.status === "pending") row.status = "running";
+        if (row.status === "pending") setStatus(m, row, "running");
         row.step = e.action;
-        row.node = e.node ?? row.node;
-        row.vmid = e.vmid ?? row.vmid;
+        place(m, row, e);
         row.startedAtMs ??= nowMs;
         const key = e.actionId ?? e.action;
         const was = row.inFlight.get(key);
         row.inFlight.set(key, { action: e.action, startedAtMs: was?.startedAtMs ?? nowMs, attempt: e.attempt ?? 1 });
-        m.peakInFlight = Math.max(m.peakInFlight, inFlightCount(m));
       }
       break;
     case "retry":
@@ -146,34 +168,35 @@ export function reduce(m: ProgressModel, e: ApplyEvent, nowMs: number): Progress
       if (e.action) {
         const samples = m.stepMs.get(e.action) ?? [];
         samples.push(Math.max(0, e.elapsedMs));
+        if (samples.length > STEP_SAMPLES) samples.shift();
         m.stepMs.set(e.action, samples);
+        m.medians = undefined;
       }
       if (row) {
         row.actionsDone++;
-        if (row.status === "pending") row.status = "running";
+        if (row.status === "pending") setStatus(m, row, "running");
         row.startedAtMs ??= nowMs;
         row.step = e.action ?? row.step;
-        row.node = e.node ?? row.node;
-        row.vmid = e.vmid ?? row.vmid;
-        settle(row, e);
+        place(m, row, e);
+        settle(m, row, e);
         if (row.status === "done") row.endedAtMs = nowMs;
       }
       break;
     case "failed":
       m.actionsFailed++;
       if (row) {
-        row.status = "failed";
+        setStatus(m, row, "failed");
         row.step = e.action ?? row.step;
         row.failedStep ??= e.action;
         row.error ??= e.error ? `${e.error.code}: ${e.error.message}` : "failed";
         row.endedAtMs ??= nowMs;
-        settle(row, e);
+        settle(m, row, e);
       }
       break;
     case "skipped":
       if (row) {
         if (row.status !== "failed" && row.status !== "done") {
-          row.status = "skipped";
+          setStatus(m, row, "skipped");
           row.endedAtMs = nowMs;
         }
         if (e.actionId) row.remaining.delete(e.actionId);
@@ -190,12 +213,6 @@ export function reduce(m: ProgressModel, e: ApplyEvent, nowMs: number): Progress
       break;
   }
   return m;
-}
-
-function inFlightCount(m: ProgressModel): number {
-  let n = 0;
-  for (const r of m.rows) if (r.status === "running" && r.inFlight.size > 0) n++;
-  return n;
 }
 
 /** Short names for a step shown next to another one: `clone+iso`. */
@@ -275,23 +292,26 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
- * Time left, from the median wall time of each step type finished so far: per VM, what its
+ * Time left, from the median wall time of each step type (its last STEP_SAMPLES runs): per VM, what its
  * remaining steps take (a step in flight counts what is left of its median; steps in flight
  * together count once, the longest); for the run, the larger of the slowest VM and the whole
  * remaining work spread over the most VMs seen in flight at once. Undefined until a step has
  * finished, or once nothing is left.
  */
 export function etaMs(m: ProgressModel, nowMs: number): number | undefined {
-  const all: number[] = [];
-  const med = new Map<string, number>();
-  for (const [type, xs] of m.stepMs) {
-    if (xs.length === 0) continue;
-    med.set(type, median(xs));
-    all.push(...xs);
+  if (!m.medians) {
+    const all: number[] = [];
+    const byType = new Map<string, number>();
+    for (const [type, xs] of m.stepMs) {
+      if (xs.length === 0) continue;
+      byType.set(type, median(xs));
+      for (const x of xs) all.push(x);
+    }
+    if (all.length === 0) return undefined;
+    m.medians = { byType, all: median(all) };
   }
-  if (all.length === 0) return undefined;
-  const fallback = median(all);
-  const guess = (type: string) => med.get(type) ?? fallback;
+  const { byType, all: fallback } = m.medians;
+  const guess = (type: string) => byType.get(type) ?? fallback;
   let work = 0;
   let slowest = 0;
   let vmsLeft = 0;
@@ -299,12 +319,8 @@ export function etaMs(m: ProgressModel, nowMs: number): number | undefined {
     if (r.status !== "pending" && r.status !== "running") continue;
     let left = 0;
     let flying = 0;
-    const inFlightIds = new Set<string>();
-    for (const [id, f] of r.inFlight) {
-      inFlightIds.add(id);
-      flying = Math.max(flying, Math.max(0, guess(f.action) - (nowMs - f.startedAtMs)));
-    }
-    for (const [id, type] of r.remaining) if (!inFlightIds.has(id)) left += guess(type);
+    for (const f of r.inFlight.values()) flying = Math.max(flying, guess(f.action) - (nowMs - f.startedAtMs));
+    for (const [id, type] of r.remaining) if (!r.inFlight.has(id)) left += guess(type);
     left += flying;
     if (left <= 0) continue;
     vmsLeft++;
