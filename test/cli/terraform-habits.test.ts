@@ -102,6 +102,18 @@ describe("Terraform's single-dash long flags", () => {
   });
 });
 
+describe("what a saved plan records of where it was made", () => {
+  it("the shard file and the state directory as absolute paths, a URL as it is, the shard", async () => {
+    const { planOrigin } = await import("../../src/cli/context.js");
+    const desired = { source: { location: "shard.jsonc", digest: "sha256:x" }, shardId: "dev" };
+    expect(planOrigin({ storage: "file", stateDir: ".pvefleet", prefix: "" }, desired)).toEqual({
+      config: join(process.cwd(), "shard.jsonc"), shard: "dev", storage: "file", stateDir: join(process.cwd(), ".pvefleet"),
+    });
+    expect(planOrigin({ storage: "s3", stateDir: ".pvefleet", bucket: "b", prefix: "fleet/" }, { ...desired, source: { location: "s3://b/shard.jsonc", digest: "d" } }))
+      .toEqual({ config: "s3://b/shard.jsonc", shard: "dev", storage: "s3", bucket: "b", prefix: "fleet/" });
+  });
+});
+
 describe("one spelling for machine output", () => {
   it("--json is --format json on every command that prints JSON; both given and different is one line", () => {
     const tree = commandTree(buildProgram());
