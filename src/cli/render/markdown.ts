@@ -8,7 +8,7 @@
  * Work and memory are linear in the plan: rows and details are built only for what is shown.
  * Userdata and vars are never rendered, only their names.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { VmSpec } from "../../config/model.js";
 import type { ChangeKind, DriftFinding, InstanceChange, Plan } from "../../planner/types.js";
 import { inSync, isManagedDrift, refreshSentence, unifiedDiff, type DriftReport } from "./text.js";
@@ -34,47 +34,31 @@ export function driftMarker(report: Pick<DriftReport, "clusterId" | "shardId">):
 
 /**
  * A digest of the whole plan, so an apply can tell it applies what was reviewed: sha256 of
- * `JSON.stringify(plan)`, fed in pieces (one per change and action) so a 100,000-instance plan
- * never becomes one string.
+ * `JSON.stringify(plan)`, fed in slices of 256 changes or actions so a 100,000-instance plan never
+ * becomes one string (the same bytes: a slice's JSON is its elements' JSON joined by commas).
  */
 export function planHash(plan: Plan): string {
-  const h = new ChunkedHash(createHash("sha256"));
-  h.write("{");
+  const h = createHash("sha256");
+  h.update("{");
   let first = true;
   for (const [key, value] of Object.entries(plan)) {
     if (value === undefined || typeof value === "function" || typeof value === "symbol") continue;
-    h.write(`${first ? "" : ","}${JSON.stringify(key)}:`);
+    h.update(`${first ? "" : ","}${JSON.stringify(key)}:`);
     first = false;
-    if (Array.isArray(value)) {
-      h.write("[");
-      for (let i = 0; i < value.length; i++) h.write(`${i ? "," : ""}${JSON.stringify(value[i]) ?? "null"}`);
-      h.write("]");
-    } else h.write(JSON.stringify(value));
+    if (Array.isArray(value) && value.length > HASH_SLICE) {
+      h.update("[");
+      for (let i = 0; i < value.length; i += HASH_SLICE) {
+        const json = JSON.stringify(value.slice(i, i + HASH_SLICE));
+        h.update(i ? `,${json.slice(1, -1)}` : json.slice(1, -1));
+      }
+      h.update("]");
+    } else h.update(JSON.stringify(value));
   }
-  h.write("}");
-  return `sha256:${h.digest()}`;
+  h.update("}");
+  return `sha256:${h.digest("hex")}`;
 }
 
-/** Appends small strings into ~64 KiB pieces before hashing them (fewer native calls). */
-class ChunkedHash {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly hash: Hash) {}
-  write(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    if (this.size >= 65_536) this.flush();
-  }
-  private flush(): void {
-    if (this.parts.length) this.hash.update(this.parts.join(""));
-    this.parts = [];
-    this.size = 0;
-  }
-  digest(): string {
-    this.flush();
-    return this.hash.digest("hex");
-  }
-}
+const HASH_SLICE = 256;
 
 /** One digest over every finding's fingerprint: equal digests mean the same drift. */
 export function driftDigest(findings: DriftFinding[]): string {
