@@ -61,6 +61,12 @@ describe("the Terraform flow, typed the Terraform way", () => {
     expect(r.stdout).toContain("Saved the plan to: tfplan");
     const table = r.stdout.slice(r.stdout.indexOf("Groups:")).split("\n").slice(2, 4).map((l) => l.trim().split(/\s+/));
     expect(table).toEqual([["acme.db", "1", "1", "0", "0", "0"], ["acme.web", "2", "2", "0", "0", "0"]]);
+
+    // graph of the saved plan: no cluster access, from anywhere.
+    const graph = await cliInProcess(["graph", join(ws.dir, "tfplan")], { PROXMOX_API_URL: "https://127.0.0.1:1/api2/json" });
+    expect(graph.stderr).toBe("");
+    expect(graph.code).toBe(0);
+    expect(graph.stdout.match(/\[label = "clone\\n/g)).toHaveLength(3);
   });
 
   it("apply tfplan runs from another directory with nothing but the credentials", async () => {
