@@ -547,7 +547,10 @@ const clone: Handler = (sim, req) => {
   if (!full && p.format !== undefined) throw fail("parameter 'format' not allowed for linked clones");
   const drives = Object.entries(src.config).filter(([k, v]) => DISK_KEY.test(k) && !/media=cdrom/.test(v) && !parseDrive(v).file.startsWith("none"));
   if (target !== src.node) {
-    for (const [, v] of drives) {
+    // CD-ROMs count too ($check_storage_access_clone, Qemu.pm:289-297: `$sharedvm = 0 if !$scfg->{shared}`
+    // for an ISO or cloud-init drive as for a disk).
+    const volumes = Object.entries(src.config).filter(([k, v]) => DISK_KEY.test(k) && /:/.test(parseDrive(v).file));
+    for (const [, v] of volumes) {
       const s = c.storages.get(parseDrive(v).file.split(":")[0]!);
       if (!s?.shared) throw fail(`can't clone VM to node '${target}' (VM uses local storage)`);
     }

@@ -10,7 +10,8 @@ import { defaultTopology } from "../../src/sim/topology.js";
 import { apply } from "../../src/applier/index.js";
 import { assertPreflight, preflightError } from "../../src/engine/index.js";
 import type { SimulatorOptions } from "../../src/sim/index.js";
-import { clusterView, makePlan, planAndApply, planNow, startEnv, type Env } from "./harness.js";
+import { writeFileSync } from "node:fs";
+import { clusterView, makePlan, planAndApply, planNow, shardText, startEnv, type Env } from "./harness.js";
 
 type Topo = NonNullable<SimulatorOptions["topology"]>;
 
@@ -124,6 +125,25 @@ describe("plan-time preflight", () => {
     expect(err?.message).toMatch(/bridge "vmbr0" does not exist on node pve\d/);
     expect(err?.message).toMatch(/template "debian-13-template" not found on node pve2/);
     expect(err?.message.split("\n").filter((l) => l.startsWith("  - ")).length).toBeGreaterThanOrEqual(3);
+    await nothingCreated(e);
+  });
+
+  it("passes a TemplateVMID on shared storage cloned to every node, and refuses one on local storage for another node", async () => {
+    const e = await start({ ...defaultTopology(2, { sharedStorage: true }) });
+    const write = (vmid: number, storage: string) => {
+      const doc = JSON.parse(shardText({ webSize: 2 })) as { defaults: { args: Record<string, unknown> } };
+      delete doc.defaults.args.TemplateName;
+      Object.assign(doc.defaults.args, { TemplateVMID: vmid, StoragePool: storage });
+      writeFileSync(e.shardPath, JSON.stringify(doc));
+    };
+    write(9100, "shared");
+    const ok = await planNow(e);
+    expect(new Set(ok.actions.filter((a) => a.type === "clone").map((a) => a.node))).toEqual(new Set(["pve1", "pve2"]));
+    expect(ok.preflight?.problems).toEqual([]);
+    // Template 9000 lives on pve1 with its disk on local-lvm: not clonable to pve2 (Qemu.pm:289-297, 4376).
+    write(9000, "local-lvm");
+    const err = preflightError(await planNow(e));
+    expect(err?.message).toContain("template 9000 lives on pve1 and its drive local-lvm:base-9000-disk-0 is on local storage, so it cannot be cloned to pve2");
     await nothingCreated(e);
   });
 });

@@ -233,7 +233,10 @@ export class Preflight {
     const config = facts.config;
     if (config && found.node !== a.node) {
       // A TemplateVMID cloned to another node: every disk must be on shared storage (Qemu.pm:289-297).
-      const local = driveKeys(config).map((k) => parseDrive(config[k]!)).filter((d) => d.storage && !this.isShared(d.storage));
+      const storages = await this.storagesOf(found.node);
+      const shared = (id: string) => storages?.some((x) => x.storage === id && Number(x.shared) === 1) ?? false;
+      // CD-ROMs count too: an ISO or cloud-init drive on local storage pins the template to its node.
+      const local = driveKeys(config).map((k) => parseDrive(config[k]!)).filter((d) => d.storage && !shared(d.storage));
       if (local.length > 0) {
         this.problem(`template ${found.vmid} lives on ${found.node} and its drive ${local[0]!.volume} is on local storage, so it cannot be cloned to ${a.node}`,
           "use TemplateName with a template on every node, or a template on shared storage");
@@ -242,18 +245,19 @@ export class Preflight {
     return facts;
   }
 
-  private isShared(storage: string): boolean {
-    return (this.live.storages ?? []).some((s) => s.storage === storage && s.shared);
-  }
-
-  /** The storage on the node, enabled, with the content type; `iso` also needs a path-based type. */
-  private async storage(node: string, id: string, content: "images" | "iso", why: string): Promise<void> {
+  /** The node's storages (one request per node). */
+  private storagesOf(node: string): Promise<NodeStorage[] | undefined> {
     let pending = this.nodeStorages.get(node);
     if (!pending) {
       pending = this.get<NodeStorage[]>(apiPath`/nodes/${node}/storage`);
       this.nodeStorages.set(node, pending);
     }
-    const list = await pending;
+    return pending;
+  }
+
+  /** The storage on the node, enabled, with the content type; `iso` also needs a path-based type. */
+  private async storage(node: string, id: string, content: "images" | "iso", why: string): Promise<void> {
+    const list = await this.storagesOf(node);
     const s = list?.find((x) => x.storage === id);
     if (!s) {
       this.problem(`storage "${id}" does not exist on node ${node} (${why})`, `add it for ${node} in Datacenter → Storage (pvesm set ${id} --nodes …), or choose another storage`);
