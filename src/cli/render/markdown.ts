@@ -23,6 +23,9 @@ import { warningCallouts } from "./markdown-warnings.js";
 /** GitHub's limit on an issue or pull-request comment body, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
 
+/** What a body may take by default: GitHub's limit less 1 KiB for a CI wrapper's own lines (a marker, a heading). */
+export const DEFAULT_LIMIT = GITHUB_COMMENT_LIMIT - 1_024;
+
 /** The sticky-comment marker CI looks for to update its own comment (one per shard). */
 export function planMarker(plan: Pick<Plan, "clusterId" | "shardId">): string {
   return `<!-- pvefleet:plan ${plan.clusterId}/${plan.shardId} -->`;
@@ -108,7 +111,7 @@ const MAX_DIFF_LINES = 40;
 const TAIL_RESERVE = 1_100;
 
 export interface MarkdownOptions {
-  /** Maximum size of the whole body in UTF-8 bytes (default GitHub's 65,536). */
+  /** Maximum size of the whole body in UTF-8 bytes (default DEFAULT_LIMIT: GitHub's 65,536 less 1 KiB). */
   limit?: number;
   /** Where the CI variables are read (default `process.env`): GITHUB_* and PVEFLEET_PLAN_URL. */
   env?: Readonly<Record<string, string | undefined>>;
@@ -290,7 +293,7 @@ interface PlanFacts {
 
 /** The comment within the limit, or undefined when something is left out and no room was kept for saying so. */
 function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: MarkdownOptions, tailReserve: number): string | undefined {
-  const limit = options.limit ?? GITHUB_COMMENT_LIMIT;
+  const limit = options.limit ?? DEFAULT_LIMIT;
   const ci = ciContext(options.env ?? process.env);
   const counts = countChanges(plan);
   for (const g of groups.values()) {
@@ -504,7 +507,7 @@ function driftRow(f: DriftFinding): string {
 
 /** The scheduled drift issue body (one issue per shard, updated while the fingerprints match). */
 export function renderDriftMarkdown(report: DriftReport, options: MarkdownOptions = {}): string {
-  const limit = options.limit ?? GITHUB_COMMENT_LIMIT;
+  const limit = options.limit ?? DEFAULT_LIMIT;
   const ci = ciContext(options.env ?? process.env);
   const budget = new Budget(limit);
   budget.reserve(TAIL_RESERVE);
