@@ -30,97 +30,113 @@ import { CHANGE_REASONS, type Action, type InstanceChange, type Plan, type PlanS
 /** The saved-plan file format (not the in-memory Plan's `formatVersion`, which BODY carries). 3: compact, templated. */
 export const SAVED_PLAN_FORMAT_VERSION = 3;
 
-const CREATE_STEP = CreateStepSchema;
-const GROUP_REF = z.object({ tenant: z.string(), group: z.string() });
-const LIVE_VM = z.object({
-  vmid: z.number().int(), name: z.string(), node: z.string(),
-  status: z.enum(["running", "stopped", "suspended", "unknown"]),
-  template: z.boolean(), tags: z.array(z.string()), cores: z.number(), memoryBytes: z.number(), diskBytes: z.number(),
-  lock: z.string().optional(), pool: z.string().optional(),
-});
-
-const CHANGE_SCHEMA = z.object({
-  instanceId: z.string(),
-  group: GROUP_REF,
-  kind: z.enum(["create", "update", "replace", "start", "delete", "adopt", "forget", "record"]),
-  reasons: z.array(z.string()),
-  // Optional: JSON drops a key whose value is undefined (an attribute set for the first time).
-  attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean(), sensitive: z.literal(true).optional() })),
-  // Never with `diff`: serializePlan leaves the sensitive text out.
-  forcedBy: z.array(z.strictObject({
-    attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), sensitive: z.boolean(),
-    linesChanged: z.number().int().nonnegative().optional(), message: z.string(),
-  })).optional(),
-  before: LIVE_VM.optional(),
-  // The spec is the config model's; it is carried for display and for the applier's rendering.
-  after: z.record(z.string(), z.unknown()).optional(),
-  placement: z.object({ node: z.string(), vmid: z.number().int(), scores: z.record(z.string(), z.number()) }).optional(),
-  replaces: z.string().optional(),
-  resumeFrom: CREATE_STEP.optional(),
-  reason: z.enum(CHANGE_REASONS),
-  replaceOrder: z.enum(["create-first", "delete-first"]).optional(),
-});
-
-// Each action type's params are the contract's (ACTION_PARAMS): a file whose params the provider
-// would not accept does not load.
-const ACTION_SCHEMA = z.discriminatedUnion("type", ACTION_TYPES.map((type) => z.object({
-  id: z.string(),
-  instanceId: z.string(),
-  type: z.literal(type),
-  node: z.string(),
-  vmid: z.number().int(),
-  dependsOn: z.array(z.string()),
-  params: ACTION_PARAMS[type],
-  journal: z.object({
-    steps: z.array(CREATE_STEP).optional(),
-    recordBefore: InstanceRecordSchema.partial().optional(),
-    record: InstanceRecordSchema.partial().optional(),
-  }).strict().optional(),
-})) as unknown as [z.ZodObject, ...z.ZodObject[]]);
-
-/** Everything of the Plan but its changes and actions (stored as templates and rows). */
-const HEADER_SCHEMA = z.object({
-  formatVersion: z.literal(PLAN_FORMAT_VERSION),
-  createdAt: z.string(),
-  clusterId: z.string(),
-  shardId: z.string(),
-  state: z.object({ lineage: z.string(), serial: z.number().int().nonnegative() }),
-  configDigest: z.string(),
-  mode: z.enum(["normal", "refresh-only", "destroy"]),
-  vmDigests: z.record(z.string(), z.string()),
-  drift: z.array(z.object({
-    fingerprint: z.string(),
-    kind: z.enum(["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"]),
-    instanceId: z.string().optional(), vmid: z.number().optional(), node: z.string().optional(),
-    // Optional: zod 4 makes a bare z.unknown() key required, and JSON drops undefined — an
-    // unmanaged, suspicious or orphan finding has neither, so it would not load again (F6).
-    attribute: z.string().optional(), expected: z.unknown().optional(), actual: z.unknown().optional(), message: z.string(),
-  })),
-  capacity: z.array(z.object({
-    node: z.string(), maxcpu: z.number(), maxmemBytes: z.number(),
-    before: z.object({ cores: z.number(), memBytes: z.number() }),
-    after: z.object({ cores: z.number(), memBytes: z.number() }),
-  })),
-  summary: z.object({ add: z.number(), change: z.number(), destroy: z.number() }),
-  counts: z.object({ ours: z.number(), suspicious: z.number(), unmanaged: z.number(), orphans: z.number() }),
-  warnings: z.array(z.string()),
-  refresh: z.object({ policy: z.enum(["full", "listing"]), listings: z.number(), configReads: z.number(), statusReads: z.number() }).optional(),
-});
-
 /**
- * BODY's own parts (rows and tuples are checked by hand in expandBody: 50,000 small arrays).
- * A row: [tuple index (-1: the entry is stored as is), template index, scores index (a change with
- * a placement)]. A tuple: [instance ID | null, node | null, VMID | null].
+ * The file's schemas, built on first use: every command imports this module (context.ts), few
+ * read a plan file, and the action union is not free to build.
  */
-const BODY_SCHEMA = z.object({
-  changes: z.object({ rows: z.array(z.unknown()) }),
-  actions: z.object({ rows: z.array(z.unknown()) }),
-  tuples: z.array(z.unknown()),
-  /** Objects without placeholders used by many templates (a group's spec, its vars), referenced as `\u0000r<index>`. */
-  shared: z.array(z.unknown()),
-  templates: z.object({ changes: z.array(z.unknown()), actions: z.array(z.unknown()) }),
-  scores: z.array(z.record(z.string(), z.number())),
+const schemas = once(() => {
+  const CREATE_STEP = CreateStepSchema;
+  const GROUP_REF = z.object({ tenant: z.string(), group: z.string() });
+  const LIVE_VM = z.object({
+    vmid: z.number().int(), name: z.string(), node: z.string(),
+    status: z.enum(["running", "stopped", "suspended", "unknown"]),
+    template: z.boolean(), tags: z.array(z.string()), cores: z.number(), memoryBytes: z.number(), diskBytes: z.number(),
+    lock: z.string().optional(), pool: z.string().optional(),
+  });
+
+  const CHANGE_SCHEMA = z.object({
+    instanceId: z.string(),
+    group: GROUP_REF,
+    kind: z.enum(["create", "update", "replace", "start", "delete", "adopt", "forget", "record"]),
+    reasons: z.array(z.string()),
+    // Optional: JSON drops a key whose value is undefined (an attribute set for the first time).
+    attributes: z.array(z.object({ attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), forcesReplacement: z.boolean(), sensitive: z.literal(true).optional() })),
+    // Never with `diff`: serializePlan leaves the sensitive text out.
+    forcedBy: z.array(z.strictObject({
+      attribute: z.string(), before: z.unknown().optional(), after: z.unknown().optional(), sensitive: z.boolean(),
+      linesChanged: z.number().int().nonnegative().optional(), message: z.string(),
+    })).optional(),
+    before: LIVE_VM.optional(),
+    // The spec is the config model's; it is carried for display and for the applier's rendering.
+    after: z.record(z.string(), z.unknown()).optional(),
+    placement: z.object({ node: z.string(), vmid: z.number().int(), scores: z.record(z.string(), z.number()) }).optional(),
+    replaces: z.string().optional(),
+    resumeFrom: CREATE_STEP.optional(),
+    reason: z.enum(CHANGE_REASONS),
+    replaceOrder: z.enum(["create-first", "delete-first"]).optional(),
+  });
+
+  // Each action type's params are the contract's (ACTION_PARAMS): a file whose params the provider
+  // would not accept does not load.
+  const ACTION_SCHEMA = z.discriminatedUnion("type", ACTION_TYPES.map((type) => z.object({
+    id: z.string(),
+    instanceId: z.string(),
+    type: z.literal(type),
+    node: z.string(),
+    vmid: z.number().int(),
+    dependsOn: z.array(z.string()),
+    params: ACTION_PARAMS[type],
+    journal: z.object({
+      steps: z.array(CREATE_STEP).optional(),
+      recordBefore: InstanceRecordSchema.partial().optional(),
+      record: InstanceRecordSchema.partial().optional(),
+    }).strict().optional(),
+  })) as unknown as [z.ZodObject, ...z.ZodObject[]]);
+
+  /** Everything of the Plan but its changes and actions (stored as templates and rows). */
+  const HEADER_SCHEMA = z.object({
+    formatVersion: z.literal(PLAN_FORMAT_VERSION),
+    createdAt: z.string(),
+    clusterId: z.string(),
+    shardId: z.string(),
+    state: z.object({ lineage: z.string(), serial: z.number().int().nonnegative() }),
+    configDigest: z.string(),
+    mode: z.enum(["normal", "refresh-only", "destroy"]),
+    vmDigests: z.record(z.string(), z.string()),
+    drift: z.array(z.object({
+      fingerprint: z.string(),
+      kind: z.enum(["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"]),
+      instanceId: z.string().optional(), vmid: z.number().optional(), node: z.string().optional(),
+      // Optional: zod 4 makes a bare z.unknown() key required, and JSON drops undefined — an
+      // unmanaged, suspicious or orphan finding has neither, so it would not load again (F6).
+      attribute: z.string().optional(), expected: z.unknown().optional(), actual: z.unknown().optional(), message: z.string(),
+    })),
+    capacity: z.array(z.object({
+      node: z.string(), maxcpu: z.number(), maxmemBytes: z.number(),
+      before: z.object({ cores: z.number(), memBytes: z.number() }),
+      after: z.object({ cores: z.number(), memBytes: z.number() }),
+    })),
+    summary: z.object({ add: z.number(), change: z.number(), destroy: z.number() }),
+    counts: z.object({ ours: z.number(), suspicious: z.number(), unmanaged: z.number(), orphans: z.number() }),
+    warnings: z.array(z.string()),
+    refresh: z.object({ policy: z.enum(["full", "listing"]), listings: z.number(), configReads: z.number(), statusReads: z.number() }).optional(),
+  });
+
+  /**
+   * BODY's own parts (rows and tuples are checked by hand in expandBody: 50,000 small arrays).
+   * A row: [tuple index (-1: the entry is stored as is), template index, scores index (a change with
+   * a placement)]. A tuple: [instance ID | null, node | null, VMID | null].
+   */
+  const BODY_SCHEMA = z.object({
+    changes: z.object({ rows: z.array(z.unknown()) }),
+    actions: z.object({ rows: z.array(z.unknown()) }),
+    tuples: z.array(z.unknown()),
+    /** Objects without placeholders used by many templates (a group's spec, its vars), referenced as `\u0000r<index>`. */
+    shared: z.array(z.unknown()),
+    templates: z.object({ changes: z.array(z.unknown()), actions: z.array(z.unknown()) }),
+    /**
+     * Placement scores, each distinct set once: `entries[i]` is [key, value, key, value, …] as
+     * indices into `keys` (node names) and `values` — 64 nodes' scores take ~400 bytes, not ~900.
+     */
+    scores: z.object({ keys: z.array(z.string()), values: z.array(z.number()), entries: z.array(z.array(z.number().int().nonnegative())) }),
+  });
+  return { CHANGE_SCHEMA, ACTION_SCHEMA, HEADER_SCHEMA, BODY_SCHEMA };
 });
+
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
 
 const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 
@@ -351,6 +367,8 @@ function compactBody(plan: Plan): Record<string, unknown> {
   const changes = new Interner();
   const actions = new Interner();
   const scores = new Interner();
+  const scoreKeys = new Interner();
+  const scoreValues = new Interner();
   const masker = new Masker();
   const tupleIndex = (t: Tuple) => tuples.add(t, `${t[0]}\u0000${t[1]}\u0000${t[2]}`);
   const row = (table: Interner, value: unknown, t: Tuple): number[] => {
@@ -369,7 +387,8 @@ function compactBody(plan: Plan): Record<string, unknown> {
     if (!c.placement) return row(changes, c, t);
     const r = row(changes, { ...c, placement: { ...c.placement, scores: SCORES_MARK } }, t);
     if (r[0] === -1) return row(changes, c, [null, null, null]); // stored as is, scores included
-    return [...r, scores.add(c.placement.scores)];
+    const s = c.placement.scores;
+    return [...r, scores.add(Object.keys(s).flatMap((k) => [scoreKeys.add(k, k), scoreValues.add(s[k], String(s[k]))]))];
   });
   const actionRows = plan.actions.map((a: Action) => row(actions, a, [maskableId(a.instanceId), a.node, a.vmid]));
   const body: Record<string, unknown> = {};
@@ -381,7 +400,7 @@ function compactBody(plan: Plan): Record<string, unknown> {
   body.tuples = tuples.list;
   body.shared = masker.shared.list;
   body.templates = { changes: changes.list, actions: actions.list };
-  body.scores = scores.list;
+  body.scores = { keys: scoreKeys.list, values: scoreValues.list, entries: scores.list };
   return body;
 }
 
@@ -529,11 +548,23 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
   if (raw.formatVersion !== PLAN_FORMAT_VERSION && typeof raw.formatVersion === "number") {
     throw new UserError("E_PLAN_FILE", `${file} holds a plan of format ${raw.formatVersion}; this pvefleet reads ${PLAN_FORMAT_VERSION}: run plan again`);
   }
+  const { CHANGE_SCHEMA, ACTION_SCHEMA, HEADER_SCHEMA, BODY_SCHEMA } = schemas();
   const h = HEADER_SCHEMA.safeParse(header);
   if (!h.success) throw issueLine(file, "", h.error);
   const b = BODY_SCHEMA.safeParse(raw);
   if (!b.success) throw issueLine(file, "", b.error);
-  const { tuples, templates, scores } = b.data;
+  const { tuples, templates } = b.data;
+  const scores = b.data.scores.entries.map((e, i) => {
+    const o: Record<string, number> = {};
+    const { keys, values } = b.data.scores;
+    for (let j = 0; j + 1 < e.length; j += 2) {
+      const k = keys[e[j]!];
+      const v = values[e[j + 1]!];
+      if (k === undefined || v === undefined || e.length % 2 !== 0) throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: scores.entries.${i}: names no key or value`);
+      setOwn(o, k, v);
+    }
+    return o;
+  });
   // Each shared entry may name earlier ones only, so they expand in order and never loop.
   const shared: unknown[] = [];
   const sharedMarks = new Map<object, (string | number)[]>();
