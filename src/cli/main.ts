@@ -238,8 +238,25 @@ Environment:
   NO_COLOR              never colour output
 When both a PROXMOX_VE_* alias and pvefleet's own variable are set, pvefleet's own wins.`;
 
+let pipeGuarded = false;
+
+/**
+ * `pvefleet state list | head`: a reader that stops early closes the pipe; that ends the run
+ * quietly (as SIGPIPE ends a Go program), never with an EPIPE stack trace.
+ */
+function guardClosedPipe(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(exitCode);
+    process.stderr.write(`Error: cannot write the output: ${e.code ?? e.message}\n`);
+    process.exit(1);
+  });
+}
+
 /** Runs the CLI; resolves to the exit code. Never throws for bad input. */
 export async function main(argv: string[]): Promise<number> {
+  guardClosedPipe();
   const program = buildProgram();
   exitCode = 0;
   try {

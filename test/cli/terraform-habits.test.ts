@@ -364,6 +364,18 @@ describe("pvefleet completion", () => {
     expect(zsh).toContain("'--format[output format]:value:(text markdown json)'");
   });
 
+  it("ends quietly when the reader closes the pipe (pvefleet … | head), never with an EPIPE stack trace", async () => {
+    const { spawn } = await import("node:child_process");
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(import.meta.dirname, "..", "..", "bin", "pvefleet.js"), "completion", "fish"], { stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+    expect(r).toEqual({ code: 0, stderr: "" });
+  });
+
   it("is printed by pvefleet completion SHELL", async () => {
     const r = await cliInProcess(["completion", "bash"]);
     expect(r.code).toBe(0);
