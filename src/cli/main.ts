@@ -180,10 +180,10 @@ export function buildProgram(): Command {
     .action(lazy("init"));
 
   program.command("sim").description("run a local Proxmox VE 8.4 API simulator")
-    .option("--port <port>", "port (0 = any free port)", "8006")
+    .addOption(new Option("--port <port>", "port (0 = any free port)").default("8006", "8006"))
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--http", "serve plain HTTP instead of HTTPS")
-    .option("--nodes <n>", "number of nodes", "3")
+    .addOption(new Option("--nodes <n>", "number of nodes").default("3", "3"))
     .option("--topology <file>", "JSON topology file (nodes, storages, templates)")
     .option("--state <file>", "keep the cluster in this file across restarts")
     .addOption(new Option("--latency <profile>", "task durations").choices(["instant", "fast", "realistic"]).default("fast"))
@@ -195,7 +195,7 @@ export function buildProgram(): Command {
   program.command("place").description("rank nodes for the next VMs with TOPSIS")
     .requiredOption("--cores <n>", "cores per VM")
     .requiredOption("--memory <mib>", "memory per VM in MiB")
-    .option("--count <k>", "number of VMs to place", "1")
+    .addOption(new Option("--count <k>", "number of VMs to place").default("1", "1"))
     .addOption(new Option("--scheduler <name>", "scheduler").choices(["nstance", "pve-static"]).default("nstance"))
     .option("--nodes-file <file>", "a /cluster/resources?type=node answer (bare array or {data: [...]})")
     .option("--insecure-tls", "skip TLS verification when reading the live cluster (env: PVEFLEET_INSECURE_TLS=1)")

@@ -199,6 +199,13 @@ describe("the bpg provider's environment variables", () => {
     expect((await cliInProcess(["validate", "-c", "examples/quickstart.jsonc"], env)).code).toBe(0);
   });
 
+  it("--help shows numbers and durations as typed, not as quoted strings", async () => {
+    const apply = (await cliInProcess(["apply", "--help"])).stdout.replace(/\s+/g, " ");
+    expect(apply).toContain("(default: 10)");
+    expect(apply).toContain("(default: 0s)");
+    expect((await cliInProcess(["sim", "--help"])).stdout.replace(/\s+/g, " ")).toContain("(default: 8006)");
+  });
+
   it("--help names the variable of every option that has one, and the aliases", async () => {
     const plan = (await cliInProcess(["plan", "--help"])).stdout.replace(/\s+/g, " ");
     for (const v of ["PVEFLEET_CONFIG", "PVEFLEET_SHARD", "PVEFLEET_STORAGE", "PVEFLEET_BUCKET", "PVEFLEET_PREFIX", "PVEFLEET_STATE_DIR"]) expect(plan).toContain(`env: ${v}`);
