@@ -58,7 +58,7 @@ export interface ProgressModel {
   /** Wall time of the last STEP_SAMPLES finished actions of each type (the ETA's medians). */
   stepMs: Map<string, number[]>;
   /** The medians of `stepMs`, computed when first needed after a change. */
-  medians?: { byType: Map<string, number>; all: number };
+  medians?: { byType: Map<string, number> };
   /** VMs started and not finished now, and the most seen at once (the parallelism the ETA divides by). */
   running: number;
   peakInFlight: number;
@@ -295,23 +295,24 @@ export function median(xs: readonly number[]): number {
  * Time left, from the median wall time of each step type (its last STEP_SAMPLES runs): per VM, what its
  * remaining steps take (a step in flight counts what is left of its median; steps in flight
  * together count once, the longest); for the run, the larger of the slowest VM and the whole
- * remaining work spread over the most VMs seen in flight at once. Undefined until a step has
- * finished, or once nothing is left.
+ * remaining work spread over the most VMs seen in flight at once. Undefined until every step type
+ * still to run has finished once (a guess from another step's times would be wrong by a factor
+ * of ten: an ISO upload takes 1 s, a full clone 10), and once nothing is left.
  */
 export function etaMs(m: ProgressModel, nowMs: number): number | undefined {
   if (!m.medians) {
-    const all: number[] = [];
     const byType = new Map<string, number>();
-    for (const [type, xs] of m.stepMs) {
-      if (xs.length === 0) continue;
-      byType.set(type, median(xs));
-      for (const x of xs) all.push(x);
-    }
-    if (all.length === 0) return undefined;
-    m.medians = { byType, all: median(all) };
+    for (const [type, xs] of m.stepMs) if (xs.length > 0) byType.set(type, median(xs));
+    if (byType.size === 0) return undefined;
+    m.medians = { byType };
   }
-  const { byType, all: fallback } = m.medians;
-  const guess = (type: string) => byType.get(type) ?? fallback;
+  const { byType } = m.medians;
+  let unknown = false;
+  const guess = (type: string) => {
+    const g = byType.get(type);
+    if (g === undefined) unknown = true;
+    return g ?? 0;
+  };
   let work = 0;
   let slowest = 0;
   let vmsLeft = 0;
@@ -321,6 +322,7 @@ export function etaMs(m: ProgressModel, nowMs: number): number | undefined {
     let flying = 0;
     for (const f of r.inFlight.values()) flying = Math.max(flying, guess(f.action) - (nowMs - f.startedAtMs));
     for (const [id, type] of r.remaining) if (!r.inFlight.has(id)) left += guess(type);
+    if (unknown) return undefined;
     left += flying;
     if (left <= 0) continue;
     vmsLeft++;
