@@ -51,7 +51,7 @@ describe("plan --format markdown", () => {
     expect(r.stdout.split("\n")[0]).toBe("<!-- pvefleet:plan test-cluster/dev -->");
     expect(r.stdout).toContain("Plan for `0123456` · [run #17](https://github.com/acme/fleet/actions/runs/4242) · full plan: the job's artifacts on [run #17](https://github.com/acme/fleet/actions/runs/4242#artifacts)");
     expect(r.stdout).toContain("**Plan: 2 to add, 0 to change, 0 to destroy.**");
-    expect(r.stdout).toContain("Spec: template `debian-13-template` · 1 core · 512 MiB memory");
+    expect(r.stdout).toContain("Spec: template `debian-13-template` · 1 core · 512 MiB memory · the template's disk size · storage `local-lvm`");
     expect(r.stdout).toContain("userdata (sensitive) · vars (sensitive)");
     expect(r.stdout).not.toContain(SECRET);
   });

@@ -193,6 +193,8 @@ function specLine(spec: VmSpec): string {
       default: parts.push(`${k} ${code(String(v), 60)}`);
     }
   }
+  // Without a disk size the clone keeps the template's: say so, so "disk" is never missing.
+  if (spec.diskBytes === undefined) parts.splice(Math.min(3, parts.length), 0, "the template's disk size");
   if (Object.keys(spec.vars ?? {}).length) parts.push("vars (sensitive)");
   return `Spec: ${parts.join(" · ")}`;
 }
