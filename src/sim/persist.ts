@@ -58,9 +58,14 @@ export function saveState(cluster: Cluster, file: string, tokenSecret?: string):
   renameSync(tmp, file);
 }
 
-/** Debounces writes: at most one every `delayMs`, and a final one on flush(). */
+/**
+ * Debounces writes: at most one every `delayMs`, or every 4× the last write's duration when that is
+ * longer (a 10,000-VM cluster's file takes a while to write; without this, a busy simulator would
+ * spend most of its time rewriting it), and a final one on flush().
+ */
 export class StateWriter {
   private timer: NodeJS.Timeout | undefined;
+  private lastSaveMs = 0;
   constructor(
     private readonly cluster: Cluster,
     private readonly file: string,
@@ -72,13 +77,21 @@ export class StateWriter {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      saveState(this.cluster, this.file, this.tokenSecret);
-    }, this.delayMs);
+      this.save();
+    }, Math.min(MAX_DELAY_MS, Math.max(this.delayMs, 4 * this.lastSaveMs)));
   }
 
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.save();
+  }
+
+  private save(): void {
+    const t0 = performance.now();
     saveState(this.cluster, this.file, this.tokenSecret);
+    this.lastSaveMs = performance.now() - t0;
   }
 }
+
+const MAX_DELAY_MS = 5000;

@@ -35,6 +35,8 @@ const MAX_KEPT = 50_000;
 
 export class TaskManager {
   private readonly tasks = new Map<string, TaskRecord>();
+  /** The kept tasks of each node, oldest first (a node's task list costs its own tasks). */
+  private readonly byNode = new Map<string, TaskRecord[]>();
   private readonly running = new Set<Promise<void>>();
   private readonly wakers = new Set<() => void>();
   private nextPid: number;
@@ -52,7 +54,7 @@ export class TaskManager {
 
   /** Tasks of a node, newest first. */
   list(node: string): TaskRecord[] {
-    return [...this.tasks.values()].filter((t) => t.node === node).reverse();
+    return [...(this.byNode.get(node) ?? [])].reverse();
   }
 
   /**
@@ -67,6 +69,9 @@ export class TaskManager {
     const rec: TaskRecord = { upid, node, pid, pstart: this.pstart, starttime, type, id, user: plainUser!, status: "running" };
     if (tokenid) rec.tokenid = tokenid;
     this.tasks.set(upid, rec);
+    let mine = this.byNode.get(node);
+    if (!mine) this.byNode.set(node, (mine = []));
+    mine.push(rec);
     this.evictOld();
     const ctx: TaskContext = { upid, sleep: (ms) => this.sleep(ms) };
     const done = (async () => {
@@ -132,5 +137,6 @@ export class TaskManager {
       if (t.status === "stopped") this.tasks.delete(upid);
       if (this.tasks.size <= MAX_KEPT * 0.9) break;
     }
+    for (const [node, list] of this.byNode) this.byNode.set(node, list.filter((t) => this.tasks.has(t.upid)));
   }
 }
