@@ -136,7 +136,7 @@ describe("ink apply UI", () => {
 });
 
 describe("plain progress lines (CI)", () => {
-  it("prints 2–3 lines per VM and a still-creating tick on each 10 s mark, naming the step in flight", async () => {
+  it("prints 2–3 lines per VM and a still-creating tick every 10 s of each long step, naming it", async () => {
     const c = clock();
     const lines: string[] = [];
     const store = new ProgressStore(creates([A, B]), c.now);
@@ -146,13 +146,13 @@ describe("plain progress lines (CI)", () => {
     c.advance(1000);
     r.onEvent(ev("done", A, "upload-iso"));
     c.advance(9500);
-    r.tick();
+    r.tick(); // 10.5 s: the clone passed 10 s
     c.advance(5000);
-    r.tick();
+    r.tick(); // 15.5 s: nothing new
     r.onEvent(ev("done", A, "clone"));
     r.onEvent(ev("start", A, "configure"));
-    c.advance(5000);
-    r.tick(); // 20.5 s: the second mark, during configure
+    c.advance(10_000);
+    r.tick(); // 25.5 s: configure passed 10 s
     r.onEvent(ev("done", A, "configure"));
     r.onEvent(ev("start", A, "start"));
     r.onEvent(ev("done", A, "start"));
@@ -160,11 +160,11 @@ describe("plain progress lines (CI)", () => {
     await r.finish(true);
     const out = lines.join("");
     expect(out).toContain(`2026-11-26T00:00:00Z acme.web/${A}: Creating... (pve1, vmid 10001)\n`);
-    expect(out).toContain(`2026-11-26T00:00:10Z acme.web/${A}: Still creating... [10s elapsed] (clone)\n`);
-    expect(out).toContain(`2026-11-26T00:00:20Z acme.web/${A}: Still creating... [20s elapsed] (configure)\n`);
+    expect(out).toContain(`2026-11-26T00:00:10Z acme.web/${A}: Still creating... [10s elapsed] (clone: 10s)\n`);
+    expect(out).toContain(`2026-11-26T00:00:25Z acme.web/${A}: Still creating... [25s elapsed] (configure: 10s)\n`);
     expect(out.match(/Still creating/g)).toHaveLength(2);
-    expect(out).toContain(`acme.web/${A}: Creation complete after 20s [vmid=10001]`);
-    // Terraform's density: A ran 20 s (4 lines), B 4 s (2 lines); no line per step.
+    expect(out).toContain(`acme.web/${A}: Creation complete after 25s [vmid=10001]`);
+    // Terraform's density: A ran two long steps (4 lines), B only short ones (2 lines); no line per step.
     expect(out.split("\n").filter((l) => l.includes(A))).toHaveLength(4);
     expect(out.split("\n").filter((l) => l.includes(B))).toHaveLength(2);
     expect(out).not.toMatch(/started|done \[/);
@@ -172,16 +172,31 @@ describe("plain progress lines (CI)", () => {
     expect(out).not.toContain("\u001b[");
   });
 
-  it("ticks for every VM in flight, even when each of its steps is shorter than 10 s", () => {
+  it("ticks once per 10 s of a long step, and never for a VM whose steps are all short", () => {
     const c = clock();
     const lines: string[] = [];
-    const store = new ProgressStore(creates([A]), c.now);
+    const store = new ProgressStore(creates([A, B]), c.now);
     const r = new PlainReporter(store, (s) => lines.push(s), { tickMs: 0 });
     r.onEvent(ev("start", A, "clone"));
-    for (let i = 0; i < 11; i++) { c.advance(1000); r.tick(); }
-    r.onEvent(ev("done", A, "clone"));
-    r.onEvent(ev("start", A, "configure"));
-    expect(lines.filter((l) => l.includes("Still creating... [10s elapsed] (clone)"))).toHaveLength(1);
+    r.onEvent(ev("start", B, "clone"));
+    // B runs its four steps one after the other, 6 s each (24 s in all); A clones for 30 s.
+    const bSteps = ["clone", "upload-iso", "configure", "start"] as const;
+    for (let s = 1; s <= 30; s++) {
+      c.advance(1000);
+      r.tick();
+      const k = s / 6 - 1;
+      if (Number.isInteger(k) && k < bSteps.length) {
+        r.onEvent(ev("done", B, bSteps[k]!));
+        if (k + 1 < bSteps.length) r.onEvent(ev("start", B, bSteps[k + 1]!));
+      }
+    }
+    expect(lines.filter((l) => l.includes(`${A}: Still creating`)).map((l) => l.replace(/^\S+ /, ""))).toEqual([
+      `acme.web/${A}: Still creating... [10s elapsed] (clone: 10s)\n`,
+      `acme.web/${A}: Still creating... [20s elapsed] (clone: 20s)\n`,
+      `acme.web/${A}: Still creating... [30s elapsed] (clone: 30s)\n`,
+    ]);
+    expect(lines.filter((l) => l.includes(`${B}: Still`))).toEqual([]);
+    expect(lines.some((l) => l.includes(`${B}: Creation complete after 24s`))).toBe(true);
   });
 
   it("says a skipped VM once, not once per skipped step", () => {
@@ -239,7 +254,7 @@ describe("JSON progress stream", () => {
     expect(msgs.at(-1)).toMatchObject({ "@level": "error", changes: { add: 1, change: 0, remove: 0, operation: "apply" } });
   });
 
-  it("says Still creating on the VM's 10 s marks with the step in flight", () => {
+  it("says Still creating every 10 s of a long step, naming the step(s)", () => {
     const c = clock();
     const lines: string[] = [];
     const r = new JsonReporter(new ProgressStore(creates([A]), c.now), (s) => lines.push(s), { tickMs: 0 });
@@ -248,7 +263,7 @@ describe("JSON progress stream", () => {
     c.advance(10_200);
     r.tick(10_000);
     const last = JSON.parse(lines.at(-1)!) as { "@message": string; type: string; hook: { step: string; steps: string[]; elapsed_seconds: number } };
-    expect(last).toMatchObject({ "@message": `acme.web/${A}: Still creating... [10s elapsed]`, type: "apply_progress", hook: { step: "clone", steps: ["clone", "upload-iso"], elapsed_seconds: 10 } });
+    expect(last).toMatchObject({ "@message": `acme.web/${A}: Still creating... [10s elapsed]`, type: "apply_progress", hook: { step: "clone+iso", steps: ["clone", "upload-iso"], elapsed_seconds: 10, step_elapsed_seconds: 10 } });
   });
 });
 

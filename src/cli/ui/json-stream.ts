@@ -5,7 +5,7 @@
  * Before the run: `version`, a `resource_drift` per drift finding about the shard's own VMs, a `planned_change`
  * per change (with `reason`, the plan's typed change reason), the plan's `change_summary`, and a
  * `diagnostic` (severity `warning`) per plan warning. During it: `apply_start` / `apply_progress`
- * (a step began, a retry, and "Still creating... [10s elapsed]" on the VM's 10 s marks) /
+ * (a step began, a retry, and "Still creating... [Ns elapsed]" every 10 s of a long step) /
  * `apply_complete` / `apply_errored` plus a `diagnostic` (severity `error`, with `address`) per
  * failed VM. At the end, the apply's `change_summary`. pvefleet adds `hook.step` (the action the
  * message is about) and `hook.steps` (every action in flight). Schema: src/cli/README.md.
@@ -117,12 +117,12 @@ export class JsonReporter implements Reporter {
     return row.startedAtMs !== undefined ? Math.floor((this.store.nowMs() - row.startedAtMs) / 1000) : 0;
   }
 
-  /** "Still creating... [10s elapsed]" for each VM past its next 10 s mark. */
+  /** "Still creating... [Ns elapsed]" for each step in flight past a 10 s mark (see dueTicks). */
   tick(everyMs: number = TICK_MS): void {
-    for (const { row, markMs } of dueTicks(this.store.model, this.store.nowMs(), everyMs, this.nextTick)) {
-      const s = Math.floor(markMs / 1000);
-      const steps = [...row.inFlight.values()].sort((a, b) => a.startedAtMs - b.startedAtMs);
-      this.emit("info", `${this.addr(row.instanceId)}: Still ${row.verb.ing}... [${s}s elapsed]`, "apply_progress", this.hook(row, steps[0]?.action, { elapsed_seconds: s }));
+    for (const t of dueTicks(this.store.model, this.store.nowMs(), everyMs, this.nextTick)) {
+      const s = Math.floor(t.elapsedMs / 1000);
+      this.emit("info", `${this.addr(t.row.instanceId)}: Still ${t.row.verb.ing}... [${s}s elapsed]`, "apply_progress",
+        this.hook(t.row, t.step, { elapsed_seconds: s, step_elapsed_seconds: Math.floor(t.stepMs / 1000) }));
     }
   }
 
@@ -144,7 +144,7 @@ export class JsonReporter implements Reporter {
         if (wasStatus === "pending") this.emit("info", `${addr}: ${capital(row.verb.ing)}...`, "apply_start", this.hook(row, e.action));
         else this.emit("info", `${addr}: ${e.action}...`, "apply_progress", this.hook(row, e.action, { elapsed_seconds: elapsed }));
         break;
-      case "progress": break; // the VM's own 10 s marks (tick) say "Still …"
+      case "progress": break; // tick() says "Still …" every 10 s of a long step
       case "retry":
         this.emit("warn", `${addr}: ${e.action} will retry: ${e.error?.message ?? "retryable error"}`, "apply_progress", this.hook(row, e.action, { elapsed_seconds: elapsed, retry_in_ms: e.delayMs }));
         break;

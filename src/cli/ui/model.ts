@@ -266,21 +266,39 @@ export function vmCounts(m: ProgressModel): VmCounts {
   return c;
 }
 
+/** A "Still creating..." due: the VM, the long step(s) that passed a mark, how long they ran and the VM ran. */
+export interface Tick {
+  row: InstanceRow;
+  /** The step(s) that passed a mark, longest-running first: `clone`, or `clone+iso`. */
+  step: string;
+  /** The mark passed: how long that step has run, a multiple of the period (10 s, 20 s, …). */
+  stepMs: number;
+  /** How long the VM has been in the run (Terraform's "[Ns elapsed]"). */
+  elapsedMs: number;
+}
+
 /**
- * Terraform's periodic "Still creating... [10s elapsed]": the VMs in flight whose run passed
- * their next `everyMs` mark since the last call, with that mark (10 s, 20 s, …). A mark missed
- * while the process was busy is reported once, at the latest mark passed. `next` is the caller's
- * memory of each VM's next mark.
+ * Terraform's periodic "Still creating... [Ns elapsed]", for each long step: the VMs with a step
+ * in flight that passed its next `everyMs` mark (10 s, 20 s, … of that step) since the last call.
+ * A VM whose steps are all short gets no tick; a mark missed while the process was busy is
+ * reported once, at the latest mark passed. `next` is the caller's memory of each step's next mark.
  */
-export function dueTicks(m: ProgressModel, nowMs: number, everyMs: number, next: Map<string, number>): { row: InstanceRow; markMs: number }[] {
-  const due: { row: InstanceRow; markMs: number }[] = [];
+export function dueTicks(m: ProgressModel, nowMs: number, everyMs: number, next: Map<string, number>): Tick[] {
+  const due: Tick[] = [];
   for (const r of m.rows) {
     if (r.status !== "running" || r.startedAtMs === undefined || r.inFlight.size === 0) continue;
-    const ran = nowMs - r.startedAtMs;
-    if (ran < (next.get(r.instanceId) ?? everyMs)) continue;
-    const markMs = Math.floor(ran / everyMs) * everyMs;
-    next.set(r.instanceId, markMs + everyMs);
-    due.push({ row: r, markMs });
+    const passed: { action: string; markMs: number; startedAtMs: number }[] = [];
+    for (const [key, f] of r.inFlight) {
+      const ran = nowMs - f.startedAtMs;
+      if (ran < (next.get(key) ?? everyMs)) continue;
+      const markMs = Math.floor(ran / everyMs) * everyMs;
+      next.set(key, markMs + everyMs);
+      passed.push({ action: f.action, markMs, startedAtMs: f.startedAtMs });
+    }
+    if (passed.length === 0) continue;
+    passed.sort((a, b) => a.startedAtMs - b.startedAtMs);
+    const step = passed.length === 1 ? passed[0]!.action : passed.map((p) => SHORT[p.action] ?? p.action).join("+");
+    due.push({ row: r, step, stepMs: Math.max(...passed.map((p) => p.markMs)), elapsedMs: nowMs - r.startedAtMs });
   }
   return due;
 }

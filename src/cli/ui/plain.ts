@@ -3,15 +3,16 @@
  * time-stamped lines —
  *
  *   acme.web/web01: Creating... (pve1, vmid 10001)
- *   acme.web/web01: Still creating... [10s elapsed] (clone+iso)
- *   acme.web/web01: Creation complete after 14s [vmid=10001]
+ *   acme.web/web01: Still creating... [12s elapsed] (clone: 10s)
+ *   acme.web/web01: Creation complete after 17s [vmid=10001]
  *
- * — with a "Still …" line every 10 s of the VM's run (Terraform's periodic UI timer), naming the
- * steps in flight at that moment. Steps themselves are not logged; retries, failures and skips are.
+ * — with a "Still …" line every 10 s of each long step (Terraform's periodic UI timer is 10 s),
+ * naming that step and how long it has run; the bracket is the VM's time, as in Terraform. Short
+ * steps and time queued for a --parallelism slot print nothing. Retries, failures and skips do.
  */
 import type { ApplyEvent } from "../../applier/events.js";
 import { palette, type Palette } from "../render/ansi.js";
-import { capital, dueTicks, formatElapsed, stepLabel, type InstanceRow } from "./model.js";
+import { capital, dueTicks, formatElapsed, type InstanceRow } from "./model.js";
 import type { ProgressStore } from "./store.js";
 
 export const TICK_MS = 10_000;
@@ -28,7 +29,7 @@ export function addressOfRow(r: InstanceRow | undefined, instanceId: string): st
 
 export class PlainReporter implements Reporter {
   private readonly p: Palette;
-  /** Per VM: the next multiple of `tickMs` of its run at which to print "Still …". */
+  /** Per step in flight: the next multiple of `tickMs` of its run at which to print "Still …". */
   private readonly nextTick = new Map<string, number>();
   private readonly tickMs: number;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -50,15 +51,11 @@ export class PlainReporter implements Reporter {
     this.write(`${this.p.dim(this.stamp())} ${s}\n`);
   }
 
-  /**
-   * Prints "Still creating... [Ns elapsed] (step)" for each VM in flight whose run passed its next
-   * 10 s mark, N being that mark (10s, 20s, …) as Terraform prints it; a mark missed while the
-   * process was busy is printed once, at the latest mark passed.
-   */
+  /** Prints "x: Still creating... [23s elapsed] (clone: 10s)" for each step in flight past a 10 s mark (see dueTicks). */
   tick(): void {
     const every = this.tickMs > 0 ? this.tickMs : TICK_MS;
-    for (const { row, markMs } of dueTicks(this.store.model, this.store.nowMs(), every, this.nextTick)) {
-      this.line(`${addressOfRow(row, row.instanceId)}: Still ${row.verb.ing}... [${formatElapsed(markMs)} elapsed] (${stepLabel(row)})`);
+    for (const t of dueTicks(this.store.model, this.store.nowMs(), every, this.nextTick)) {
+      this.line(`${addressOfRow(t.row, t.row.instanceId)}: Still ${t.row.verb.ing}... [${formatElapsed(t.elapsedMs)} elapsed] (${t.step}: ${formatElapsed(t.stepMs)})`);
     }
   }
 
@@ -77,7 +74,7 @@ export class PlainReporter implements Reporter {
           this.line(`${who}: ${capital(row.verb.ing)}...${where ? ` (${where})` : ""}`);
         }
         break;
-      case "progress": break; // the ticker prints "Still …" on the VM's own 10 s marks
+      case "progress": break; // tick() prints "Still …" every 10 s of a long step
       case "retry":
         this.line(this.p.yellow(`${who}: ${e.action} will retry in ${formatElapsed(e.delayMs ?? 0)}: ${e.error?.message ?? "retryable error"}`));
         break;
