@@ -5,7 +5,7 @@
  */
 import type { InstanceChange, Plan } from "../../src/planner/types.js";
 import { plan as makePlan } from "../../src/planner/plan.js";
-import { desired, group, live, member, node, planOptions, state } from "../planner/fixtures.js";
+import { desired, group, idSource, live, member, node, planOptions, state } from "../planner/fixtures.js";
 import { basePlan, live as liveVm, spec } from "./fixtures.js";
 
 const BIG_NODES = ["pve1", "pve2", "pve3", "pve4"].map((n) => node(n, 100_000, 8));
@@ -28,7 +28,8 @@ export function plannedMixed(perGroup: number, creates: number): Plan {
     group("batch", perGroup - Math.floor(perGroup / 3)),
     group("web", perGroup + creates),
   ], { maxSurge: 0 });
-  return makePlan(d, state(members.map((m) => m.record)), live(members.map((m) => m.vm), BIG_NODES), planOptions());
+  // New instance IDs numbered past every member's.
+  return makePlan(d, state(members.map((m) => m.record)), live(members.map((m) => m.vm), BIG_NODES), planOptions({ newInstanceId: idSource(n + 1) }));
 }
 
 const id = (prefix: string, i: number) => `${prefix}${String(i).padStart(29 - prefix.length, "0")}`;
