@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { startSimulator } from "../../src/sim/index.js";
+import { readTopologyFile } from "../../src/sim/topology.js";
 import { listShardIds } from "../../src/config/index.js";
 import { cli, workspace, type Sim, type Workspace } from "../cli/helpers.js";
 import { EXAMPLES, ROOT, exampleShardFiles, runProgram, simStatement } from "./helpers.js";
@@ -44,7 +45,11 @@ describe("example shard files", () => {
   it.each(files)("%s says whether it runs on pvefleet sim, and its topology exists", (file) => {
     const statement = simStatement(file);
     expect(statement, `${file}: the header must say "Runs on the simulator as is", "pvefleet sim --topology FILE" or "Does not run on the simulator"`).toBeDefined();
-    if (statement?.runs && statement.topology) expect(existsSync(join(ROOT, statement.topology)), statement.topology).toBe(true);
+    if (statement?.runs && statement.topology) {
+      expect(existsSync(join(ROOT, statement.topology)), statement.topology).toBe(true);
+      // What `pvefleet sim --topology FILE` reads and checks.
+      expect(readTopologyFile(join(ROOT, statement.topology)).nodes.length).toBeGreaterThan(0);
+    }
   });
 
   it.each(files)("every shard of %s validates with the CLI", async (file) => {
