@@ -1,11 +1,12 @@
 /**
  * `plan --format markdown` at fleet scale: render time and size of the pull-request comment for
- * 2,000 / 20,000 / 100,000 instances (mixed: creates, updates pending until restart, deletes,
- * replacements with deferred ones) and for 10,000 creates over 4 and 100 groups. Fixture data,
+ * the 2,050-instance mixed plan and copies of it with 20,000 and 100,000 changes (creates, updates pending
+ * until restart, deletes, replacements, deferred ones), a plan the planner made (19,500 instances, with its actions:
+ * one shard holds at most 20,000) and 10,000 creates over 4 and 100 groups. Fixture data,
  * no network; figures only, nothing asserted. Run: npx tsx bench/markdown.ts
  */
 import { planHash, renderPlanMarkdown } from "../src/cli/render/markdown.js";
-import { creates, mixed2050 } from "../test/cli/markdown-fixtures.js";
+import { creates, mixed2050, plannedMixed } from "../test/cli/markdown-fixtures.js";
 import type { Plan } from "../src/planner/types.js";
 
 /** The 2,050-instance mixed plan repeated until it has about `n` changes (IDs made unique). */
@@ -23,9 +24,10 @@ function mixed(n: number): Plan {
 }
 
 const cases: [string, () => Plan][] = [
-  ["2k mixed", () => mixed2050()],
-  ["20k mixed", () => mixed(20_000)],
-  ["100k mixed", () => mixed(100_000)],
+  ["mixed, 2,050 instances", () => mixed2050()],
+  ["mixed, 20k changes", () => mixed(20_000)],
+  ["mixed, 100k changes", () => mixed(100_000)],
+  ["planner, 19.5k instances", () => plannedMixed(4_500, 1_500)],
   ["10k creates, 4 groups", () => creates(10_000, 4)],
   ["10k creates, 100 groups", () => creates(10_000, 100)],
   ["100k creates, 4 groups", () => creates(100_000, 4)],
