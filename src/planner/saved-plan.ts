@@ -121,8 +121,6 @@ const schemas = once(() => {
     changes: z.object({ rows: z.array(z.unknown()) }),
     actions: z.object({ rows: z.array(z.unknown()) }),
     tuples: z.array(z.unknown()),
-    /** Objects without placeholders used by many templates (a group's spec, its vars), referenced as `\u0000r<index>`. */
-    shared: z.array(z.unknown()),
     templates: z.object({ changes: z.array(z.unknown()), actions: z.array(z.unknown()) }),
     /**
      * Placement scores, each distinct set once: `entries[i]` is [key, value, key, value, …] as
@@ -246,15 +244,11 @@ const T_ID = "\u0000i"; // the instance ID, inside any string
 const T_NODE = "\u0000n"; // a string equal to the node
 const T_VMID = "\u0000v"; // a number equal to the VMID
 const T_SCORES = "\u0000s"; // the change's placement scores (interned apart)
-const T_REF = "\u0000r"; // + index: an entry of the SHARED table
-const SCORES_MARK = Object.freeze({});
-/** JSON text from which an object without placeholders is written once to SHARED and referenced. */
-const SHARE_MIN = 96;
+/** What a change's scores are written as while its text is masked (replaced by T_SCORES). */
+const SCORES_SENTINEL = "<pvefleet:scores>";
 
 /** Whose values a template's placeholders stand for. A null member is not substituted. */
 type Tuple = [id: string | null, node: string | null, vmid: number | null];
-
-class Unmaskable extends Error {}
 
 /** Own data property, also for a key named `__proto__` (JSON.parse makes those). */
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
@@ -263,82 +257,24 @@ function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
 }
 
 /**
- * Replaces a tuple's values by placeholders in a JSON value (as JSON would write it: undefined
- * members dropped). An object that comes out without a placeholder and is big (a group's spec,
- * its vars) goes to the SHARED table once and is written as a reference (`\u0000r<index>`);
- * it is remembered by identity and reused while its text cannot hold the next tuple's values —
- * the planner shares a group's spec and vars between its instances, so they are walked and
- * written once, not once per VM.
+ * An entry's JSON text with the tuple's values as placeholders, or undefined when that could be
+ * ambiguous (the text holds a \u escape: a placeholder, or one an ID could straddle). Done on the
+ * text JSON.stringify makes, not by walking the object: a quoted key is never inside a string
+ * (quotes there are escaped), so `"node":"pve2"` is exactly a `node` member holding pve2.
  */
-class Masker {
-  readonly shared = new Interner();
-  private tokens = false;
-  private readonly memo = new WeakMap<object, { masked: unknown; text: string }>();
-  private t: Tuple = [null, null, null];
-  private nodeJson = "";
-  private vmidText = "";
-
-  mask(v: unknown, t: Tuple): unknown {
-    this.t = t;
-    this.nodeJson = t[1] === null ? "" : JSON.stringify(t[1]);
-    this.vmidText = t[2] === null ? "" : String(t[2]);
-    return this.go(v);
+function maskText(json: string, t: Tuple): string | undefined {
+  if (json.includes("\\u")) return undefined;
+  let s = json;
+  if (t[1] !== null) s = s.replaceAll(`"node":${JSON.stringify(t[1])}`, `"node":${JSON.stringify(T_NODE)}`);
+  if (t[2] !== null) {
+    const tok = JSON.stringify(T_VMID);
+    s = s.replaceAll(`"vmid":${t[2]},`, `"vmid":${tok},`).replaceAll(`"vmid":${t[2]}}`, `"vmid":${tok}}`);
   }
-
-  /** Whether JSON text could hold the tuple's ID, node or VMID (may say yes wrongly, never no wrongly). */
-  private touches(text: string): boolean {
-    const t = this.t;
-    return (t[0] !== null && text.includes(t[0])) || (t[1] !== null && text.includes(this.nodeJson)) || (t[2] !== null && text.includes(this.vmidText));
+  if (t[0] !== null) {
+    if (s.includes(`\\${t[0]}`)) return undefined; // an escape (\n…) right before an ID-looking run
+    s = s.replaceAll(t[0], JSON.stringify(T_ID).slice(1, -1));
   }
-
-  /** `key`: the member `v` is the value of (node and VMID are only replaced under `node` and `vmid`). */
-  private go(v: unknown, key?: string): unknown {
-    const t = this.t;
-    this.tokens = false;
-    if (typeof v === "string") {
-      if (v.includes("\u0000")) throw new Unmaskable();
-      const out = key === "node" && t[1] !== null && v === t[1] ? T_NODE : t[0] !== null && v.includes(t[0]) ? v.split(t[0]).join(T_ID) : v;
-      this.tokens = out !== v;
-      return out;
-    }
-    if (typeof v === "number" && key === "vmid" && t[2] !== null && v === t[2]) {
-      this.tokens = true;
-      return T_VMID;
-    }
-    if (v === SCORES_MARK) {
-      this.tokens = true;
-      return T_SCORES;
-    }
-    if (v === null || typeof v !== "object") return v;
-    const hit = this.memo.get(v);
-    if (hit && !this.touches(hit.text)) return hit.masked;
-    let tokens = false;
-    let out: unknown;
-    if (Array.isArray(v)) {
-      const a: unknown[] = new Array(v.length);
-      for (let i = 0; i < v.length; i++) {
-        const x: unknown = v[i];
-        a[i] = x === undefined || typeof x === "function" ? null : this.go(x);
-        tokens ||= this.tokens;
-      }
-      out = a;
-    } else {
-      const o: Record<string, unknown> = {};
-      for (const k of Object.keys(v)) {
-        const x = (v as Record<string, unknown>)[k];
-        if (x === undefined || typeof x === "function") continue;
-        setOwn(o, k, this.go(x, k));
-        tokens ||= this.tokens;
-      }
-      out = o;
-    }
-    this.tokens = tokens;
-    if (tokens) return out;
-    const text = JSON.stringify(v);
-    if (text.length >= SHARE_MIN) out = `${T_REF}${this.shared.add(out)}`;
-    this.memo.set(v, { masked: out, text });
-    return out;
-  }
+  return s;
 }
 
 /** Interns JSON values by their text: the index of an equal value already seen, else a new one. */
@@ -353,6 +289,11 @@ class Interner {
       this.index.set(key, i);
     }
     return i;
+  }
+  /** The value of a JSON text, parsed only the first time the text is seen. */
+  addText(json: string): number {
+    const i = this.index.get(json);
+    return i ?? this.add(JSON.parse(json), json);
   }
 }
 
@@ -369,28 +310,28 @@ function compactBody(plan: Plan): Record<string, unknown> {
   const scores = new Interner();
   const scoreKeys = new Interner();
   const scoreValues = new Interner();
-  const masker = new Masker();
   const tupleIndex = (t: Tuple) => tuples.add(t, `${t[0]}\u0000${t[1]}\u0000${t[2]}`);
-  const row = (table: Interner, value: unknown, t: Tuple): number[] => {
-    try {
-      return [tupleIndex(t), table.add(masker.mask(value, t))];
-    } catch (e) {
-      if (!(e instanceof Unmaskable)) throw e;
-      return [-1, table.add(JSON.parse(JSON.stringify(value)) as unknown)];
-    }
+  // A template is parsed from its masked text the first time that text is seen; an entry that
+  // cannot be masked is stored as it is, for its row alone (tuple -1).
+  const row = (table: Interner, json: string, t: Tuple, after = (m: string) => m): number[] => {
+    const masked = maskText(json, t);
+    return masked === undefined ? [-1, table.add(JSON.parse(json), `\u0000${json}`)] : [tupleIndex(t), table.addText(after(masked))];
   };
   const changeRows = plan.changes.map((c0) => {
     // A saved plan is a CI artifact: a userdata diff (sensitive) stays in the process that planned.
     const c: InstanceChange = c0.forcedBy?.some((f) => f.diff !== undefined) ? { ...c0, forcedBy: c0.forcedBy.map(withoutSensitiveText) } : c0;
     const at = c.placement ?? c.before;
     const t: Tuple = [maskableId(c.instanceId), at?.node ?? null, at?.vmid ?? null];
-    if (!c.placement) return row(changes, c, t);
-    const r = row(changes, { ...c, placement: { ...c.placement, scores: SCORES_MARK } }, t);
-    if (r[0] === -1) return row(changes, c, [null, null, null]); // stored as is, scores included
+    if (!c.placement) return row(changes, JSON.stringify(c), t);
+    const marked = JSON.stringify({ ...c, placement: { ...c.placement, scores: SCORES_SENTINEL } });
+    const at1 = marked.indexOf(`"scores":"${SCORES_SENTINEL}"`);
+    if (at1 < 0 || marked.indexOf(`"scores":"${SCORES_SENTINEL}"`, at1 + 1) >= 0) return row(changes, JSON.stringify(c), [null, null, null]);
+    const r = row(changes, marked, t, (m) => m.replace(`"scores":"${SCORES_SENTINEL}"`, `"scores":${JSON.stringify(T_SCORES)}`));
+    if (r[0] === -1) return row(changes, JSON.stringify(c), [null, null, null]); // stored as is, scores included
     const s = c.placement.scores;
     return [...r, scores.add(Object.keys(s).flatMap((k) => [scoreKeys.add(k, k), scoreValues.add(s[k], String(s[k]))]))];
   });
-  const actionRows = plan.actions.map((a: Action) => row(actions, a, [maskableId(a.instanceId), a.node, a.vmid]));
+  const actionRows = plan.actions.map((a: Action) => row(actions, JSON.stringify(a), [maskableId(a.instanceId), a.node, a.vmid]));
   const body: Record<string, unknown> = {};
   for (const k of Object.keys(plan)) {
     const v = (plan as unknown as Record<string, unknown>)[k];
@@ -398,27 +339,33 @@ function compactBody(plan: Plan): Record<string, unknown> {
     setOwn(body, k, k === "changes" ? { rows: changeRows } : k === "actions" ? { rows: actionRows } : v);
   }
   body.tuples = tuples.list;
-  body.shared = masker.shared.list;
   body.templates = { changes: changes.list, actions: actions.list };
   body.scores = { keys: scoreKeys.list, values: scoreValues.list, entries: scores.list };
   return body;
 }
 
+/** A template's objects that hold a placeholder: which members do, and whether a key does (REKEY). */
+type Marks = Map<object, { members: (string | number)[]; rekey: boolean }>;
+
 /**
  * Records, for every object of a template that holds a placeholder, which of its members do; the
  * rest is shared by every row (as the planner shares a group's spec between its instances).
  */
-function markTokens(v: unknown, marks: Map<object, (string | number)[]>): boolean {
+function markTokens(v: unknown, marks: Marks): boolean {
   if (typeof v === "string") return v.includes("\u0000");
   if (v === null || typeof v !== "object") return false;
-  const keys: (string | number)[] = [];
+  const members: (string | number)[] = [];
+  let rekey = false;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (markTokens(v[i], marks)) keys.push(i);
+    for (let i = 0; i < v.length; i++) if (markTokens(v[i], marks)) members.push(i);
   } else {
-    for (const k of Object.keys(v)) if (markTokens((v as Record<string, unknown>)[k], marks)) keys.push(k);
+    for (const k of Object.keys(v)) {
+      if (k.includes("\u0000")) rekey = true;
+      if (markTokens((v as Record<string, unknown>)[k], marks)) members.push(k);
+    }
   }
-  if (keys.length > 0) marks.set(v, keys);
-  return keys.length > 0;
+  if (members.length > 0 || rekey) marks.set(v, { members, rekey });
+  return members.length > 0 || rekey;
 }
 
 class BadRow extends Error {}
@@ -426,10 +373,7 @@ class BadRow extends Error {}
 interface FillContext {
   t: Tuple;
   scores: unknown;
-  /** SHARED, already expanded; `limit`: the references allowed (a shared entry names only earlier ones). */
-  shared: unknown[];
-  limit: number;
-  marks: Map<object, (string | number)[]>;
+  marks: Marks;
 }
 
 /** A template with the row's values in place of its placeholders: only the objects on a path to one are copied. */
@@ -440,26 +384,33 @@ function fill(v: unknown, c: FillContext, key?: string): unknown {
     if (v === T_NODE && key === "node" && c.t[1] !== null) return c.t[1];
     if (v === T_VMID && key === "vmid" && c.t[2] !== null) return c.t[2];
     if (v === T_SCORES && key === "scores" && c.scores !== undefined) return c.scores;
-    if (v.startsWith(T_REF)) {
-      const i = Number(v.slice(T_REF.length));
-      if (!Number.isInteger(i) || i < 0 || i >= c.limit) throw new BadRow();
-      return c.shared[i];
-    }
-    const s = c.t[0] === null ? v : v === T_ID ? c.t[0] : v.replaceAll(T_ID, c.t[0]);
-    if (s.includes("\u0000")) throw new BadRow();
-    return s;
+    return withId(v, c.t);
   }
-  const keys = c.marks.get(v as object);
-  if (keys === undefined) return v;
+  const mark = c.marks.get(v as object);
+  if (mark === undefined) return v;
   if (Array.isArray(v)) {
     const out = v.slice();
-    for (const i of keys as number[]) out[i] = fill(v[i], c);
+    for (const i of mark.members as number[]) out[i] = fill(v[i], c);
     return out;
   }
   const o = v as Record<string, unknown>;
+  if (mark.rekey) {
+    // A key holding the instance ID (none does today): rebuilt in order.
+    const out: Record<string, unknown> = {};
+    const members = new Set(mark.members);
+    for (const k of Object.keys(o)) setOwn(out, withId(k, c.t), members.has(k) ? fill(o[k], c, k) : o[k]);
+    return out;
+  }
   const out = { ...o };
-  for (const k of keys as string[]) setOwn(out, k, fill(o[k], c, k));
+  for (const k of mark.members as string[]) setOwn(out, k, fill(o[k], c, k));
   return out;
+}
+
+/** A string with the row's instance ID in place of T_ID; any other placeholder left is an edit. */
+function withId(v: string, t: Tuple): string {
+  const s = t[0] === null ? v : v === T_ID ? t[0] : v.replaceAll(T_ID, t[0]);
+  if (s.includes("\u0000")) throw new BadRow();
+  return s;
 }
 
 /**
@@ -544,7 +495,7 @@ export function readSavedPlan(text: string, file = "plan file", check: SealCheck
 
 /** BODY back into the Plan, validating each template once per node it is used on (a row's ID and VMID only fill free-form fields). */
 function expandBody(raw: Record<string, unknown>, file: string): Plan {
-  const { changes: _c, actions: _a, tuples: _t, shared: _sh, templates: _tp, scores: _s, ...header } = raw;
+  const { changes: _c, actions: _a, tuples: _t, templates: _tp, scores: _s, ...header } = raw;
   if (raw.formatVersion !== PLAN_FORMAT_VERSION && typeof raw.formatVersion === "number") {
     throw new UserError("E_PLAN_FILE", `${file} holds a plan of format ${raw.formatVersion}; this pvefleet reads ${PLAN_FORMAT_VERSION}: run plan again`);
   }
@@ -565,18 +516,6 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
     }
     return o;
   });
-  // Each shared entry may name earlier ones only, so they expand in order and never loop.
-  const shared: unknown[] = [];
-  const sharedMarks = new Map<object, (string | number)[]>();
-  for (const [i, entry] of b.data.shared.entries()) {
-    markTokens(entry, sharedMarks);
-    try {
-      shared.push(fill(entry, { t: [null, null, null], scores: undefined, shared, limit: i, marks: sharedMarks }));
-    } catch (e) {
-      if (e instanceof BadRow) throw new UserError("E_PLAN_TAMPERED", `${file} was edited: shared.${i} has a placeholder it cannot fill; run plan --out again`);
-      throw e;
-    }
-  }
   // The row owners' values, checked once: an ID as the planner makes them (so it never equals an
   // enum value or a literal of the schemas), a node, a VMID as the state's schema has it.
   const tupleList = tuples.map((t, i): Tuple => {
@@ -589,7 +528,7 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
   });
   const expand = <T>(what: "changes" | "actions", schema: z.ZodType): T[] => {
     const list = templates[what];
-    const marks = new Map<object, (string | number)[]>();
+    const marks: Marks = new Map();
     for (const t of list) markTokens(t, marks);
     const checked = new Set<number>();
     return b.data[what].rows.map((r, i) => {
@@ -605,7 +544,7 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
       if (si !== undefined && scores[si] === undefined) throw edited("names no placement scores");
       let value: unknown;
       try {
-        value = ti === -1 ? template : fill(template, { t: tuple, scores: si === undefined ? undefined : scores[si], shared, limit: shared.length, marks });
+        value = ti === -1 ? template : fill(template, { t: tuple, scores: si === undefined ? undefined : scores[si], marks });
       } catch (e) {
         if (e instanceof BadRow) throw edited("has a placeholder its row does not fill");
         throw e;
@@ -624,7 +563,7 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
   const actions = expand<Action>("actions", ACTION_SCHEMA);
   const plan: Record<string, unknown> = {};
   for (const k of Object.keys(raw)) {
-    if (k === "tuples" || k === "shared" || k === "templates" || k === "scores") continue;
+    if (k === "tuples" || k === "templates" || k === "scores") continue;
     setOwn(plan, k, k === "changes" ? changes : k === "actions" ? actions : header[k]);
   }
   return plan as unknown as Plan;
