@@ -601,16 +601,28 @@ const clone: Handler = (sim, req) => {
     body: async (t) => {
       const releases: Array<() => void> = [];
       try {
-        if (full) {
-          const storages = new Set(drives.map(([, v]) => p.storage ?? parseDrive(v).file.split(":")[0]!));
-          for (const sid of storages) {
-            const s = c.storages.get(sid)!;
-            releases.push(await sim.locks.storage(s.shared ? sid : `${target}/${sid}`, sid, sim.timings.storageLockTimeoutMs));
+        // Each new volume is allocated (full: vdisk_alloc; linked: vdisk_clone) under the storage's
+        // exclusive lock, one at a time; the copy itself runs without it (pve-storage Storage.pm:986-992,
+        // 1066-1077). A lock timeout fails the clone with qemu-server's prefix (`clone failed: `).
+        const storages = new Set(drives.map(([, v]) => (full ? (p.storage ?? parseDrive(v).file.split(":")[0]!) : parseDrive(v).file.split(":")[0]!)));
+        for (const sid of storages) {
+          const s = c.storages.get(sid)!;
+          let release: () => void;
+          try {
+            release = await sim.locks.storage(s.shared ? sid : `${target}/${sid}`, sid, sim.timings.storageLockTimeoutMs);
+          } catch (e) {
+            if (e instanceof TaskError) throw new TaskError(`clone failed: ${e.message}`);
+            throw e;
           }
-          await t.sleep(sim.timings.taskBaseMs + (sim.timings.cloneMsPerGiB * totalBytes) / GiB);
-        } else {
-          await t.sleep(sim.timings.taskBaseMs);
+          releases.push(release);
+          try {
+            await t.sleep(sim.locks.allocMs ?? sim.timings.storageAllocMs);
+          } finally {
+            releases.pop();
+            release();
+          }
         }
+        await t.sleep(sim.timings.taskBaseMs + (full ? (sim.timings.cloneMsPerGiB * totalBytes) / GiB : 0));
         const config: Record<string, string> = {};
         for (const [k, v] of Object.entries(src.config)) {
           if (/^unused\d+$/.test(k) || k === "template" || k === "lock" || k === "vmgenid" || k === "smbios1" || k === "meta") continue;

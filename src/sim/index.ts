@@ -133,7 +133,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   cluster.onChange(() => writer?.changed());
 
   const tasks = new TaskManager(cluster.rng);
-  const locks = new LockTable(topo.cloneLimitPerStorage);
+  const locks = new LockTable(topo.storageAllocMs);
   const vmConfigInfo = schema.match("PUT", "/nodes/n/qemu/100/config")!.info;
   const sim: SimContext = {
     cluster, tasks, timings, locks, schema,

@@ -1,8 +1,10 @@
 /**
  * File locks as PVE takes them: `flock` with a timeout. A per-VM config lock
- * (`/var/lock/qemu-server/lock-<vmid>.conf`, one holder) serialises power operations on a VM, and a
- * per-storage allocation lock (`/var/lock/pve-manager/pve-storage-<id>`) admits a limited number of
- * concurrent full clones; waiters beyond the timeout get PVE's `got timeout` error.
+ * (`/var/lock/qemu-server/lock-<vmid>.conf`, one holder) serialises config writes and power
+ * operations on a VM. The storage lock (`/var/lock/pve-manager/pve-storage-<id>`, pve-storage
+ * `cluster_lock_storage`, Storage/Plugin.pm:668-683) is **exclusive** and held only around a volume
+ * allocation (`vdisk_alloc`/`vdisk_clone`, Storage.pm:986-992, 1066-1077), not the copy; its
+ * timeout is 10 s (pve-common Tools.pm:207). Waiters beyond the timeout get PVE's `got timeout`.
  */
 import { TaskError } from "./tasks.js";
 
@@ -48,7 +50,8 @@ export class Semaphore {
 export class LockTable {
   private readonly vmLocks = new Map<number, Semaphore>();
   private readonly storageLocks = new Map<string, Semaphore>();
-  constructor(private readonly cloneLimit: number) {}
+  /** `allocMs`: how long an allocation holds the storage lock (the topology's override of the profile's). */
+  constructor(readonly allocMs?: number) {}
 
   vm(vmid: number, timeoutMs: number): Promise<() => void> {
     let s = this.vmLocks.get(vmid);
@@ -59,7 +62,7 @@ export class LockTable {
   /** `scope` is the storage id, prefixed by the node for node-local storages. */
   storage(scope: string, storageId: string, timeoutMs: number): Promise<() => void> {
     let s = this.storageLocks.get(scope);
-    if (!s) this.storageLocks.set(scope, (s = new Semaphore(this.cloneLimit)));
+    if (!s) this.storageLocks.set(scope, (s = new Semaphore(1)));
     return s.acquire(timeoutMs, `can't lock file '/var/lock/pve-manager/pve-storage-${storageId}' - got timeout`);
   }
 }

@@ -29,12 +29,14 @@ export interface Timings {
   slowFaultMs: number;
   /** Shutdown waits this long for an ACPI-deaf guest (`acpi: 0`) unless `timeout` is given. */
   shutdownTimeoutMs: number;
+  /** A volume allocation (alloc_image/clone_image), the only step run under the storage lock. */
+  storageAllocMs: number;
 }
 
 const REALISTIC: Timings = {
   taskBaseMs: 1000, cloneMsPerGiB: 5000, createMs: 2000, startMs: 3000, stopMs: 1500, shutdownMs: 5000, resizeMs: 1000,
   destroyMs: 2000, templateMs: 3000, configMs: 500, uploadBytesPerMs: 100_000, storageLockTimeoutMs: 10_000,
-  statsIntervalMs: 10_000, authFailDelayMs: 3000, slowFaultMs: 5000, shutdownTimeoutMs: 180_000,
+  statsIntervalMs: 10_000, authFailDelayMs: 3000, slowFaultMs: 5000, shutdownTimeoutMs: 180_000, storageAllocMs: 1000,
 };
 
 export function timings(profile: LatencyProfile): Timings {
@@ -46,6 +48,6 @@ export function timings(profile: LatencyProfile): Timings {
   return {
     taskBaseMs: 0, cloneMsPerGiB: 0, createMs: 0, startMs: 0, stopMs: 0, shutdownMs: 0, resizeMs: 0, destroyMs: 0, templateMs: 0,
     configMs: 0, uploadBytesPerMs: Infinity, storageLockTimeoutMs: 0, statsIntervalMs: 0, authFailDelayMs: 10, slowFaultMs: 50,
-    shutdownTimeoutMs: 0,
+    shutdownTimeoutMs: 0, storageAllocMs: 0,
   };
 }

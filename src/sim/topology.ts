@@ -91,8 +91,13 @@ export const Topology = z.object({
   roles: z.record(z.string(), z.array(z.string())).default({}),
   /** Resource pools (`pvesh create /pools`): their VMs and storages inherit the pool's ACL. */
   pools: z.array(z.object({ id: z.string().min(1), vms: z.array(z.number().int()).default([]), storage: z.array(z.string()).default([]) }).strict()).default([]),
-  /** Full clones allowed at once onto one storage before the storage lock times out. */
+  /**
+   * Ignored (kept so older topology files load): the storage lock is exclusive and held only for a
+   * volume allocation, as in PVE (locks.ts); `storageAllocMs` sets how long one takes.
+   */
   cloneLimitPerStorage: z.number().int().positive().default(2),
+  /** How long a volume allocation holds the storage's exclusive lock (default: the latency profile's, 1 s realistic). */
+  storageAllocMs: z.number().nonnegative().optional(),
 });
 export type Topology = z.input<typeof Topology>;
 export type ResolvedTopology = z.infer<typeof Topology>;
