@@ -99,9 +99,11 @@ export function layout(input: LayoutInput): Line[] {
     }
   }
   const shown = rows.filter((r) => chosen.has(r));
-  const hidden = { all: rows.length - shown.length, done: 0, failed: 0 };
-  for (const r of buckets[3]!) if (r.status === "done" && !chosen.has(r)) hidden.done++;
-  for (const r of buckets[0]!) if (!chosen.has(r)) hidden.failed++;
+  const hiddenIn = (b: InstanceRow[], keep: (r: InstanceRow) => boolean = () => true) => b.reduce((n, r) => n + (keep(r) && !chosen.has(r) ? 1 : 0), 0);
+  const hidden = {
+    all: rows.length - shown.length, done: hiddenIn(buckets[3]!, (r) => r.status === "done"),
+    running: hiddenIn(buckets[1]!), waiting: hiddenIn(buckets[2]!), failed: hiddenIn(buckets[0]!),
+  };
 
   const lines: Line[] = [];
   const cols = columnWidths(m, rows, shown, columns);
@@ -110,7 +112,7 @@ export function layout(input: LayoutInput): Line[] {
     if (r.status === "failed" && r.error) lines.push([{ text: fit(`    ${r.error}`, columns), tone: "red" }]);
   }
   if (hidden.all > 0 && listBudget >= 0 && lines.length < budget - footer.length) {
-    const what = [`${hidden.done} done`, hidden.failed ? `${hidden.failed} failed` : ""].filter(Boolean).join(", ");
+    const what = [`${hidden.done} done`, ...(["running", "waiting", "failed"] as const).filter((k) => hidden[k] > 0).map((k) => `${hidden[k]} ${k}`)].join(", ");
     lines.push([{ text: fit(`  … and ${hidden.all} more (${what})`, columns), tone: "dim" }]);
   }
   lines.push(...footer);
