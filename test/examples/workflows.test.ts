@@ -266,9 +266,9 @@ describe("the workflows' steps against pvefleet sim", () => {
     const lab = gh.bodyOf("<!-- pvefleet-ci:plan shards/lab.jsonc#lab-a -->")!.split("\n");
     expect(lab[1]).toBe("<!-- pvefleet:plan lab/lab-a -->");
     expect(lab.join("\n")).toContain("Plan: 2 to add");
-    expect(readFileSync(join(repo, "plans", "lab.lab-a.plan.txt"), "utf8")).toContain("Plan: 2 to add, 0 to change, 0 to destroy.");
+    expect(readFileSync(join(repo, "plans", "lab.jsonc.lab-a.plan.txt"), "utf8")).toContain("Plan: 2 to add, 0 to change, 0 to destroy.");
     expect(readFileSync(join(repo, "plans", "index.tsv"), "utf8")).toBe(
-      "plans/lab.lab-a.plan.bin\tshards/lab.jsonc\tlab-a\t2\nplans/lab.lab-b.plan.bin\tshards/lab.jsonc\tlab-b\t2\n");
+      "plans/lab.jsonc.lab-a.plan.bin\tshards/lab.jsonc\tlab-a\t2\nplans/lab.jsonc.lab-b.plan.bin\tshards/lab.jsonc\tlab-b\t2\n");
     const failedId = gh.comments.find((c) => c.body === failed)!.id;
 
     // The next push fixes both: the failed shard's comment is edited in place, the file's comment goes.
