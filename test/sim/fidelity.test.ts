@@ -59,4 +59,25 @@ describe("PVE behaviours the simulator follows", () => {
     expect((await c.waitTask(again.body.data)).exitstatus).toBe("OK");
     expect((await c.call("GET", "/nodes/pve1/qemu/100/config")).body.data.cores).toBe(3);
   });
+
+  // qemu-server QemuServer.pm:6698 vm_stop: `$timeout = 60 if !defined($timeout)`. Compared by
+  // which shutdown of two ACPI-deaf guests ends first, so the test holds whatever the machine's speed.
+  it("waits 60 s by default for a guest that ignores ACPI: longer than 30 s, shorter than 90 s", async () => {
+    expect((await c.call("PUT", "/nodes/pve1/qemu/101/config", { acpi: 0 })).status).toBe(200);
+    const firstToEnd = async (otherTimeout: number): Promise<string> => {
+      for (const vmid of [100, 101]) await c.waitTask((await c.call("POST", `/nodes/pve1/qemu/${vmid}/status/start`)).body.data);
+      const [byDefault, given] = await Promise.all([
+        c.call("POST", "/nodes/pve1/qemu/100/status/shutdown", { forceStop: 1 }),
+        c.call("POST", "/nodes/pve1/qemu/101/status/shutdown", { forceStop: 1, timeout: otherTimeout }),
+      ]);
+      const first = await Promise.race([
+        c.waitTask(byDefault.body.data).then(() => "default"),
+        c.waitTask(given.body.data).then(() => `${otherTimeout} s`),
+      ]);
+      await Promise.all([c.waitTask(byDefault.body.data), c.waitTask(given.body.data)]);
+      return first;
+    };
+    expect(await firstToEnd(90)).toBe("default");
+    expect(await firstToEnd(30)).toBe("30 s");
+  });
 });
