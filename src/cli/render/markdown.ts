@@ -1,7 +1,7 @@
 /**
  * Markdown for pull-request comments and drift issues, rendered from plan data (never by parsing
- * text). The whole body always fits GitHub's 65,536-character comment limit (counted in UTF-8
- * bytes, which is never less than characters), in this order of priority:
+ * text). The whole body always fits GitHub's 65,536-character comment limit: at most DEFAULT_LIMIT
+ * UTF-8 bytes (never fewer than characters), 1 KiB left for a CI job's own lines. In this order:
  *   markers and summary → commit/run line with the pointer to the full plan → destroy/replace
  *   callouts → per-group counts → warnings aggregated by kind → one section per group (its spec
  *   once, sample rows, loudest first, "… and N more") → per-instance details while room is left.
