@@ -5,19 +5,19 @@
  */
 import { describe, expect, it } from "vitest";
 import { plan } from "../../src/planner/plan.js";
-import { parseSavedPlan, savedPlanHash, serializePlan } from "../../src/planner/saved-plan.js";
+import { checkSameAsFresh, parseSavedPlan, planDifferences, savedPlanHash, serializePlan } from "../../src/planner/saved-plan.js";
 import type { Plan } from "../../src/planner/types.js";
-import { desired, group, live, node, planOptions } from "./fixtures.js";
+import { desired, group, idSource, live, node, planOptions } from "./fixtures.js";
 
 const USERDATA = `#cloud-config\nhostname: {{ .Instance.ID }}\n${"runcmd: [echo, a line of a big cloud-config]\n".repeat(60)}`;
 const SECRET = "s3cr3t-db-password";
 
-function fleet(perGroup: number): Plan {
+function fleet(perGroup: number, ids = idSource()): Plan {
   const nodes = Array.from({ length: 8 }, (_, i) => node(`pve${i + 1}`, 4096, 8));
   const groups = ["web", "api"].map((name) => group(name, perGroup, {
     userdata: { source: "inline", encoding: "plain", content: USERDATA }, vars: { db_password: SECRET, motd: name },
   }));
-  return plan(desired(groups), undefined, live([], nodes), planOptions({ ignoreCapacity: true }));
+  return plan(desired(groups), undefined, live([], nodes), planOptions({ ignoreCapacity: true, newInstanceId: ids }));
 }
 
 const count = (text: string, part: string) => text.split(part).length - 1;
@@ -49,6 +49,15 @@ describe("compact saved plans", () => {
     const back = parseSavedPlan(serializePlan(p));
     expect(back).toEqual(p);
     expect(JSON.stringify(back)).toBe(JSON.stringify(p));
+  });
+
+  it("a plan read back matches the plan made again at apply time (new IDs), and not one that creates more", () => {
+    const saved = parseSavedPlan(serializePlan(fleet(25)));
+    const fresh = fleet(25, idSource(5000));
+    expect(fresh.changes[0]!.instanceId).not.toBe(saved.changes[0]!.instanceId);
+    expect(planDifferences(saved, fresh)).toEqual([]);
+    expect(() => checkSameAsFresh(saved, fresh)).not.toThrow();
+    expect(planDifferences(saved, fleet(26, idSource(5000)))).toContain("the file creates 25 new VMs of acme.web, pvefleet would now create 26");
   });
 
   it("stores an entry holding U+0000 as it is (nothing to confuse with a placeholder)", () => {
