@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
-import { loadShardFileDetailed } from "../../src/config/load.js";
+import { listShardIds, loadShardFileDetailed } from "../../src/config/load.js";
 import { renderUserdata, templateDataFor } from "../../src/config/userdata.js";
 import type { DesiredShard } from "../../src/config/model.js";
 
@@ -61,6 +61,15 @@ describe("examples", () => {
     expect(byName["prod.bastion"]!.spec).toMatchObject({ bridge: "vmbr1", vlan: 30, cores: 1 });
     expect(byName["staging.app"]!.spec).toMatchObject({ cores: 1, memoryMiB: 2048 });
     expect(shard.provider.options).toMatchObject({ vmidRange: { min: 20000, max: 29999 }, shutdownTimeoutSec: 90, scaleDownOrder: "oldest", memoryHeadroom: 0.85 });
+  });
+
+  it("reads both shards of the multi-shard example, each with its own provider options", async () => {
+    expect(await listShardIds(`${DIR}/multi-shard.jsonc`)).toEqual(["lab-a", "lab-b"]);
+    const a = (await loadShardFileDetailed(`${DIR}/multi-shard.jsonc`, { shard: "lab-a" })).shard;
+    const b = (await loadShardFileDetailed(`${DIR}/multi-shard.jsonc`, { shard: "lab-b" })).shard;
+    expect(a).toMatchObject({ clusterId: "lab", shardId: "lab-a", provider: { zone: "rack-a", options: { cloudInitIsoStorage: "local", vmidRange: { min: 10000 } } } });
+    expect(b).toMatchObject({ clusterId: "lab", shardId: "lab-b", provider: { zone: "rack-b", options: { cloudInitIsoStorage: "local", vmidRange: { min: 30000, max: 39999 } } } });
+    expect(b.groups).toEqual(a.groups);
   });
 
   it("renders the tenants example's userdata per instance as Go's text/template would", async () => {
