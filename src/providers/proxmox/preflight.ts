@@ -62,12 +62,18 @@ export class Preflight {
   private readonly nodeStorages = new Map<string, Promise<NodeStorage[] | undefined>>();
   private readonly nodeBridges = new Map<string, Promise<Set<string> | undefined>>();
   private pools?: Promise<Set<string> | undefined>;
+  /** The cluster's templates, and the plan's details by VMID (a fleet-sized plan looks them up per action). */
+  private readonly templateVms: LiveShard["vms"];
+  private readonly detailOf: Map<number, VmDetail>;
 
   constructor(
     private readonly client: ProxmoxClient,
-    private readonly live: LiveShard,
-    private readonly details: readonly VmDetail[],
-  ) {}
+    live: LiveShard,
+    details: readonly VmDetail[],
+  ) {
+    this.templateVms = live.vms.filter((v) => v.template);
+    this.detailOf = new Map(details.map((d) => [d.vmid, d]));
+  }
 
   async run(actions: readonly PreflightAction[]): Promise<PreflightReport> {
     const newVmids = new Set(actions.filter((a) => a.type === "clone").map((a) => a.vmid));
@@ -131,7 +137,7 @@ export class Preflight {
         if (p.onboot !== undefined || p.description !== undefined || p.notes !== undefined || p.tags !== undefined) this.need(vm, ["VM.Config.Options"], why);
         // What the VM has now: a fresh clone has the template's config, an existing VM its details.
         const t = clone ? await this.template(clone) : undefined;
-        const current: Record<string, string | undefined> = t ? (t.config ?? {}) : detailConfig(this.details.find((d) => d.vmid === a.vmid));
+        const current: Record<string, string | undefined> = t ? (t.config ?? {}) : detailConfig(this.detailOf.get(a.vmid));
         if (p.net) {
           await this.bridge(a.node, p.net.bridge, why);
           const now = current.net0 ? parseNet0(current.net0) : undefined;
@@ -159,7 +165,7 @@ export class Preflight {
           const disk = t?.config ? bootDiskOf(t.config) : undefined;
           storage = clone.params.full ? clone.params.storage : disk ? parseDrive(t!.config![disk]!).storage : undefined;
         } else {
-          const d = this.details.find((x) => x.vmid === a.vmid);
+          const d = this.detailOf.get(a.vmid);
           const value = d?.disk ?? d?.scsi0;
           storage = value ? parseDrive(value).storage : undefined;
         }
@@ -195,7 +201,7 @@ export class Preflight {
   /** The template a clone names, on the node it clones from (TemplateName: the chosen node). */
   private async template(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
     const ref = a.params.template;
-    const templates = this.live.vms.filter((v) => v.template);
+    const templates = this.templateVms;
     let found: { vmid: number; node: string } | undefined;
     if ("name" in ref) {
       const on = templates.filter((v) => v.name === ref.name && v.node === a.node);
