@@ -81,6 +81,16 @@ describe("apply screen height", () => {
     expect(text).toContain("9/40 ready · 0 in flight · 1 failed");
   });
 
+  it("shows VMs with a step running before VMs queued between steps", () => {
+    const store = new ProgressStore(plan(30), () => 0);
+    for (let i = 0; i < 20; i++) { store.push(ev("start", i, "clone")); store.push(ev("done", i, "clone")); } // queued
+    for (let i = 20; i < 30; i++) store.push(ev("start", i, "clone"));
+    const text = layout({ model: store.model, now: 0, screen: { rows: 16, columns: 100 } }).map((l) => l.map((s) => s.text).join("")).join("\n");
+    for (let i = 20; i < 30; i++) expect(text).toContain(id(i));
+    expect(text).toContain("… and 18 more (0 done, 18 running)");
+    expect(text).toContain("0/30 ready · 30 in flight · 0 failed");
+  });
+
   it("never sends ESC[3J (clearTerminal) to a 24-row terminal, so the approved plan stays in the scrollback", async () => {
     const [{ render }, React, { ApplyApp }] = await Promise.all([import("ink"), import("react"), import("../../src/cli/ui/ink-app.js")]);
     const tty = new FakeTty(24, 100);

@@ -36,13 +36,16 @@ export interface LayoutInput {
   outcome?: { ok: boolean; line: string };
 }
 
-/** Rows of the list, most wanted first: failures, then what runs, then what waits, then what finished last. */
+/**
+ * Rows of the list, most wanted first: failures, then steps running, then VMs queued between
+ * steps, then VMs not started, then those that finished last.
+ */
 function priority(r: InstanceRow): number {
   switch (r.status) {
     case "failed": return 0;
-    case "running": return 1;
-    case "pending": return 2;
-    default: return 3;
+    case "running": return r.inFlight.size > 0 ? 1 : 2;
+    case "pending": return 3;
+    default: return 4;
   }
 }
 
@@ -77,10 +80,10 @@ export function layout(input: LayoutInput): Line[] {
   const footer: Line[] = [...(spaced ? [[]] : []), bar, ...notices, ...(last ? [...(spaced ? [[]] : []), last] : [])];
   let listBudget = budget - footer.length;
 
-  // Which rows fit: failures, then running, then waiting VMs in plan order, then the ones that
-  // finished last; shown in plan order, so rows do not jump about.
+  // Which rows fit (see priority), in plan order within each kind; shown in plan order, so rows
+  // do not jump about.
   const cost = (r: InstanceRow) => (r.status === "failed" && r.error ? 2 : 1);
-  const buckets: InstanceRow[][] = [[], [], [], []];
+  const buckets: InstanceRow[][] = [[], [], [], [], []];
   let total = 0;
   for (const r of rows) {
     buckets[priority(r)]!.push(r);
@@ -91,7 +94,7 @@ export function layout(input: LayoutInput): Line[] {
   let used = 0;
   for (const [p, bucket] of buckets.entries()) {
     if (used >= listBudget) break;
-    for (const r of p === 3 ? latest(bucket, listBudget - used) : bucket) {
+    for (const r of p === 4 ? latest(bucket, listBudget - used) : bucket) {
       if (used + cost(r) > listBudget) continue;
       chosen.add(r);
       used += cost(r);
@@ -101,8 +104,8 @@ export function layout(input: LayoutInput): Line[] {
   const shown = rows.filter((r) => chosen.has(r));
   const hiddenIn = (b: InstanceRow[], keep: (r: InstanceRow) => boolean = () => true) => b.reduce((n, r) => n + (keep(r) && !chosen.has(r) ? 1 : 0), 0);
   const hidden = {
-    all: rows.length - shown.length, done: hiddenIn(buckets[3]!, (r) => r.status === "done"),
-    running: hiddenIn(buckets[1]!), waiting: hiddenIn(buckets[2]!), failed: hiddenIn(buckets[0]!),
+    all: rows.length - shown.length, done: hiddenIn(buckets[4]!, (r) => r.status === "done"),
+    running: hiddenIn(buckets[1]!) + hiddenIn(buckets[2]!), waiting: hiddenIn(buckets[3]!), failed: hiddenIn(buckets[0]!),
   };
 
   const lines: Line[] = [];
