@@ -13,7 +13,7 @@ function waitFor(s: TaskSchedule, type: string, durationMs: number, intervalMs: 
   let lastRunningMs: number | undefined;
   for (let polls = 1; ; polls++) {
     if (t >= durationMs) {
-      s.record(type, { lastRunningMs, stoppedMs: t + rttMs });
+      s.record(type, { lastRunningMs, stoppedSentMs: t, stoppedMs: t + rttMs });
       return { polls, lateMs: t + rttMs - durationMs };
     }
     lastRunningMs = t;
@@ -57,6 +57,13 @@ describe("TaskSchedule", () => {
     for (let i = 0; i < 40; i++) waitFor(s, "qmstart", 5000, 1000);
     expect(s.expectedMs("qmstart")!).toBeGreaterThan(4500);
     expect(s.expectedMs("qmconfig")!).toBeLessThan(600);
+  });
+
+  it("polls a type that is over at once without waiting (the poll's round trip is not task time)", () => {
+    const s = new TaskSchedule();
+    for (let i = 0; i < 30; i++) waitFor(s, "qmconfig", 0, 500, 20);
+    expect(s.firstDelayMs("qmconfig")).toBe(0);
+    expect(waitFor(s, "qmconfig", 0, 500, 20).polls).toBe(1);
   });
 
   it("never waits longer than the interval between polls of a task that outlives its estimate", () => {

@@ -5,7 +5,7 @@
  *
  * Per task type, the last `WINDOW` waits each leave a sample of the duration: the middle of the
  * bracket between the last poll that saw it running and the poll that saw it stopped, or — when
- * the first poll already saw it stopped — that poll's time pulled down by `PROBE_DOWN` (compounded
+ * the first poll already saw it stopped — the time that poll was sent, pulled down by `PROBE_DOWN` (compounded
  * over a run of such stops), so the estimate keeps testing whether tasks got faster. The expected duration is the samples' median
  * (robust to the odd slow task). With an expectation the first poll comes at it; a task still
  * running then is polled after a gap of `FIRST_GAP` of the expectation, each gap `GROWTH` times
@@ -28,9 +28,13 @@ const MIN_GAP_MS = 1;
 /** Before any sample: the first gap of the doubling schedule. */
 const UNKNOWN_FIRST_GAP_MS = 50;
 
-/** What one wait saw: the time since the wait began of its last `running` poll and of the `stopped` one. */
+/**
+ * What one wait saw, in ms since it began: when its last `running` poll was sent, when the
+ * `stopped` one was sent and when its answer came.
+ */
 export interface TaskObservation {
   lastRunningMs?: number;
+  stoppedSentMs: number;
   stoppedMs: number;
 }
 
@@ -66,7 +70,10 @@ export class TaskSchedule {
     // followed within a window, while a poll that saw one running ends the streak.
     const streak = o.lastRunningMs === undefined ? (this.firstPollStops.get(type) ?? 0) + 1 : 0;
     this.firstPollStops.set(type, streak);
-    const sample = o.lastRunningMs === undefined ? o.stoppedMs * PROBE_DOWN ** streak : (o.lastRunningMs + o.stoppedMs) / 2;
+    // A first poll that found the task stopped bounds it by when that poll was sent, not answered:
+    // otherwise the poll's own round trip would count as task time, and a task that is over at
+    // once (an instant cluster, a no-op) would be polled a round trip late every time.
+    const sample = o.lastRunningMs === undefined ? o.stoppedSentMs * PROBE_DOWN ** streak : (o.lastRunningMs + o.stoppedMs) / 2;
     let s = this.samples.get(type);
     if (!s) this.samples.set(type, (s = []));
     s.push(sample);

@@ -114,7 +114,7 @@ export class TaskWaiter {
       if (st.status !== "running") {
         const exit = st.exitstatus ?? "unexpected status";
         const ok = exit === "OK" || /^WARNINGS: \d+$/.test(exit);
-        if (ok) this.schedule.record(parsed.type, { lastRunningMs, stoppedMs: performance.now() - began });
+        if (ok) this.schedule.record(parsed.type, { lastRunningMs, stoppedSentMs: sentMs, stoppedMs: performance.now() - began });
         if (exit === "OK") return exit;
         if (ok) {
           this.options.onWarning?.({ upid, type: parsed.type, exitstatus: exit });
