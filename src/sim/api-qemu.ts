@@ -201,7 +201,7 @@ function applyConfigChange(sim: SimContext, vm: SimVm, change: ConfigChange): vo
   for (const [k, raw] of Object.entries(change.set)) {
     let v = storedValue(c, k, raw);
     if (DISK_KEY.test(k)) v = allocateDrive(c, vm, v);
-    if (!running || isFastPlug(k) || isHotPlug(k)) {
+    if (!running || isFastPlug(k) || (DISK_KEY.test(k) ? liveDriveChange(vm.config[k], v, k) : isHotPlug(k))) {
       vm.config[k] = v;
       delete vm.pending[k];
     } else {
@@ -214,6 +214,19 @@ function applyConfigChange(sim: SimContext, vm: SimVm, change: ConfigChange): vo
     delete vm.pending[k];
   }
   c.touch(vm.vmid);
+}
+
+/**
+ * Whether a drive set on a running VM takes effect at once (qemu-server stable-bookworm
+ * QemuServer.pm vmconfig_update_disk): a new medium in an existing CD-ROM drive is changed live
+ * (5690-5700); a new IDE or SATA device is never hotplugged, it waits in [PENDING] for the next
+ * start (5806 `die "skip\n" if !$hotplug || $opt =~ m/(ide|sata)(\d+)/`); scsi/virtio disks hotplug.
+ */
+function liveDriveChange(old: string | undefined, value: string, key: string): boolean {
+  const cdrom = (v: string) => /(?:^|,)media=cdrom(?:,|$)/.test(v);
+  if (old !== undefined && cdrom(old) && cdrom(value)) return true;
+  if (/^(ide|sata)\d+$/.test(key)) return false;
+  return isHotPlug(key);
 }
 
 /** Deleting a disk keeps its volume as unusedN; deleting unusedN frees the volume. */

@@ -80,4 +80,22 @@ describe("PVE behaviours the simulator follows", () => {
     expect(await firstToEnd(90)).toBe("default");
     expect(await firstToEnd(30)).toBe("30 s");
   });
+
+  // qemu-server QemuServer.pm:5806 (vmconfig_update_disk): `die "skip\n" if !$hotplug || $opt =~ m/(ide|sata)(\d+)/`
+  // — a new IDE/SATA drive on a running VM waits for the next start; a new medium in an existing
+  // CD-ROM drive is changed live (5690-5700).
+  it("keeps a new IDE drive of a running VM pending, and changes an existing CD-ROM's medium at once", async () => {
+    await c.waitTask((await c.call("POST", "/nodes/pve1/qemu/101/status/start")).body.data);
+    const add = await c.call("POST", "/nodes/pve1/qemu/101/config", { ide2: "none,media=cdrom" });
+    expect((await c.waitTask(add.body.data)).exitstatus).toBe("OK");
+    const pending = (await c.call("GET", "/nodes/pve1/qemu/101/pending")).body.data as { key: string; value?: string; pending?: string }[];
+    expect(pending.find((p) => p.key === "ide2")).toEqual({ key: "ide2", pending: "none,media=cdrom" });
+    expect((await c.call("GET", "/nodes/pve1/qemu/101/config", { current: 1 })).body.data.ide2).toBeUndefined();
+    // Stopped and started again, the drive is there; a new medium then goes in live.
+    await c.waitTask((await c.call("POST", "/nodes/pve1/qemu/101/status/stop")).body.data);
+    await c.waitTask((await c.call("POST", "/nodes/pve1/qemu/101/status/start")).body.data);
+    const swap = await c.call("POST", "/nodes/pve1/qemu/101/config", { ide2: "cdrom,media=cdrom" });
+    expect((await c.waitTask(swap.body.data)).exitstatus).toBe("OK");
+    expect((await c.call("GET", "/nodes/pve1/qemu/101/config", { current: 1 })).body.data.ide2).toBe("cdrom,media=cdrom");
+  });
 });
