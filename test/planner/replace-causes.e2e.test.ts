@@ -71,6 +71,13 @@ describe("what forces a replacement", () => {
     expect(shown.stdout).toMatch(/userdata: \(sensitive, 2 lines changed\)/);
     expect(shown.stdout).not.toContain("hostname: one");
 
+    // In CI the text plan is a log others read: the size of the change, not the text.
+    const inCi = await cli(ws, ["plan"], { CI: "true" });
+    expect(inCi.code, inCi.stderr).toBe(0);
+    expect(inCi.stdout).toMatch(/userdata: \(sensitive, 2 lines changed; diff not shown in CI\) # forces replacement/);
+    expect(inCi.stdout).not.toContain("hostname: one");
+    expect(inCi.stdout).not.toContain("hostname: two");
+
     const md = await cli(ws, ["plan", "--format", "markdown"]);
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toMatch(/userdata.*sensitive/);

@@ -20,7 +20,7 @@ import {
 import type { SavedPlan } from "../../planner/saved-plan.js";
 import { renderPlanText } from "../render/text.js";
 import { palette } from "../render/ansi.js";
-import { createReporter } from "../ui/index.js";
+import { createReporter, isCI } from "../ui/index.js";
 import { noChangesSentence } from "../render/vocabulary.js";
 
 export async function run(opts: Opts, planfile?: unknown): Promise<number> {
@@ -83,13 +83,13 @@ async function applyWith(ctx: ShardContext, opts: Opts, saved: SavedPlan | undef
       // What runs is the plan made now, inside the lock; the file only decides whether it runs.
       plan = await replanSavedPlan(ctx, saved, current?.doc);
       assertPreflight(plan); // every missing privilege/object in one error, before anything is shown
-      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true, groupSizes: sizes }));
+      if (!json) out(renderPlanText(plan, { color: g.color, sensitiveDiff: !isCI(), quietNote: true, groupSizes: sizes }));
     } else {
       lock = await ctx.store.lock(verb, { timeoutMs: lockTimeoutMs, onWait: (holder) => { if (!json) err(`Waiting for the state lock held by ${holder.who} (${holder.operation}, ID ${holder.id})…\n`); } });
       const current = await ctx.store.read();
       plan = await makePlan(ctx, current?.doc, planOptions(opts, forcedMode));
       assertPreflight(plan);
-      if (!json) out(renderPlanText(plan, { color: g.color, quietNote: true, groupSizes: sizes }));
+      if (!json) out(renderPlanText(plan, { color: g.color, sensitiveDiff: !isCI(), quietNote: true, groupSizes: sizes }));
       if (plan.changes.length > 0 && !auto) {
         const ok = destroyMode
           ? await confirm("Do you really want to destroy all VMs of this shard?", "pvefleet will destroy every VM this shard owns.\nThere is no undo. Only 'yes' will be accepted to confirm.")

@@ -9,6 +9,7 @@ import type { Plan } from "../../planner/types.js";
 import { err, forEachShard, globals, groupSizes, makePlan, out, planOptions, planOrigin, savePlanFile, withShard, type GlobalOptions } from "../context.js";
 import { assertPreflight } from "../../engine/index.js";
 import { renderPlanText } from "../render/text.js";
+import { isCI } from "../ui/index.js";
 import { renderPlanMarkdown } from "../render/markdown.js";
 import { planToJson, renderPlanJson } from "../render/json.js";
 import { palette } from "../render/ansi.js";
@@ -40,7 +41,7 @@ async function planShard(g: GlobalOptions, opts: Opts, shard: string | undefined
 function print({ plan, sizes }: Planned, g: GlobalOptions, savedTo: string | undefined): void {
   if (g.format === "json") out(renderPlanJson(plan));
   else if (g.format === "markdown") out(renderPlanMarkdown(plan, { savedTo }));
-  else out(renderPlanText(plan, { color: g.color, savedTo, groupSizes: sizes }));
+  else out(renderPlanText(plan, { color: g.color, sensitiveDiff: !isCI(), savedTo, groupSizes: sizes }));
 }
 
 export async function run(opts: Opts): Promise<number> {

@@ -19,6 +19,11 @@ export interface TextOptions {
   quietNote?: boolean;
   /** Each group's size in the shard file (`tenant.group` → size), for the "Groups:" table; without it the size shows as "-". */
   groupSizes?: ReadonlyMap<string, number>;
+  /**
+   * Print the userdata diff the planner made for a replacement. Userdata is sensitive: the CLI
+   * turns this off in CI (`CI` set), where the output becomes a log others read; a terminal shows it.
+   */
+  sensitiveDiff?: boolean;
 }
 
 function paint(p: Palette, tone: Tone, s: string): string {
@@ -55,7 +60,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     }
   }
   out.push("", "pvefleet will perform the following actions:", "");
-  plan.changes.forEach((c, i) => out.push(...renderChange(c, displays[i]!, p), ""));
+  plan.changes.forEach((c, i) => out.push(...renderChange(c, displays[i]!, p, options.sensitiveDiff ?? true), ""));
 
   out.push(...renderGroupCounts(plan, options.groupSizes, p));
   const counts = countChanges(plan);
@@ -101,7 +106,7 @@ export function renderGroupCounts(plan: Pick<Plan, "changes">, sizes: ReadonlyMa
   return [p.bold("Groups:"), line(head), ...cells.map(line), ""];
 }
 
-function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
+function renderChange(c: InstanceChange, d: Display, p: Palette, sensitiveDiff: boolean): string[] {
   const info = DISPLAY[d];
   const lines: string[] = [];
   lines.push(p.bold(`  # ${addressOf(c)} ${sentenceOf(d, c)}`));
@@ -131,8 +136,9 @@ function renderChange(c: InstanceChange, d: Display, p: Palette): string[] {
       // Userdata and vars: what changed, and on the text plan the userdata diff the planner made
       // (never in a saved plan, markdown or JSON).
       const cause = c.forcedBy?.find((f) => f.attribute === a.attribute);
-      const value = cause?.linesChanged !== undefined ? `(sensitive, ${cause.linesChanged} line${cause.linesChanged === 1 ? "" : "s"} changed)` : "(sensitive value)";
-      rows.push({ mark: "  ~", tone: "yellow", name: a.attribute, value, note: a.forcesReplacement ? "# forces replacement" : undefined, diff: cause?.diff });
+      const hidden = cause?.diff !== undefined && !sensitiveDiff ? "; diff not shown in CI" : "";
+      const value = cause?.linesChanged !== undefined ? `(sensitive, ${cause.linesChanged} line${cause.linesChanged === 1 ? "" : "s"} changed${hidden})` : "(sensitive value)";
+      rows.push({ mark: "  ~", tone: "yellow", name: a.attribute, value, note: a.forcesReplacement ? "# forces replacement" : undefined, diff: sensitiveDiff ? cause?.diff : undefined });
       continue;
     }
     if (isTextAttribute(a.attribute, a.before, a.after)) {
