@@ -47,10 +47,9 @@ describe("apply with an action that fails for good", () => {
   it("exits 1, names the failed upload and the skipped steps, and keeps the half-made VM recorded", async () => {
     const r = await cliInProcess(["apply", "--auto-approve"], ws.env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/acme\.web\/tst\w+: clone done/);
+    // CI lines at Terraform's density (src/cli/ui/plain.ts): no line per step; the failed VM's skipped steps are counted on stderr.
+    expect(r.stdout).toMatch(/acme\.web\/tst\w+: Creating\.\.\./);
     expect(r.stdout).toMatch(/acme\.web\/tst\w+: upload-iso failed: VALIDATION: storage "local-lvm" \(type lvmthin\) cannot hold ISO files/);
-    expect(r.stdout).toMatch(/acme\.web\/(tst\w+): configure skipped \(skipped: \1:upload-iso failed\)/);
-    expect(r.stdout).toMatch(/acme\.web\/(tst\w+): start skipped \(skipped: \1:upload-iso failed\)/);
     expect(r.stdout).toContain("Apply failed. Resources: 0 added, 0 changed, 0 destroyed.");
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(2);
@@ -67,7 +66,7 @@ describe("apply with an action that fails for good", () => {
     expect(r.stderr).toBe("");
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; "@level": string; "@message": string; hook?: { step?: string; error?: { code: string } } });
     expect(events.filter((e) => e.type === "apply_errored").map((e) => [e.hook?.step, e.hook?.error?.code])).toEqual([["upload-iso", "VALIDATION"]]);
-    expect(events.filter((e) => e["@level"] === "error").map((e) => e["@message"])).toContain("1 action failed, 2 skipped");
+    expect(events.filter((e) => e["@level"] === "error").map((e) => e["@message"])).toContain("Error: 1 action failed, 2 skipped"); // a Terraform diagnostic
     expect(events.some((e) => e.type === "apply_start" && e.hook?.step === "clone")).toBe(false); // the clone of the first run is kept
   });
 
