@@ -408,8 +408,10 @@ const stop: Handler = (sim, req) => {
     body: async (t) => {
       const release = await sim.locks.vm(vm.vmid, sim.timings.storageLockTimeoutMs);
       try {
-        checkLockInTask(vm, skiplock);
+        // A stopped VM is done before its lock is looked at (QemuServer.pm:6670-6677 _do_vm_stop:
+        // `return if !$pid;` comes before check_lock), so a locked, stopped VM stops OK.
         if (vm.status !== "running") return; // stopping a stopped VM is a no-op (rule 15)
+        checkLockInTask(vm, skiplock);
         await t.sleep(sim.timings.stopMs);
         powerOff(sim, vm);
       } finally {
@@ -432,8 +434,8 @@ const shutdown: Handler = (sim, req) => {
     body: async (t) => {
       const release = await sim.locks.vm(vm.vmid, sim.timings.storageLockTimeoutMs);
       try {
+        if (vm.status !== "running") return; // before the lock check, as _do_vm_stop (QemuServer.pm:6670-6677)
         checkLockInTask(vm, skiplock);
-        if (vm.status !== "running") return;
         if (vm.config.acpi === "0") {
           // The guest ignores the ACPI button: PVE waits for `timeout`, then gives up or kills it.
           await t.sleep(sim.timings.shutdownTimeoutMs * (timeoutS / 180));

@@ -17,6 +17,7 @@ describe("PVE behaviours the simulator follows", () => {
           { id: "local-lvm", type: "lvmthin", content: ["images"] },
         ],
         vms: { count: 2, firstVmid: 100, runningFraction: 0 },
+        templates: [{ vmid: 9000, node: "pve1", storage: "local-lvm", diskGiB: 8 }],
       },
     });
   });
@@ -97,5 +98,17 @@ describe("PVE behaviours the simulator follows", () => {
     const swap = await c.call("POST", "/nodes/pve1/qemu/101/config", { ide2: "cdrom,media=cdrom" });
     expect((await c.waitTask(swap.body.data)).exitstatus).toBe("OK");
     expect((await c.call("GET", "/nodes/pve1/qemu/101/config", { current: 1 })).body.data.ide2).toBe("cdrom,media=cdrom");
+  });
+
+  // qemu-server QemuServer.pm:6670-6677 _do_vm_stop: `return if !$pid;` before `check_lock`.
+  it("stops and shuts down a stopped VM that is locked (a clone target) with OK", async () => {
+    const clone = await c.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 150, full: 1, name: "target" });
+    expect(clone.status).toBe(200);
+    expect((await c.call("GET", "/nodes/pve1/qemu/150/config")).body.data.lock).toBe("clone");
+    const stop = await c.call("POST", "/nodes/pve1/qemu/150/status/stop");
+    const shutdown = await c.call("POST", "/nodes/pve1/qemu/150/status/shutdown");
+    expect((await c.waitTask(stop.body.data)).exitstatus).toBe("OK");
+    expect((await c.waitTask(shutdown.body.data)).exitstatus).toBe("OK");
+    expect((await c.waitTask(clone.body.data)).exitstatus).toBe("OK");
   });
 });
