@@ -2,12 +2,14 @@
  * The apply screen as lines, computed from the model and the terminal's size (pure: the ink
  * component only draws what this returns, and tests check it without a terminal).
  *
- * The frame is never taller than `rows - 1` lines. ink 6 (checked up to 6.8.0, the last 6.x)
+ * The frame is never taller than `rows - 1` lines. ink 6 (6.8.0 is the last 6.x; 7.1.1 too)
  * falls back to `clearTerminal` (ESC[2J ESC[3J) once a frame reaches the terminal's height, and
  * that escape erases the scrollback: the plan the operator just approved would be gone. The fix
- * upstream (vadimdemedes/ink#994, home + erase-down) is only in releases that need Node 22, so
- * the list of VMs is sized to the terminal instead; the VMs it leaves out are counted on one line.
- * Every line is at most `columns` wide (the component truncates too), so none wraps.
+ * upstream (vadimdemedes/ink#994, home + erase-down) shipped in ink 8.0.0, which needs Node 22
+ * and React 19.3 (we support Node 20.19), so the list of VMs is sized to the terminal instead; the
+ * VMs it leaves out are counted on one line. Every line is at most `columns` wide (the component
+ * truncates too), so none wraps. Left: shrinking the terminal below the frame mid-run still makes
+ * ink 6 clear once (its resize handler compares the previous frame with the new height).
  */
 import { etaMs, formatElapsed, stepLabel, vmCounts, type InstanceRow, type ProgressModel } from "./model.js";
 
