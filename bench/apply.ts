@@ -3,13 +3,13 @@
  * the same limits, and API calls per created VM excluding task polls.
  *
  *   npx tsx bench/apply.ts [--profile fast|realistic] [--count 200] [--nodes 3] [--parallelism 10]
- *   npx tsx bench/apply.ts --scale 1000,2000,4000[,10000] [--nodes 64] [--parallelism 50]
+ *   npx tsx bench/apply.ts --scale 1000,2000,4000[,10000] [--nodes 64] [--parallelism 50] [--storage file|s3]
  *
  * `--scale` measures the engine's own cost at fleet scale, as an operator runs it: for each count a
  * fresh `pvefleet sim --latency instant` (its own process, so the simulated cluster costs the CLI
  * nothing) and one `pvefleet apply --auto-approve` of that many 1-core/64 MiB creates with file
- * state, under /usr/bin/time: wall, the CLI's user CPU, its peak RSS, the state file's size and the
- * bytes written to the store per created VM (at most state file size × state writes ÷ creates). Build first
+ * state (or S3 with `--storage s3` and BENCH_S3_ENDPOINT), under /usr/bin/time: wall, the CLI's user
+ * CPU, its peak RSS, the state document's size and the bytes written to the store per created VM. Build first
  * (`npx tsc -p .`): it runs bin/pvefleet.js. `BENCH_APPLY_NODE_OPTIONS` is given to the apply only
  * (e.g. `--max-old-space-size=256`, to tell live memory from garbage not yet collected).
  *
@@ -96,7 +96,9 @@ function idealMs(actions: Action[], cloneLimit: number, isoBytes: number): numbe
 }
 
 if (process.argv.includes("--scale")) {
-  await scaleBench(arg("scale", "1000,2000,4000").split(",").map(Number), Number(arg("nodes", "64")), Number(arg("parallelism", "50")));
+  const s3 = arg("storage", "file") === "s3";
+  if (s3 && !process.env.BENCH_S3_ENDPOINT) throw new Error("--storage s3 needs BENCH_S3_ENDPOINT (e.g. scripts/s3-test-server.sh start /tmp/s3 7480 → http://127.0.0.1:7480)");
+  await scaleBench(arg("scale", "1000,2000,4000").split(",").map(Number), Number(arg("nodes", "64")), Number(arg("parallelism", "50")), s3 ? s3Storage(process.env.BENCH_S3_ENDPOINT!) : fileStorage());
   process.exit(0);
 }
 
@@ -173,15 +175,71 @@ function nodeArgs(value: string | undefined): string[] {
   return value?.split(" ").filter(Boolean) ?? [];
 }
 
-/** One CLI apply per count against a fresh instant simulator process; prints the scale table. */
-async function scaleBench(counts: number[], nodeCount: number, par: number): Promise<void> {
+/** The state backend of a scale run: the file store in the run's directory, or a fresh bucket on an S3 endpoint. */
+interface ScaleStorage {
+  label: string;
+  /** CLI flags and environment for one run in `dir`. */
+  prepare(dir: string): Promise<{ args: string[]; env: Record<string, string>; read: () => Promise<{ size: number; doc: { serial: number; instances: Record<string, { phase: string }> } }> }>;
+}
+
+function fileStorage(): ScaleStorage {
+  return {
+    label: "file state",
+    async prepare(dir) {
+      const { readFileSync, statSync } = await import("node:fs");
+      const stateDir = path.join(dir, "state");
+      const stateFile = path.join(stateDir, "shard", "scale", "state.json");
+      return {
+        args: ["--state-dir", stateDir],
+        env: {},
+        read: async () => ({ size: statSync(stateFile).size, doc: JSON.parse(readFileSync(stateFile, "utf8")) }),
+      };
+    },
+  };
+}
+
+/** S3 (e.g. Ceph RGW from scripts/s3-test-server.sh): BENCH_S3_ENDPOINT, test keys by default. */
+function s3Storage(endpoint: string): ScaleStorage {
+  const env: Record<string, string> = {
+    AWS_ENDPOINT_URL: endpoint, AWS_REGION: process.env.AWS_REGION ?? "us-east-1", AWS_S3_USE_PATH_STYLE: "true",
+    AWS_ACCESS_KEY_ID: process.env.BENCH_S3_ACCESS_KEY ?? "AKIAIOSFODNN7EXAMPLE",
+    AWS_SECRET_ACCESS_KEY: process.env.BENCH_S3_SECRET_KEY ?? "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  };
+  return {
+    label: `S3 state (${endpoint})`,
+    async prepare() {
+      const { createS3Client } = await import("../src/state/s3-backend.js");
+      const { client, mod } = await createS3Client(env);
+      const bucket = `pvefleet-bench-${Math.random().toString(36).slice(2, 10)}`;
+      await client.send(new mod.CreateBucketCommand({ Bucket: bucket }));
+      const key = "shard/scale/state.json";
+      return {
+        args: ["--storage", "s3", "--bucket", bucket],
+        env,
+        read: async () => {
+          const got = await client.send(new mod.GetObjectCommand({ Bucket: bucket, Key: key }));
+          const text = await got.Body!.transformToString();
+          return { size: Buffer.byteLength(text), doc: JSON.parse(text) };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * One CLI apply per count against a fresh instant simulator process; prints the scale table.
+ * Bytes written per VM: with file state, what the kernel counted the CLI writing to the file
+ * system (`/usr/bin/time` %O, 512-byte blocks: state writes and lease renewals); with S3, the
+ * state document's final size × its writes (each write PUTs the whole document; an upper bound).
+ */
+async function scaleBench(counts: number[], nodeCount: number, par: number, storage: ScaleStorage = fileStorage()): Promise<string[]> {
   const { spawn, spawnSync } = await import("node:child_process");
-  const { readFileSync, statSync } = await import("node:fs");
+  const { readFileSync } = await import("node:fs");
   const root = path.resolve(import.meta.dirname, "..");
   const cli = path.join(root, "bin/pvefleet.js");
   const rows: string[] = [];
-  console.log(`apply scale bench: pvefleet sim --latency instant --nodes ${nodeCount}; pvefleet apply --auto-approve --parallelism ${par}; file state; 1-core/64 MiB VMs`);
-  console.log("| creates | wall | CLI user CPU | user CPU / VM | peak RSS | state file | state writes | bytes written / VM (≤) | simulator CPU |");
+  console.log(`apply scale bench: pvefleet sim --latency instant --nodes ${nodeCount}; pvefleet apply --auto-approve --parallelism ${par}; ${storage.label}; 1-core/64 MiB VMs`);
+  console.log("| creates | wall | CLI user CPU | user CPU / VM | peak RSS | state file | state writes | bytes written / VM | simulator CPU |");
   console.log("|---|---|---|---|---|---|---|---|---|");
   for (const n of counts) {
     const dir = mkdtempSync(path.join(tmpdir(), "pvefleet-bench-scale-"));
@@ -209,27 +267,24 @@ async function scaleBench(counts: number[], nodeCount: number, par: number): Pro
         templates: { web: { kind: "web", arch: "amd64", subnet_pool: "default", userdata: { content: "#cloud-config\nhostname: {{ .Instance.ID }}\n" } } },
         groups: { default: { web: { template: "web", size: n } } },
       }));
-      const stateDir = path.join(dir, "state");
+      const store = await storage.prepare(dir);
       const timeFile = path.join(dir, "time");
-      const run = spawnSync("/usr/bin/time", ["-o", timeFile, "-f", "%e %U %S %M", process.execPath, ...nodeArgs(process.env.BENCH_APPLY_NODE_OPTIONS), cli, "apply", "--auto-approve", "--parallelism", String(par), "-c", shardPath, "--state-dir", stateDir], {
-        env: { ...process.env, ...env, CI: "1", NO_COLOR: "1" },
+      const run = spawnSync("/usr/bin/time", ["-o", timeFile, "-f", "%e %U %S %M %O", process.execPath, ...nodeArgs(process.env.BENCH_APPLY_NODE_OPTIONS), cli, "apply", "--auto-approve", "--parallelism", String(par), "-c", shardPath, ...store.args], {
+        env: { ...process.env, ...env, ...store.env, CI: "1", NO_COLOR: "1" },
         maxBuffer: 1 << 30,
         encoding: "utf8",
       });
       if (run.status !== 0) throw new Error(`apply exited ${run.status}: ${run.stderr.slice(-2000)}`);
-      const [wall, user, sys, rssKiB] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number) as [number, number, number, number];
-      const stateFile = path.join(stateDir, "shard", "scale", "state.json");
-      const size = statSync(stateFile).size;
-      const doc = JSON.parse(readFileSync(stateFile, "utf8")) as { serial: number; instances: Record<string, { phase: string }> };
+      const [wall, user, sys, rssKiB, outBlocks] = readFileSync(timeFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number) as [number, number, number, number, number];
+      const { size, doc } = await store.read();
       const ready = Object.values(doc.instances).filter((r) => r.phase === "ready").length;
       if (ready !== n) throw new Error(`${ready} of ${n} instances ready in the state`);
-      // Each write rewrites the whole document, and the write-ahead records of every create are in
-      // it from the second write on: at most `size` per write.
-      const bytesPerVm = (doc.serial * size) / n;
+      const s3 = store.args.includes("s3");
+      const bytesPerVm = s3 ? (doc.serial * size) / n : (outBlocks * 512) / n;
       // The simulator's own CPU (user + system, clock ticks of 1/100 s) competes for the same cores.
       const simStat = readFileSync(`/proc/${sim.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
       const simCpuS = (Number(simStat[11]) + Number(simStat[12])) / 100;
-      const row = `| ${n.toLocaleString("en")} | ${wall.toFixed(1)} s | ${user.toFixed(1)} s (+${sys.toFixed(1)} s sys) | ${((user / n) * 1000).toFixed(2)} ms | ${(rssKiB / 1024).toFixed(0)} MB | ${(size / 1e6).toFixed(2)} MB | ${doc.serial} | ${(bytesPerVm / 1e3).toFixed(0)} kB | ${simCpuS.toFixed(1)} s |`;
+      const row = `| ${n.toLocaleString("en")} | ${wall.toFixed(1)} s | ${user.toFixed(1)} s (+${sys.toFixed(1)} s sys) | ${((user / n) * 1000).toFixed(2)} ms | ${(rssKiB / 1024).toFixed(0)} MB | ${(size / 1e6).toFixed(2)} MB | ${doc.serial} | ${s3 ? "≤ " : ""}${(bytesPerVm / 1e3).toFixed(0)} kB | ${simCpuS.toFixed(1)} s |`;
       rows.push(row);
       console.log(row);
     } finally {
@@ -238,4 +293,5 @@ async function scaleBench(counts: number[], nodeCount: number, par: number): Pro
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  return rows;
 }
