@@ -64,13 +64,16 @@ function checkDriveReference(c: Cluster, node: string, key: string, value: strin
   const storageId = d.file.split(":")[0]!;
   if (!c.storageOnNode(storageId, node)) throw fail(`storage '${storageId}' does not exist`);
   if (isCdrom || driveOpt(d, "media") === "cdrom") {
-    const vol = c.findVolume(d.file, node);
+    if (/:(?:vm-\d+-)?cloudinit(?:\.\w+)?$/.test(d.file)) return; // nothing to check (Qemu.pm:168-173)
     const contentFromName = /:iso\//.test(d.file) ? "iso" : /:(\d+\/)?(vm|base)-\d+-disk/.test(d.file) ? "images" : "other";
+    // check_volume_access before the worker: an ISO needs read access to its storage
+    // (pve-storage Storage.pm check_volume_access: Datastore.AllocateSpace or Datastore.Audit).
+    if (contentFromName === "iso") c.acl.checkAny(`/storage/${storageId}`, ["Datastore.AllocateSpace", "Datastore.Audit"]);
     if (contentFromName !== "iso" && contentFromName !== "images") {
       errors[key] = "content type needs to be 'images' or 'iso'";
       return;
     }
-    if (!vol) throw fail(`volume '${d.file}' does not exist`);
+    // Whether the volume exists is only asked in the worker (allocateDrive).
   }
 }
 
@@ -78,6 +81,14 @@ function checkDriveReference(c: Cluster, node: string, key: string, value: strin
 function allocateDrive(c: Cluster, vm: SimVm, value: string): string {
   const d = parseDrive(value);
   const m = /^([^:]+):(\d+(?:\.\d+)?)$/.exec(d.file);
+  if (driveOpt(d, "media") === "cdrom" && /^[^:/]+:/.test(d.file) && !/:(?:vm-\d+-)?cloudinit(?:\.\w+)?$/.test(d.file)) {
+    // An existing volume on a CD-ROM: create_disks asks its size, in the worker, and stores it
+    // (qemu-server Qemu.pm:697-700: `die "volume $volid does not exist\n" if !$size; $disk->{size} = $size`).
+    const vol = c.findVolume(d.file, vm.node);
+    if (!vol) throw new TaskError(`volume ${d.file} does not exist`);
+    setDriveOpt(d, "size", formatSize(vol.sizeBytes));
+    return printDrive(d);
+  }
   if (!m || driveOpt(d, "media") === "cdrom") return value;
   const s = c.storageOnNode(m[1]!, vm.node)!;
   const sizeBytes = Math.round(Number(m[2]) * GiB);

@@ -367,9 +367,13 @@ describe("pve-api.md §7", () => {
     expect(notIso.body.errors).toEqual({ ide2: "content type needs to be 'images' or 'iso'" });
     const noImages = await c.call("PUT", `/nodes/pve1/qemu/${vmid}/config`, { scsi1: "local:4" });
     expect(noImages.body.errors).toEqual({ scsi1: "storage 'local' does not support vm images" });
+    // A missing ISO is found by create_disks when it asks the volume's size (qemu-server
+    // stable-bookworm Qemu.pm:697-700): unquoted, a 500 for PUT, the task's exit status for POST.
     const absent = await c.call("PUT", `/nodes/pve1/qemu/${vmid}/config`, { ide2: "local:iso/absent.iso,media=cdrom" });
     expect(absent.status).toBe(500);
-    expect(absent.body.message).toBe("volume 'local:iso/absent.iso' does not exist\n");
+    expect(absent.body.message).toBe("volume local:iso/absent.iso does not exist\n");
+    const absentPost = await c.call("POST", `/nodes/pve1/qemu/${vmid}/config`, { ide2: "local:iso/absent.iso,media=cdrom" });
+    expect((await c.waitTask(absentPost.body.data)).exitstatus).toBe("volume local:iso/absent.iso does not exist");
     const none = await c.call("PUT", `/nodes/pve1/qemu/${vmid}/config`, { ide2: "none,media=cdrom", scsi1: "local-lvm:4" });
     expect(none.status).toBe(200);
     expect((await c.call("GET", `/nodes/pve1/qemu/${vmid}/config`)).body.data.scsi1).toBe(`local-lvm:vm-${vmid}-disk-1,size=4G`);

@@ -149,6 +149,9 @@ export class Preflight {
         if (p.isoVolume !== undefined) {
           // ide2 (new value and the drive it replaces) and the boot order.
           this.need(vm, ["VM.Config.CDROM", "VM.Config.Disk"], why);
+          // Attaching an ISO reads its storage (pve-storage check_volume_access: AllocateSpace or Audit).
+          const isoStorage = typeof p.isoVolume === "string" ? /^([^:]+):/.exec(p.isoVolume)?.[1] : undefined;
+          if (isoStorage) this.need(`/storage/${isoStorage}`, ["Datastore.Audit", "Datastore.AllocateSpace"], `${why} (attaches the ISO)`, { any: true });
           if (current.ide2 && cloudinitDrives({ ide2: current.ide2 }).length > 0) this.need(vm, ["VM.Config.Cloudinit"], `${why} (replaces the cloud-init drive on ide2)`);
         }
         // PVE's own cloud-init drive elsewhere is deleted with the write (README "Templates with a cloud-init drive").

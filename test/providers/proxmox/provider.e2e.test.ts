@@ -154,7 +154,8 @@ describe("Proxmox provider against the simulator", () => {
     const vm = after.vms.find((v) => v.vmid === vmid);
     expect(vm).toMatchObject({ name: id, node: "pve2", ownership: "ours", status: "running", cores: 4, tags: ["dev-1", "example", "nstance", "team-a"] });
     const [detail] = await provider.details([{ node: "pve2", vmid }], { status: true });
-    expect(detail).toMatchObject({ cores: 4, memoryMiB: 4096, onboot: true, status: "running", ide2: `${iso.volume},media=cdrom` });
+    expect(detail).toMatchObject({ cores: 4, memoryMiB: 4096, onboot: true, status: "running" });
+    expect(detail!.ide2).toMatch(new RegExp(`^${iso.volume.replace(/[.]/g, "\\.")},media=cdrom,size=\\d+[KM]?$`)); // PVE adds the ISO's size
     expect(detail!.boot).toMatch(/^order=scsi0;ide2/);
     // The template NIC's firewall=1 survives: only bridge and tag are set.
     expect(detail!.net0).toMatch(/^virtio=[0-9A-F:]{17},bridge=vmbr0,firewall=1,tag=20$/);
