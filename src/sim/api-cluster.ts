@@ -55,7 +55,8 @@ export function requireNode(cluster: Cluster, node: string): SimNode {
 function vmResource(cluster: Cluster, vm: SimVm): Record<string, unknown> {
   const lock = vm.config.lock;
   const tags = vm.config.tags;
-  const p = vm.published;
+  // Not yet published: a reused VMID still shows what the listing last knew under it (stale RRD).
+  const p = vm.published ?? cluster.staleListing.get(vm.vmid);
   const out: Record<string, unknown> = { id: `qemu/${vm.vmid}`, vmid: vm.vmid, node: vm.node, type: "qemu" };
   if (!p) {
     out.status = "unknown";

@@ -549,6 +549,7 @@ const create: Handler = (sim, req) => {
 function destroyVm(c: Cluster, vm: SimVm): void {
   for (const [key, v] of c.volumes) if (v.vmid === vm.vmid && (v.node === "" || v.node === vm.node)) c.volumes.delete(key);
   c.vms.delete(vm.vmid);
+  if (vm.published) c.staleListing.set(vm.vmid, vm.published);
   c.acl.removeVm(vm.vmid);
   c.vmidsChanged();
   c.touch(vm.vmid);

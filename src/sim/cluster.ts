@@ -171,6 +171,12 @@ export class Cluster {
   readonly acl: Acl;
   readonly cloneLimitPerStorage: number;
   readonly rng: Rng;
+  /**
+   * What the listing last showed for destroyed VMs, by VMID, until the next pvestatd cycle: pmxcfs
+   * keeps a VM's RRD entry (name, status) up to 5 min after its last update (pmxcfs/status.c:1367),
+   * so a VMID reused before the next cycle lists the *previous* VM's name (docs/reference/pve-api.md §7, rule 20).
+   */
+  readonly staleListing = new Map<number, PublishedStats>();
   version = 0;
   private digests = new Map<number, string>();
   private listeners: Array<() => void> = [];
@@ -365,6 +371,7 @@ export class Cluster {
   }
 
   publish(vm: SimVm): void {
+    this.staleListing.delete(vm.vmid);
     vm.published = {
       status: vm.status, name: this.vmName(vm), template: vm.config.template === "1" ? 1 : 0,
       maxcpu: this.cpus(vm.config), maxmem: this.maxmemBytes(vm.config), maxdisk: this.maxdiskBytes(vm.config), startedAtMs: vm.startedAtMs,

@@ -124,6 +124,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let statsTimer: NodeJS.Timeout | undefined;
   const tickStats = () => {
     for (const vm of cluster.vms.values()) cluster.publish(vm);
+    cluster.staleListing.clear();
     cluster.version++;
   };
   if (timings.statsIntervalMs > 0) {
