@@ -83,7 +83,7 @@ describe("pvefleet place --nodes-file", () => {
       { node: "node3", type: "node", status: "online", cpu: 0, maxcpu: 32, mem: 0, maxmem: 300e9 },
     ])]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ placements: [{ node: "node3", scores: { node3: 1, node2: 0 } }] });
+    expect(JSON.parse(r.stdout)).toEqual({ format_version: "1.0", placements: [{ node: "node3", scores: { node3: 1, node2: 0 } }] });
   });
 
   it("fails with one line when no node has room", async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { parseSavedPlan } from "../../src/planner/saved-plan.js";
 import { cli, workspace, type Workspace } from "./helpers.js";
 
 function shard(hostnameLine: string): string {
@@ -46,7 +47,7 @@ describe("rolling replacements", () => {
     expect(plan.stdout).not.toMatch(/deferred/);
 
     // The waves: the third new VM is cloned only after the first old one is gone, and so on.
-    const saved = JSON.parse(await readFile(planFile, "utf8")) as { changes: { kind: string; instanceId: string; replaces?: string }[]; actions: { id: string; type: string; instanceId: string; dependsOn: string[] }[] };
+    const saved = parseSavedPlan(await readFile(planFile, "utf8"), planFile);
     const pairs = saved.changes.filter((c) => c.kind === "replace").map((c) => ({ old: c.instanceId, new: c.replaces! }));
     const waits = (newId: string) => saved.actions.find((a) => a.instanceId === newId && a.type === "clone")!.dependsOn;
     expect(waits(pairs[0]!.new)).toEqual([]);
