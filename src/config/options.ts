@@ -8,7 +8,10 @@ export const DEFAULT_OPTIONS: ProxmoxOptions = {
   vmidRange: { min: 10000, max: 999999999 },
   scheduler: "nstance",
   placementSpread: "group",
-  cloneConcurrencyPerStorage: 2,
+  // Measured against PVE's storage-allocation lock (24 full clones onto one storage): 2 → 2.0 s,
+  // 4 → 1.14 s, 8 → 0.99 s, 12 → 1.0 s with lock retries. 4 takes most of the gain; more only adds
+  // lock contention, and full clones on one storage also share its disk bandwidth.
+  cloneConcurrencyPerStorage: 4,
   memoryHeadroom: 0.9,
   cpuOvercommit: 4,
   fullClone: true,

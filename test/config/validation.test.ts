@@ -198,7 +198,7 @@ describe("validation problems and their positions (JSONC)", () => {
     const { shard } = await loadObject(BASE);
     expect(shard.provider.options).toEqual({
       insecureTls: false, cloudInitIsoStorage: "local", vmidRange: { min: 10000, max: 999999999 }, scheduler: "nstance", placementSpread: "group",
-      cloneConcurrencyPerStorage: 2, memoryHeadroom: 0.9, cpuOvercommit: 4, fullClone: true, shutdownTimeoutSec: 60, scaleDownOrder: "newest", maxSurge: 1,
+      cloneConcurrencyPerStorage: 4, memoryHeadroom: 0.9, cpuOvercommit: 4, fullClone: true, shutdownTimeoutSec: 60, scaleDownOrder: "newest", maxSurge: 1,
     });
   });
 
