@@ -742,6 +742,13 @@ const destroy: Handler = (sim, req) => {
           if (inUse) throw new TaskError(`base volume '${volid}' is still in use by linked cloned`);
         }
       }
+      // destroy_vm resolves each owned drive with PVE::Storage::path outside any eval (qemu-server
+      // src/PVE/QemuServer.pm destroy_vm, $remove_owned_drive): a drive on a storage that is no
+      // longer defined fails the whole destroy with storage_config's "storage '<id>' does not exist".
+      for (const volid of c.diskVolids(vm)) {
+        const storage = volid.split(":")[0]!;
+        if (!c.storages.has(storage)) throw new TaskError(`storage '${storage}' does not exist`);
+      }
       await t.sleep(sim.timings.destroyMs);
       if (c.vms.get(vm.vmid) === vm) destroyVm(c, vm);
     },

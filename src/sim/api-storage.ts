@@ -109,8 +109,22 @@ const upload: Handler = (sim, req) => {
   });
 };
 
+/**
+ * Removes a storage definition (pve-storage src/PVE/API2/Storage/Config.pm `delete`; the schema's
+ * check is Datastore.Allocate on /storage). Only the definition goes: the volumes stay where they
+ * are, and VMs still reference them (operators do this when retiring a storage).
+ */
+const deleteStorage: Handler = (sim, req) => {
+  const id = req.params.storage!;
+  if (!sim.cluster.storages.has(id)) throw fail(`storage '${id}' does not exist`);
+  sim.cluster.storages.delete(id);
+  sim.cluster.touchVolumes();
+  return null;
+};
+
 export function storageHandlers(): Record<string, Handler> {
   return {
+    "DELETE /storage/{storage}": deleteStorage,
     "GET /nodes/{node}/storage": listStorages,
     "GET /nodes/{node}/storage/{storage}/content": listContent,
     "DELETE /nodes/{node}/storage/{storage}/content/{volume}": deleteContent,

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
+import { defaultTopology } from "../../src/sim/topology.js";
 import { planAndApply, startEnv, type Env } from "./harness.js";
 
 interface Listed { vmid: number; node: string; name?: string; tags?: string; status: string; template?: number }
@@ -126,6 +127,32 @@ describe("a VM delete the API answered with an error", () => {
     expect(result.status).toBe("partial");
     const doc = (await (await env.store()).read())!.doc;
     expect(Object.keys(doc.instances)).toContain(id);
+  });
+});
+
+describe("a VM delete PVE refuses with a 'does not exist' about something else", () => {
+  let env: Env;
+  beforeAll(async () => {
+    const topology = defaultTopology(3);
+    topology.storages.push({ ...topology.storages.find((st) => st.id === "local-lvm")!, id: "scratch" });
+    env = await startEnv({ latency: "fast", seed: 35, topology });
+  });
+  afterAll(() => env?.close());
+
+  it("is a failure, not 'already gone', while the VM is still there", async () => {
+    env.writeShard({ webSize: 1, dbSize: 0 });
+    const { plan } = await planAndApply(env);
+    const id = plan.changes.find((c) => c.kind === "create")!.instanceId;
+    const vm = (await listing(env)).find((v) => v.name === id)!;
+    // An operator adds a scratch disk, then retires the storage definition (the data stays).
+    await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { scsi1: "scratch:1" })) as string | null);
+    await env.api("DELETE", "/storage/scratch");
+    const provider = env.provider();
+    // qemu-server's destroy_vm dies with "storage 'scratch' does not exist" (PVE::Storage::path
+    // outside its eval): classified NOT_FOUND, which must not be read as "the VM is gone".
+    const e = await caught(provider.deleteVm({ node: vm.node, vmid: vm.vmid, instanceId: id }));
+    expect(e.message).toContain("storage 'scratch' does not exist");
+    expect((await listing(env)).find((v) => v.vmid === vm.vmid)?.name).toBe(id);
   });
 });
 

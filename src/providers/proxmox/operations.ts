@@ -639,11 +639,23 @@ export class ProxmoxOperations implements ProxmoxOps {
       const upid = await this.client.del<string>(apiPath`/nodes/${where.node}/qemu/${req.vmid}`, { purge: 1, "destroy-unreferenced-disks": 1 });
       await this.tasks.settle(upid);
     } catch (e) {
-      if (isProxmoxError(e, "NOT_FOUND")) return;
-      if (isProxmoxError(e) && (e.code === "NETWORK" || e.code === "SERVER" || e.code === "TASK_TIMEOUT")) {
-        const still = (await this.listVms()).some((v) => Number(v.vmid) === req.vmid && v.name === req.instanceId);
-        if (!still) return;
+      // "Gone" only when a read by VMID says so: a NOT_FOUND can name something else that is missing
+      // (a destroy of a VM whose disk is on a removed storage ends "storage 'x' does not exist"),
+      // and an unexplained failure may or may not have acted. The listing lags; the config does not.
+      if (isProxmoxError(e) && (e.code === "NOT_FOUND" || e.code === "NETWORK" || e.code === "SERVER" || e.code === "TASK_TIMEOUT")) {
+        if (!(await this.stillInstance(where.node, req.vmid, req.instanceId))) return;
       }
+      throw e;
+    }
+  }
+
+  /** Whether the VM at `vmid` on `node` is still this instance, read by VMID. */
+  private async stillInstance(node: string, vmid: number, instanceId: string): Promise<boolean> {
+    try {
+      const config = (await this.client.get<Record<string, string>>(apiPath`/nodes/${node}/qemu/${vmid}/config`)) ?? {};
+      return config.name === instanceId;
+    } catch (e) {
+      if (isProxmoxError(e, "NOT_FOUND")) return false;
       throw e;
     }
   }
