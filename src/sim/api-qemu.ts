@@ -547,7 +547,10 @@ const create: Handler = (sim, req) => {
 };
 
 function destroyVm(c: Cluster, vm: SimVm): void {
-  for (const [key, v] of c.volumes) if (v.vmid === vm.vmid && (v.node === "" || v.node === vm.node)) c.volumes.delete(key);
+  for (const key of c.volumes.keysOfVm(vm.vmid)) {
+    const v = c.volumes.get(key)!;
+    if (v.node === "" || v.node === vm.node) c.volumes.delete(key);
+  }
   c.vms.delete(vm.vmid);
   if (vm.published) c.staleListing.set(vm.vmid, vm.published);
   c.acl.removeVm(vm.vmid);

@@ -90,30 +90,48 @@ export function isHotPlug(key: string): boolean {
  */
 export class VolumeTable extends Map<string, Volume> {
   private readonly byPlace = new Map<string, Map<string, Volume>>();
+  /** Keys of the volumes owned by each VMID (a VM's destroy frees its own, not a scan of all). */
+  private readonly byVmid = new Map<number, Set<string>>();
 
   override set(key: string, v: Volume): this {
     const old = super.get(key);
-    if (old) this.byPlace.get(placeKey(old.storage, old.node))?.delete(key);
+    if (old) this.unindex(key, old);
     super.set(key, v);
-    // Map's constructor calls set before the field initialiser ran (no entries are ever passed).
+    // Map's constructor calls set before the field initialisers ran (no entries are ever passed).
     if (this.byPlace) {
       const place = placeKey(v.storage, v.node);
       let m = this.byPlace.get(place);
       if (!m) this.byPlace.set(place, (m = new Map()));
       m.set(key, v);
+      if (v.vmid !== undefined) {
+        let keys = this.byVmid.get(v.vmid);
+        if (!keys) this.byVmid.set(v.vmid, (keys = new Set()));
+        keys.add(key);
+      }
     }
     return this;
   }
 
   override delete(key: string): boolean {
     const old = super.get(key);
-    if (old) this.byPlace.get(placeKey(old.storage, old.node))?.delete(key);
+    if (old) this.unindex(key, old);
     return super.delete(key);
   }
 
   override clear(): void {
     this.byPlace.clear();
+    this.byVmid.clear();
     super.clear();
+  }
+
+  private unindex(key: string, v: Volume): void {
+    this.byPlace.get(placeKey(v.storage, v.node))?.delete(key);
+    if (v.vmid !== undefined) this.byVmid.get(v.vmid)?.delete(key);
+  }
+
+  /** The keys of the volumes `vmid` owns (a copy: safe to delete while iterating). */
+  keysOfVm(vmid: number): string[] {
+    return [...(this.byVmid.get(vmid) ?? [])];
   }
 
   /** The volumes of one storage held by `node` ("" for a shared storage's volumes). */
