@@ -6,42 +6,11 @@
  * src/providers/proxmox/operations.ts that the rest of the suite let through.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 import { defaultTopology } from "../../src/sim/topology.js";
 import { planAndApply, startEnv, type Env } from "./harness.js";
+import { caught, isos, listVms, settle } from "./cluster-api.js";
 
-interface Listed { vmid: number; node: string; name?: string; tags?: string; status: string; template?: number }
-
-async function listing(env: Env): Promise<Listed[]> {
-  return (await env.api("GET", "/cluster/resources?type=vm")) as Listed[];
-}
-
-async function isos(env: Env, node: string): Promise<string[]> {
-  return ((await env.api("GET", `/nodes/${node}/storage/local/content?content=iso`)) as { volid: string }[]).map((c) => c.volid);
-}
-
-async function settle(env: Env, upid: string | null): Promise<void> {
-  if (!upid) return;
-  const node = upid.split(":")[1]!;
-  for (;;) {
-    const st = (await env.api("GET", `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`)) as { status: string; exitstatus?: string };
-    if (st.status === "stopped") {
-      expect(st.exitstatus).toBe("OK");
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function caught(p: Promise<unknown>): Promise<ProxmoxError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProxmoxError) return e;
-    throw e;
-  }
-  throw new Error("expected a ProxmoxError");
-}
+const listing = listVms;
 
 describe("the provider's guard at its edges", () => {
   let env: Env;
@@ -59,7 +28,7 @@ describe("the provider's guard at its edges", () => {
     await provider.stop({ node: vm.node, vmid: vm.vmid, instanceId: id, timeoutSec: 5 });
     // `qm template <vmid>`: name and all three tags stay, but it is a template now (PVE refuses to
     // start it and a template is the base of other VMs' linked clones).
-    await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/template`, {})) as string | null);
+    expect(await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/template`, {})) as string | null)).toBe("OK");
     const target = { node: vm.node, vmid: vm.vmid, instanceId: id };
     const writes = () => Object.entries(env.sim.stats().requests).filter(([k]) => !k.startsWith("GET")).reduce((n, [, c]) => n + (c as number), 0);
     const sent = writes();
@@ -86,7 +55,7 @@ describe("the provider's guard at its edges", () => {
     await env.api("PUT", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { delete: "ide2" });
 
     // A VM made with no name: the listing shows it as `VM <vmid>` until it is read by VMID.
-    await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4711, memory: 512, cores: 1, sata1: `${volume},media=cdrom` })) as string);
+    expect(await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4711, memory: 512, cores: 1, sata1: `${volume},media=cdrom` })) as string)).toBe("OK");
     expect(((await listing(env)).find((v) => v.vmid === 4711)?.name ?? "VM 4711")).toBe("VM 4711");
     await provider.deleteVolume({ node: vm.node, volume, instanceId: id, vmid: vm.vmid });
     expect(await isos(env, vm.node)).toContain(volume);
@@ -145,7 +114,7 @@ describe("a VM delete PVE refuses with a 'does not exist' about something else",
     const id = plan.changes.find((c) => c.kind === "create")!.instanceId;
     const vm = (await listing(env)).find((v) => v.name === id)!;
     // An operator adds a scratch disk, then retires the storage definition (the data stays).
-    await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { scsi1: "scratch:1" })) as string | null);
+    expect(await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { scsi1: "scratch:1" })) as string | null)).toBe("OK");
     await env.api("DELETE", "/storage/scratch");
     const provider = env.provider();
     // qemu-server's destroy_vm dies with "storage 'scratch' does not exist" (PVE::Storage::path

@@ -6,48 +6,22 @@
  */
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 import type { ProxmoxProvider } from "../../src/providers/proxmox/index.js";
 import { planAndApply, planNow, startEnv, type Env } from "./harness.js";
-
-interface Listed { vmid: number; node: string; name?: string; tags?: string; status: string; template?: number }
+import { caught, isos, listVms, settle, type Listed } from "./cluster-api.js";
 
 async function listing(env: Env): Promise<Listed[]> {
-  return ((await env.api("GET", "/cluster/resources?type=vm")) as Listed[]).filter((v) => !v.template);
+  return (await listVms(env)).filter((v) => !v.template);
 }
 
 async function config(env: Env, node: string, vmid: number): Promise<Record<string, string | number>> {
   return (await env.api("GET", `/nodes/${node}/qemu/${vmid}/config`)) as Record<string, string | number>;
 }
 
-async function isos(env: Env, node: string): Promise<string[]> {
-  return ((await env.api("GET", `/nodes/${node}/storage/local/content?content=iso`)) as { volid: string }[]).map((c) => c.volid);
-}
-
 /** An operator's hand-made VM: `qm create` through the API. */
 async function handMade(env: Env, node: string, vmid: number, fields: Record<string, string | number>): Promise<void> {
   const upid = (await env.api("POST", `/nodes/${node}/qemu`, { vmid, memory: 1024, cores: 1, ...fields })) as string;
   await settle(env, upid);
-}
-
-async function settle(env: Env, upid: string | null): Promise<void> {
-  if (!upid) return;
-  const node = upid.split(":")[1]!;
-  for (;;) {
-    const st = (await env.api("GET", `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`)) as { status: string };
-    if (st.status === "stopped") return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function caught(p: Promise<unknown>): Promise<ProxmoxError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProxmoxError) return e;
-    throw e;
-  }
-  throw new Error("expected a ProxmoxError");
 }
 
 async function ours(env: Env): Promise<Listed[]> {

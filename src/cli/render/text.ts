@@ -2,7 +2,7 @@
  * The human plan, in Terraform's layout and words (its plan output and drift report): drift block, legend,
  * one block per instance, capacity table, summary line. Pure: takes a Plan, returns a string.
  */
-import { structuredPatch } from "diff";
+import { unifiedDiffLines } from "../../planner/replace-causes.js";
 import type { DriftFinding, InstanceChange, NodeCapacity, Plan, RefreshReport } from "../../planner/types.js";
 import { palette, type Palette } from "./ansi.js";
 import { isDrift, type InfoKind } from "../../planner/drift.js";
@@ -165,20 +165,8 @@ function renderChange(c: InstanceChange, d: Display, p: Palette, sensitiveDiff: 
   return lines;
 }
 
-/** A unified diff of two texts (hunks only, no file header), as lines. */
-export function unifiedDiff(before: string, after: string): string[] {
-  const patch = structuredPatch("before", "after", ensureNl(before), ensureNl(after), "", "", { context: 3 });
-  const lines: string[] = [];
-  for (const h of patch.hunks) {
-    lines.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`);
-    for (const l of h.lines) if (!l.startsWith("\\")) lines.push(l);
-  }
-  return lines;
-}
-
-function ensureNl(s: string): string {
-  return s === "" || s.endsWith("\n") ? s : `${s}\n`;
-}
+/** A unified diff of two texts (hunks only, no file header), as lines: the planner's, for the renderers. */
+export const unifiedDiff = unifiedDiffLines;
 
 function colourDiffLine(l: string, p: Palette): string {
   if (l.startsWith("+")) return p.green(l);
