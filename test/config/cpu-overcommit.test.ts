@@ -1,33 +1,8 @@
 /** `cpu_overcommit` in the shard file: default 4, JSONC and HCL give the same value, a bad value is one file:line:col line. */
 import { describe, expect, it } from "vitest";
-import { BASE, clone, load, loadObject, problems } from "./helpers.js";
+import { BASE, clone, hclShard, load, loadObject, problems } from "./helpers.js";
 
-const hcl = (options: string) => `
-cluster { id = "demo" }
-shard {
-  id = "dev"
-  infra {
-    provider = "proxmox"
-    region   = "dev"
-    zone     = "deva"
-    options = {
-${options}
-    }
-  }
-  subnet_pools = { default = ["vmbr0"] }
-}
-defaults {
-  args = { TemplateName = "debian-13-template", StoragePool = "local-lvm", Cores = 1, Memory = 512 }
-}
-template "web" {
-  kind = "web"
-  arch = "amd64"
-}
-group "default" "web" {
-  template = "web"
-  size     = 2
-}
-`;
+const hcl = (options: string) => hclShard({ options });
 
 const withOption = (value: unknown) => {
   const file = clone(BASE) as { shard: { infra: Record<string, unknown> } };

@@ -1,33 +1,11 @@
 /** `drift.ignore` in the shard file: JSONC and HCL give the same rules; a bad rule is one problem line. */
 import { describe, expect, it } from "vitest";
-import { BASE, clone, load, loadObject, problemsOf } from "./helpers.js";
+import { BASE, clone, hclShard, load, loadObject, problemsOf } from "./helpers.js";
 
-const HCL = `
-cluster { id = "demo" }
-shard {
-  id = "dev"
-  infra {
-    provider = "proxmox"
-    region   = "dev"
-    zone     = "deva"
-  }
-  subnet_pools = { default = ["vmbr0"] }
-}
-defaults {
-  args = { TemplateName = "debian-13-template", StoragePool = "local-lvm", Cores = 1, Memory = 512 }
-}
-template "web" {
-  kind = "web"
-  arch = "amd64"
-}
-group "default" "web" {
-  template = "web"
-  size     = 2
-}
-drift {
+const HCL = hclShard({ after: `drift {
   ignore = [{ name = "pet-*" }, { vmid = 500 }, { tag = "backup" }]
 }
-`;
+` });
 
 describe("drift.ignore in the shard file", () => {
   it("loads the same rules from JSONC and HCL", async () => {

@@ -36,3 +36,35 @@ export async function problems(text: string, name = "t.jsonc", shard?: string): 
 export async function problemsOf(obj: unknown, shard?: string): Promise<string[]> {
   return problems(JSON.stringify(obj, null, 2), "t.jsonc", shard);
 }
+
+/**
+ * The HCL twin of BASE: one shard, one group of 2. `options` (lines, already indented) becomes the
+ * infra's `options = { … }`; `after` is appended after the group (e.g. a `drift { … }` block).
+ */
+export function hclShard(p: { options?: string; after?: string } = {}): string {
+  const options = p.options === undefined ? "" : `    options = {\n${p.options}\n    }\n`;
+  return `
+cluster { id = "demo" }
+shard {
+  id = "dev"
+  infra {
+    provider = "proxmox"
+    region   = "dev"
+    zone     = "deva"
+${options}  }
+  subnet_pools = { default = ["vmbr0"] }
+}
+defaults {
+  args = { TemplateName = "debian-13-template", StoragePool = "local-lvm", Cores = 1, Memory = 512 }
+}
+template "web" {
+  kind = "web"
+  arch = "amd64"
+}
+group "default" "web" {
+  template = "web"
+  size     = 2
+}
+${p.after ?? ""}`;
+}
+
