@@ -1,0 +1,34 @@
+// @ts-check
+/**
+ * Mutation testing of the Proxmox provider's safety paths (issue 18): the API client (no re-send of
+ * a non-idempotent call, secrets masked), the permission backstop and the operations (ownership
+ * guard, ISO-in-use check, delete only when ours). Run with
+ *   scripts/with-s3.sh npx stryker run stryker/provider.config.mjs
+ * Narrow with `--mutate src/providers/proxmox/permissions.ts`. The TypeScript checker is off: on two
+ * shared cores it costs more than the test runs themselves; a mutant that does not type-check is
+ * still killed (or survives) by the tests.
+ *
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  packageManager: "npm",
+  testRunner: "vitest",
+  vitest: { configFile: "stryker/provider.vitest.config.ts", related: false },
+  checkers: [],
+  coverageAnalysis: "perTest",
+  ignoreStatic: true,
+  concurrency: 1,
+  mutate: [
+    "src/providers/proxmox/api/client.ts",
+    "src/providers/proxmox/permissions.ts",
+    "src/providers/proxmox/operations.ts",
+  ],
+  ignorePatterns: ["dist", "reports", "coverage", ".pvefleet", ".stryker-tmp*"],
+  timeoutMS: 20_000,
+  timeoutFactor: 2,
+  reporters: ["clear-text", "progress", "json"],
+  jsonReporter: { fileName: "reports/mutation/provider/mutation.json" },
+  incremental: false,
+  tempDirName: ".stryker-tmp-provider",
+  cleanTempDir: "always",
+};
