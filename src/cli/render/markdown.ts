@@ -377,7 +377,11 @@ function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: Markdo
   let sectionsLeftOut = 0;
   const skeleton = (g: GroupInfo) => [`### ${cell(g.name, 120)}`, "", `**${kindsPhrase(g.counts)}**`, ...(g.spec ? ["", specLine(g.spec)] : []), "",
     "| | instance | node | vmid | change |", "|:-:|---|---|--:|---|"];
-  for (const g of all) {
+  // Sections are handed out loudest first, so a group that destroys or replaces VMs keeps its
+  // section (and the rows the callouts point to) when quieter groups earlier in the plan would use
+  // up the room; they are printed in the plan's order.
+  const loudness = (g: GroupInfo) => (g.counts.get("delete") ? 0 : g.counts.get("replace") ? 1 : 2);
+  for (const g of [...all].sort((a, b) => loudness(a) - loudness(b))) {
     const first = nextRow(g)!;
     const lines = [...skeleton(g), row(first)];
     const more = g.total > 1 ? cost(["", moreLine(g, g.counts, g.total), ""]) : cost([""]);
@@ -393,6 +397,8 @@ function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: Markdo
     g.cursor.index++;
     sections.push(g);
   }
+  const position = new Map(all.map((g, i) => [g, i]));
+  sections.sort((a, b) => position.get(a)! - position.get(b)!);
   // Then rows round-robin, so a big group never starves a small one; a group whose next row does
   // not fit is done. Each round places a row or ends: linear in the rows shown.
   let open = sections.filter((g) => g.shown.length < g.total);
@@ -455,7 +461,7 @@ function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: Markdo
     if (!tailReserve) return undefined;
     head[1] = meta(true);
     budget.release(tailReserve);
-    budget.force(body, tailNote({ rowsShown, total: plan.changes.length, sections: sectionsLeftOut, details: detailsLeftOut, warnings: warningsLeftOut, limited: budget.refused || sectionsLeftOut > 0 }, ci, options.savedTo));
+    budget.force(body, tailNote({ rowsShown, total: plan.changes.length, sections: sectionsLeftOut, table: tableLeftOut, details: detailsLeftOut, warnings: warningsLeftOut, limited: budget.refused || sectionsLeftOut > 0 }, ci, options.savedTo));
   }
   const md = [...head, ...body].join("\n");
   // Only a limit smaller than the forced parts (markers, summary, destroy/replace callouts) can
@@ -471,6 +477,8 @@ interface LeftOut {
   rowsShown: number;
   total: number;
   sections: number;
+  /** Groups summed in the counts table's "… N more groups" row. */
+  table: number;
   details: number;
   warnings: number;
   /** Left out for want of room (else only for the per-group sample size). */
@@ -482,17 +490,19 @@ function tailNote(l: LeftOut, ci: CiContext, savedTo: string | undefined): strin
   const what = [
     l.rowsShown < l.total ? `${num(l.rowsShown)} of ${plural(l.total, "change")} shown as rows` : "",
     l.sections ? `${plural(l.sections, "group")} without a section` : "",
+    l.table ? `${plural(l.table, "group")} summed in one row of the counts table` : "",
     l.details ? `${plural(l.details, "instance detail")} left out` : "",
     l.warnings ? `${plural(l.warnings, "kind")} of warning left out` : "",
   ].filter(Boolean).join(", ");
-  const why = l.limited ? ` to fit GitHub's ${num(GITHUB_COMMENT_LIMIT)}-character comment limit` : ` (up to ${MAX_ROWS_PER_GROUP} rows per group)`;
+  const caps = [l.rowsShown < l.total ? `up to ${MAX_ROWS_PER_GROUP} rows per group` : "", l.table ? `up to ${MAX_TABLE_GROUPS} groups listed` : ""];
+  const why = l.limited ? ` to fit GitHub's ${num(GITHUB_COMMENT_LIMIT)}-character comment limit` : ` (${caps.filter(Boolean).join(", ")})`;
   return alert("NOTE", [`${clip(what, 300)}${why}. The full plan: ${fullPointer(ci, "plan", savedTo)}.`]);
 }
 
 /** Room for the closing note with every count at its largest. */
 function tailReserveFor(plan: Plan, options: MarkdownOptions): number {
   const n = Math.max(2, plan.changes.length);
-  return cost(tailNote({ rowsShown: n - 1, total: n, sections: n, details: n, warnings: 99, limited: true }, ciContext(options.env ?? process.env), options.savedTo));
+  return cost(tailNote({ rowsShown: n - 1, total: n, sections: n, table: n, details: n, warnings: 99, limited: true }, ciContext(options.env ?? process.env), options.savedTo));
 }
 
 const DRIFT_KINDS: DriftFinding["kind"][] = ["attribute", "missing", "stopped", "orphan", "suspicious", "unmanaged"];
