@@ -18,7 +18,7 @@
  * memory to its node before the next choice, so ten new VMs spread instead of piling up.
  */
 import type { LiveNode } from "../types.js";
-import { rankByTopsis } from "./topsis.js";
+import { rankByTopsis, rankFlat } from "./topsis.js";
 
 export type SchedulerName = "nstance" | "pve-static";
 export const SCHEDULERS: readonly SchedulerName[] = ["nstance", "pve-static"];
@@ -80,25 +80,38 @@ export function createPlacementLedger(nodes: LiveNode[], scheduler: SchedulerNam
       }
       if (nodes.length === 0) return { error: "no nodes available in cluster" };
       if (eligible.length === 0) return { error: "no online nodes available" };
-      let candidates = eligible.filter((n) => n.maxmem - n.usedMemoryBytes >= vm.memoryBytes);
-      if (candidates.length === 0) {
+      // One pass: the nodes whose free memory holds the VM and, with a spread, hold the fewest of
+      // the group's instances (soft anti-affinity), then TOPSIS among them.
+      let candidates: NodeUsage[] = [];
+      let fewest = Infinity;
+      let fits = false;
+      for (const n of eligible) {
+        if (n.maxmem - n.usedMemoryBytes < vm.memoryBytes) continue;
+        fits = true;
+        const members = spread ? (spread[n.node] ?? 0) : 0;
+        if (members < fewest) {
+          fewest = members;
+          candidates = [];
+        }
+        if (members === fewest) candidates.push(n);
+      }
+      if (!fits) {
         return { error: `no online node has ${formatMiB(vm.memoryBytes)} MiB of memory free` };
       }
-      if (spread) {
-        // Soft anti-affinity: the nodes holding the fewest of the group's instances, then TOPSIS.
-        const fewest = Math.min(...candidates.map((n) => spread[n.node] ?? 0));
-        candidates = candidates.filter((n) => (spread[n.node] ?? 0) === fewest);
-      }
-      const matrix = scheduler === "nstance" ? nstanceMatrix(candidates) : pveStaticMatrix(eligible, candidates, vm);
-      const weights = scheduler === "nstance" ? NSTANCE_WEIGHTS : PVE_STATIC_WEIGHTS;
-      const { order, scores } = rankByTopsis(matrix, weights);
-      // One candidate is the ideal and the anti-ideal at once (TOPSIS says 0); it is simply the choice.
-      const closeness = candidates.length === 1 ? [1] : scores;
+      const { order, scores } = scheduler === "nstance"
+        ? rankFlat(nstanceMatrix(candidates), candidates.length, NSTANCE_WEIGHTS)
+        : rankByTopsis(pveStaticMatrix(eligible, candidates, vm), PVE_STATIC_WEIGHTS);
       const chosen = candidates[order[0]];
       chosen.usedCores += vmCores(vm, chosen);
       chosen.usedMemoryBytes += vm.memoryBytes;
-      const ranking = order.map((i) => candidates[i].node);
-      return { node: chosen.node, ranking, scores: Object.fromEntries(order.map((i) => [candidates[i].node, closeness[i]])) };
+      // One candidate is the ideal and the anti-ideal at once (TOPSIS says 0); it is simply the choice.
+      const ranking: string[] = [];
+      const byNode: Record<string, number> = {};
+      for (const i of order) {
+        ranking.push(candidates[i].node);
+        byNode[candidates[i].node] = candidates.length === 1 ? 1 : scores[i];
+      }
+      return { node: chosen.node, ranking, scores: byNode };
     },
     usage() {
       return eligible.map((n) => ({ ...n }));
@@ -106,11 +119,16 @@ export function createPlacementLedger(nodes: LiveNode[], scheduler: SchedulerNam
   };
 }
 
-/** Rows: candidate nodes; columns: free CPU fraction, free memory fraction (both maximised). */
-function nstanceMatrix(candidates: NodeUsage[]): number[][] {
+/** Rows: candidate nodes; columns: free CPU fraction, free memory fraction (both maximised), row-major. */
+function nstanceMatrix(candidates: NodeUsage[]): Float64Array {
   // Free CPU can go below zero once the ledger books more cores than a node has (PVE lets CPU be
   // overcommitted); the value still orders nodes correctly, so it is not clamped.
-  return candidates.map((n) => [1 - n.usedCores / n.maxcpu, 1 - n.usedMemoryBytes / n.maxmem]);
+  const values = new Float64Array(candidates.length * 2);
+  candidates.forEach((n, i) => {
+    values[2 * i] = 1 - n.usedCores / n.maxcpu;
+    values[2 * i + 1] = 1 - n.usedMemoryBytes / n.maxmem;
+  });
+  return values;
 }
 
 /** Rows: candidate nodes; columns: 1 + RMS CPU load, 1 + max CPU load, 1 + RMS mem load, 1 + max mem load. */
