@@ -57,8 +57,13 @@ const CONFIRM_LIMIT = 50;
 export class Preflight {
   private requests = 0;
   private readonly problems: PreflightProblem[] = [];
-  private readonly needs: Need[] = [];
+  /** Every privilege need once, keyed by path, privileges, any-of and alternative path (the first action that needs it names it). */
+  private readonly needs = new Map<string, Need>();
   private readonly templates = new Map<string, Promise<TemplateFacts>>();
+  /** The template a clone names, per template reference and target node (10,000 clones name a handful). */
+  private readonly templateFor = new Map<string, Promise<TemplateFacts | undefined>>();
+  /** What cloning a template needs beyond the VM's own path, per template, full/linked and target storage. */
+  private readonly cloneNeeds = new Map<string, { path: string; privs: string[] }[]>();
   private readonly nodeStorages = new Map<string, Promise<NodeStorage[] | undefined>>();
   private readonly nodeBridges = new Map<string, Promise<Set<string> | undefined>>();
   private pools?: Promise<Set<string> | undefined>;
@@ -91,7 +96,8 @@ export class Preflight {
   }
 
   private need(path: string, privs: string[], why: string, extra: Partial<Need> = {}): void {
-    this.needs.push({ path, privs, why, ...extra });
+    const key = `${path}\0${privs.join(",")}\0${extra.any ? 1 : 0}\0${extra.orPath ?? ""}`;
+    if (!this.needs.has(key)) this.needs.set(key, { path, privs, why, ...extra });
   }
 
   private async get<T>(path: string, query?: Record<string, string>): Promise<T | undefined> {
@@ -115,18 +121,7 @@ export class Preflight {
         if (!t) return;
         this.need(`/vms/${t.vmid}`, ["VM.Clone", "VM.Audit"], why);
         if (!t.config) return;
-        for (const key of driveKeys(t.config)) {
-          const d = parseDrive(t.config[key]!);
-          if (d.media === "cdrom" || !d.storage) continue;
-          this.need(`/storage/${a.params.full ? a.params.storage : d.storage}`, ["Datastore.AllocateSpace"], why);
-        }
-        for (const key of Object.keys(t.config).filter((k) => /^net\d+$/.test(k)).sort()) {
-          const net = parseNet0(t.config![key]!);
-          if (net.bridge) this.need(sdnPath(net.bridge, net.vlan), ["SDN.Use"], why);
-        }
-        if (!bootDiskOf(t.config)) {
-          this.problem(`template ${t.vmid} on ${t.node} has no boot disk (no disk in its boot order, no scsi/virtio/sata/ide disk)`, `give the template a disk and a boot order (qm set ${t.vmid} --boot order=<disk>)`);
-        }
+        for (const n of this.templateCloneNeeds(t, t.config, a.params.full, a.params.storage)) this.need(n.path, n.privs, why);
         return;
       }
       case "configure": {
@@ -202,7 +197,43 @@ export class Preflight {
   // ---- cluster objects -----------------------------------------------------------------------
 
   /** The template a clone names, on the node it clones from (TemplateName: the chosen node). */
-  private async template(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
+  private template(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
+    const ref = a.params.template;
+    const key = `${"name" in ref ? `name:${ref.name}` : `vmid:${ref.vmid}@${ref.node ?? ""}`}>${a.node}`;
+    let pending = this.templateFor.get(key);
+    if (!pending) {
+      pending = this.findTemplate(a);
+      this.templateFor.set(key, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * What cloning template `t` needs besides the new VM's path: AllocateSpace on every disk's storage
+   * (the target's for a full clone), SDN.Use on its bridges; and a problem when it has no boot disk.
+   */
+  private templateCloneNeeds(t: TemplateFacts, config: Record<string, string>, full: boolean, storage: string): { path: string; privs: string[] }[] {
+    const key = `${t.node}/${t.vmid}\0${full}\0${storage}`;
+    let needs = this.cloneNeeds.get(key);
+    if (needs) return needs;
+    needs = [];
+    for (const k of driveKeys(config)) {
+      const d = parseDrive(config[k]!);
+      if (d.media === "cdrom" || !d.storage) continue;
+      needs.push({ path: `/storage/${full ? storage : d.storage}`, privs: ["Datastore.AllocateSpace"] });
+    }
+    for (const k of Object.keys(config).filter((x) => /^net\d+$/.test(x)).sort()) {
+      const net = parseNet0(config[k]!);
+      if (net.bridge) needs.push({ path: sdnPath(net.bridge, net.vlan), privs: ["SDN.Use"] });
+    }
+    if (!bootDiskOf(config)) {
+      this.problem(`template ${t.vmid} on ${t.node} has no boot disk (no disk in its boot order, no scsi/virtio/sata/ide disk)`, `give the template a disk and a boot order (qm set ${t.vmid} --boot order=<disk>)`);
+    }
+    this.cloneNeeds.set(key, needs);
+    return needs;
+  }
+
+  private async findTemplate(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
     const ref = a.params.template;
     const templates = this.templateVms;
     let found: { vmid: number; node: string } | undefined;
@@ -303,7 +334,8 @@ export class Preflight {
   // ---- privileges ----------------------------------------------------------------------------
 
   private async privileges(newVmids: ReadonlySet<number>, poolOfNew: ReadonlyMap<number, string>): Promise<void> {
-    if (this.needs.length === 0) return;
+    if (this.needs.size === 0) return;
+    const needs = [...this.needs.values()];
     const tree = (await this.get<Tree>("/access/permissions")) ?? {};
     const exact = new Map<string, Promise<Record<string, number | boolean>>>();
     const read = (path: string) => {
@@ -314,25 +346,41 @@ export class Preflight {
       }
       return p;
     };
-    // One unlisted VMID path stands for every unlisted one.
-    const unlisted = [...new Set(this.needs.map((n) => n.path))].find((p) => /^\/vms\/\d+$/.test(p) && !(p in tree));
-    const privsOf = async (path: string): Promise<Record<string, number | boolean>> => {
+    const isVmPath = (path: string) => path.startsWith("/vms/") && /^\/vms\/\d+$/.test(path);
+    // One unlisted VMID path stands for every unlisted one; a new VM cloned into a pool also gets
+    // the pool's roles, without propagation (RPCEnvironment.pm:39-81).
+    const unlisted = needs.find((n) => isVmPath(n.path) && !(n.path in tree))?.path;
+    const poolOf = (path: string) => (isVmPath(path) && !(path in tree) && newVmids.has(Number(path.slice(5))) ? poolOfNew.get(Number(path.slice(5))) : undefined);
+    // Every exact read the evaluation needs, at once (the client bounds the concurrency).
+    const wanted = new Set<string>();
+    for (const n of needs) {
+      if (n.orPath) wanted.add(n.orPath);
+      if (n.path in tree) continue;
+      if (!isVmPath(n.path)) wanted.add(n.path);
+      const pool = poolOf(n.path);
+      if (pool) wanted.add(`/pool/${pool}`);
+    }
+    if (unlisted) wanted.add(unlisted);
+    const answers = new Map<string, Record<string, number | boolean>>();
+    await Promise.all([...wanted].map(async (path) => answers.set(path, await read(path))));
+    const withPool = new Map<string, Record<string, number | boolean>>();
+    const privsOf = (path: string): Record<string, number | boolean> => {
       if (path in tree) return tree[path]!;
-      if (/^\/vms\/\d+$/.test(path) && unlisted) {
-        const base = await read(unlisted);
-        // A new VM cloned into a pool also gets the pool's roles, without propagation (RPCEnvironment.pm:39-81).
-        const pool = poolOfNew.get(Number(path.slice(5)));
-        return pool && newVmids.has(Number(path.slice(5))) ? { ...(await read(`/pool/${pool}`)), ...base } : base;
-      }
-      return read(path);
+      if (!isVmPath(path)) return answers.get(path)!;
+      const base = answers.get(unlisted!)!;
+      const pool = poolOf(path);
+      if (!pool) return base;
+      let merged = withPool.get(pool);
+      if (!merged) withPool.set(pool, (merged = { ...answers.get(`/pool/${pool}`)!, ...base }));
+      return merged;
     };
     const held = (privs: Record<string, number | boolean>, p: string) => privs[p] !== undefined;
     // Per path: every privilege it lacks, and the actions that need them.
     const missing = new Map<string, { path: string; privs: Set<string>; whys: Set<string> }>();
     let confirmed = 0;
-    for (const n of dedupeNeeds(this.needs)) {
-      const have = await privsOf(n.path);
-      const alt = n.orPath ? await read(n.orPath) : undefined;
+    for (const n of needs) {
+      const have = privsOf(n.path);
+      const alt = n.orPath ? answers.get(n.orPath) : undefined;
       let lack = n.any ? (n.privs.some((p) => held(have, p)) ? [] : [n.privs.join("|")]) : n.privs.filter((p) => !held(have, p) && !(alt && held(alt, p)));
       if (lack.length > 0 && !(n.path in tree) && confirmed < CONFIRM_LIMIT && !exact.has(n.path)) {
         // Taken from another path's answer: confirm on the path itself before refusing.
@@ -404,15 +452,6 @@ function fixFor(paths: string[], privs: string, token: string): string {
   const grant = `pveum acl modify ${aclPath} --tokens '${token}' --roles ${role}`;
   const role2 = privs.includes("Cloudinit") || privs.includes("CDROM") ? " (PVEVMAdmin carries VM.Config.CDROM and VM.Config.Cloudinit)" : "";
   return `${grant}${role2}; a privilege-separated token also needs it on its user (pveum acl modify ${aclPath} --users '${token.split("!")[0]}' --roles ${role})`;
-}
-
-function dedupeNeeds(needs: Need[]): Need[] {
-  const seen = new Map<string, Need>();
-  for (const n of needs) {
-    const key = `${n.path}\0${n.privs.join(",")}\0${n.any ? 1 : 0}\0${n.orPath ?? ""}`;
-    if (!seen.has(key)) seen.set(key, n);
-  }
-  return [...seen.values()];
 }
 
 function dedupe(problems: PreflightProblem[]): PreflightProblem[] {
