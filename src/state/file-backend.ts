@@ -33,6 +33,17 @@ export interface WriterLockWait {
   staleAfterMs: number;
 }
 
+/**
+ * Time as the writer lock sees it (its age, the wait, the pauses). Production uses the wall clock;
+ * tests pass a clock they move by hand to check the 1 s / 30 s / 60 s thresholds at their edges.
+ */
+export interface WriterLockClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const wallClock: WriterLockClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
 let defaultWaitListener: ((wait: WriterLockWait) => void) | undefined;
 
 /**
@@ -49,7 +60,7 @@ export class FileBackend implements ObjectBackend {
 
   constructor(
     readonly root: string,
-    private readonly options: { onWriterLockWait?: (wait: WriterLockWait) => void } = {},
+    private readonly options: { onWriterLockWait?: (wait: WriterLockWait) => void; clock?: WriterLockClock } = {},
   ) {
     this.description = `file ${path.resolve(root)}`;
   }
@@ -129,10 +140,12 @@ export class FileBackend implements ObjectBackend {
    * the same stale lock cannot each remove the other's fresh one.
    */
   private async withWriterLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+    const clock = this.options.clock ?? wallClock;
     const lockPath = `${file}.wlock`;
     const nonce = randomUUID();
-    const content = `${process.pid} ${hostname()} ${nonce} ${Date.now()}\n`;
-    const started = Date.now();
+    const content = `${process.pid} ${hostname()} ${nonce} ${clock.now()}\n`;
+    const started = clock.now();
+    const now = () => clock.now();
     let pauseMs = 1;
     let reported = "";
     for (;;) {
@@ -147,20 +160,20 @@ export class FileBackend implements ObjectBackend {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(`create ${lockPath}`, e);
       }
-      await breakIfStale(lockPath);
-      if (Date.now() - started > WRITER_LOCK_NOTICE_MS) {
-        const held = await readLock(lockPath);
+      await breakIfStale(lockPath, now);
+      if (clock.now() - started > WRITER_LOCK_NOTICE_MS) {
+        const held = await readLock(lockPath, now);
         const listener = this.options.onWriterLockWait ?? defaultWaitListener;
         if (held && held.raw !== reported && listener) {
           reported = held.raw;
           listener({ lockPath, pid: held.pid, host: held.host, since: new Date(held.time), staleAfterMs: STALE_WRITER_LOCK_MS });
         }
       }
-      if (Date.now() - started > WRITER_LOCK_WAIT_MS) {
+      if (clock.now() - started > WRITER_LOCK_WAIT_MS) {
         throw new UserError("STATE_IO", `timed out waiting for the writer lock ${lockPath}; if no pvefleet is running, remove it`);
       }
       // Jittered short pauses: the lock is held for a few milliseconds.
-      await sleep(pauseMs + Math.random() * pauseMs);
+      await clock.sleep(pauseMs + Math.random() * pauseMs);
       pauseMs = Math.min(pauseMs * 2, 20);
     }
     try {
@@ -173,9 +186,9 @@ export class FileBackend implements ObjectBackend {
   }
 }
 
-async function breakIfStale(lockPath: string): Promise<void> {
-  const seen = await readLock(lockPath);
-  if (!seen || !isStale(seen)) return;
+async function breakIfStale(lockPath: string, now: () => number): Promise<void> {
+  const seen = await readLock(lockPath, now);
+  if (!seen || !isStale(seen, now)) return;
   const breaker = `${lockPath}.break`;
   let fh: fs.FileHandle;
   try {
@@ -184,13 +197,13 @@ async function breakIfStale(lockPath: string): Promise<void> {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") return;
     // A breaker that died mid-break leaves this file; it is only ever held for a moment.
     const st = await fs.stat(breaker).catch(() => undefined);
-    if (st && Date.now() - st.mtimeMs > STALE_WRITER_LOCK_MS) await fs.rm(breaker, { force: true });
+    if (st && now() - st.mtimeMs > STALE_WRITER_LOCK_MS) await fs.rm(breaker, { force: true });
     return;
   }
   try {
     await fh.close();
-    const again = await readLock(lockPath);
-    if (again && again.raw === seen.raw && isStale(again)) await fs.rm(lockPath, { force: true });
+    const again = await readLock(lockPath, now);
+    if (again && again.raw === seen.raw && isStale(again, now)) await fs.rm(lockPath, { force: true });
   } finally {
     await fs.rm(breaker, { force: true });
   }
@@ -203,17 +216,17 @@ interface WriterLock {
   time: number;
 }
 
-async function readLock(lockPath: string): Promise<WriterLock | undefined> {
+async function readLock(lockPath: string, now: () => number): Promise<WriterLock | undefined> {
   const raw = await fs.readFile(lockPath, "utf8").catch(() => undefined);
   if (raw === undefined) return undefined;
   const [pid, host, , time] = raw.trim().split(" ");
   // A lock file caught between create and write is empty: treat it as fresh until it ages.
   const st = await fs.stat(lockPath).catch(() => undefined);
-  return { raw, pid: Number(pid), host: host ?? "", time: Number(time) || (st?.mtimeMs ?? Date.now()) };
+  return { raw, pid: Number(pid), host: host ?? "", time: Number(time) || (st?.mtimeMs ?? now()) };
 }
 
-function isStale(lock: WriterLock): boolean {
-  if (Date.now() - lock.time > STALE_WRITER_LOCK_MS) return true;
+function isStale(lock: WriterLock, now: () => number): boolean {
+  if (now() - lock.time > STALE_WRITER_LOCK_MS) return true;
   if (lock.host !== hostname() || !Number.isInteger(lock.pid) || lock.pid <= 0) return false;
   try {
     process.kill(lock.pid, 0);

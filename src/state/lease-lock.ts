@@ -24,6 +24,18 @@ import type { LeaseLock, LockInfo, ObjectBackend } from "./types.js";
 export const DEFAULT_LEASE_TTL_MS = 60_000;
 export const DEFAULT_RELEASE_GRACE_MS = 5_000;
 
+/**
+ * Time as the lock sees it: expiries, the release grace, the wait deadline and the backoff pauses.
+ * Production uses the wall clock; tests pass a clock they move by hand, to check each threshold at
+ * its exact edge without waiting for it. (The renewal timer is a real interval either way.)
+ */
+export interface LockClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const wallClock: LockClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
 export interface LockOptions {
   timeoutMs?: number;
   ttlMs?: number;
@@ -33,6 +45,7 @@ export interface LockOptions {
   backoffMaxMs?: number;
   /** How long a released lease must stay unchanged before a contender takes it over. */
   releaseGraceMs?: number;
+  clock?: LockClock;
 }
 
 interface StoredLock extends LockInfo {
@@ -90,16 +103,17 @@ export async function acquireLease(backend: ObjectBackend, key: string, location
   const releaseGraceMs = options.releaseGraceMs ?? DEFAULT_RELEASE_GRACE_MS;
   const maxBackoff = options.backoffMaxMs ?? 16_000;
   let backoff = options.backoffInitialMs ?? 1_000;
-  const started = Date.now();
+  const clock = options.clock ?? wallClock;
+  const started = clock.now();
   const id = randomUUID();
-  const created = new Date().toISOString();
+  const created = new Date(clock.now()).toISOString();
   const fresh = (): StoredLock => ({
     id,
     operation,
     who: who(),
     version: VERSION,
     created,
-    expires: new Date(Date.now() + ttlMs).toISOString(),
+    expires: new Date(clock.now() + ttlMs).toISOString(),
     path: key,
     nonce: randomUUID(),
   });
@@ -110,7 +124,7 @@ export async function acquireLease(backend: ObjectBackend, key: string, location
     const mine = fresh();
     try {
       const { etag } = await backend.put(key, encode(mine), { ifNoneMatch: "*" });
-      return new HeldLease(backend, key, mine, etag, ttlMs, releaseGraceMs);
+      return new HeldLease(backend, key, mine, etag, ttlMs, releaseGraceMs, clock);
     } catch (e) {
       if (!isStoreConflict(e)) throw e;
     }
@@ -121,27 +135,27 @@ export async function acquireLease(backend: ObjectBackend, key: string, location
     if (!holder) {
       throw new UserError("LOCK_CORRUPT", `the lock object ${location} (${key}) is not a pvefleet lock; inspect it and remove it with force-unlock or by hand`);
     } else if (holder.released) {
-      if (releasedSeen?.etag !== current.etag) releasedSeen = { etag: current.etag, at: Date.now() };
-      takeOver = Date.now() - releasedSeen.at >= releaseGraceMs;
+      if (releasedSeen?.etag !== current.etag) releasedSeen = { etag: current.etag, at: clock.now() };
+      takeOver = clock.now() - releasedSeen.at >= releaseGraceMs;
       if (!takeOver) {
         // The releaser is about to delete it: look again soon rather than backing off.
-        await sleep(Math.min(100, releaseGraceMs / 4));
+        await clock.sleep(Math.min(100, releaseGraceMs / 4));
         continue;
       }
     } else {
-      takeOver = Date.parse(holder.expires) <= Date.now();
+      takeOver = Date.parse(holder.expires) <= clock.now();
     }
     if (takeOver) {
       const taken = fresh();
       try {
         const { etag } = await backend.put(key, encode(taken), { ifMatch: current.etag });
-        return new HeldLease(backend, key, taken, etag, ttlMs, releaseGraceMs);
+        return new HeldLease(backend, key, taken, etag, ttlMs, releaseGraceMs, clock);
       } catch (e) {
         if (!isStoreConflict(e)) throw e;
         continue; // another contender took it over first; look again
       }
     }
-    const waited = Date.now() - started;
+    const waited = clock.now() - started;
     if (waited >= timeoutMs) {
       throw new UserError(
         "STATE_LOCKED",
@@ -152,7 +166,7 @@ export async function acquireLease(backend: ObjectBackend, key: string, location
     }
     options.onWait?.(publicInfo(holder));
     // The last step is cut to the deadline, so the final attempt happens right at it.
-    await sleep(Math.min(backoff, timeoutMs - waited));
+    await clock.sleep(Math.min(backoff, timeoutMs - waited));
     backoff = Math.min(backoff * 2, maxBackoff);
   }
 }
@@ -171,6 +185,7 @@ class HeldLease implements LeaseLock {
     private etag: string,
     private readonly ttlMs: number,
     private readonly releaseGraceMs: number,
+    private readonly clock: LockClock,
   ) {
     this.timer = setInterval(() => {
       this.renewing ??= this.renew().finally(() => {
@@ -196,12 +211,12 @@ class HeldLease implements LeaseLock {
 
   /** Past its expiry by our clock: a contender may take it over now (acquireLease's rule). */
   private expired(): boolean {
-    return Date.parse(this.current.expires) <= Date.now();
+    return Date.parse(this.current.expires) <= this.clock.now();
   }
 
   private async renew(): Promise<void> {
     if (this.lost || this.released) return;
-    const next: StoredLock = { ...this.current, expires: new Date(Date.now() + this.ttlMs).toISOString(), nonce: randomUUID() };
+    const next: StoredLock = { ...this.current, expires: new Date(this.clock.now() + this.ttlMs).toISOString(), nonce: randomUUID() };
     try {
       const { etag } = await this.backend.put(this.key, encode(next), { ifMatch: this.etag });
       this.current = next;
@@ -240,9 +255,9 @@ class HeldLease implements LeaseLock {
     // Expired but not taken over: still try to mark it released, so the next run need not wait.
     // The If-Match write fails (and nothing is deleted) if anyone wrote the lock since.
     if (this.takenOver) return;
-    const marked: StoredLock = { ...this.current, released: true, releasedAt: new Date().toISOString(), nonce: randomUUID() };
+    const marked: StoredLock = { ...this.current, released: true, releasedAt: new Date(this.clock.now()).toISOString(), nonce: randomUUID() };
     // Measured from before the write: contenders start their grace only once they see it landed.
-    const markedAt = Date.now();
+    const markedAt = this.clock.now();
     try {
       await this.backend.put(this.key, encode(marked), { ifMatch: this.etag });
     } catch (e) {
@@ -251,7 +266,7 @@ class HeldLease implements LeaseLock {
       throw e;
     }
     // Delete only well inside the grace contenders wait before taking over a released lease.
-    if (Date.now() - markedAt < this.releaseGraceMs / 2) await this.backend.delete(this.key).catch(() => undefined);
+    if (this.clock.now() - markedAt < this.releaseGraceMs / 2) await this.backend.delete(this.key).catch(() => undefined);
   }
 }
 

@@ -12,9 +12,9 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FileBackend, ShardStateStore, StoreConflictError } from "../../src/state/index.js";
 import type { WriterLockWait } from "../../src/state/file-backend.js";
-import type { ObjectBackend, Versioned } from "../../src/state/types.js";
 import { UserError } from "../../src/errors.js";
 import { tempDir } from "./helpers.js";
+import { HookedBackend } from "./hooked-backend.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const LOCK_KEY = "shard/dev/state.lock";
@@ -23,25 +23,6 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   const e = await p.then(() => undefined, (err: unknown) => err);
   expect(e).toBeInstanceOf(UserError);
   return (e as UserError).code;
-}
-
-/** The file backend with hooks on get and put (the state suites' real I/O underneath). */
-class HookedBackend implements ObjectBackend {
-  readonly description = "hooked file backend";
-  onGet?: (key: string) => Versioned | undefined | "pass";
-  onPut?: (key: string, cond: { ifNoneMatch: "*" } | { ifMatch: string }) => void;
-  constructor(readonly inner: FileBackend) {}
-  async get(key: string): Promise<Versioned | undefined> {
-    const hooked = this.onGet?.(key) ?? "pass";
-    return hooked === "pass" ? this.inner.get(key) : hooked;
-  }
-  async put(key: string, body: Uint8Array, cond: { ifNoneMatch: "*" } | { ifMatch: string }): Promise<{ etag: string }> {
-    this.onPut?.(key, cond);
-    return this.inner.put(key, body, cond);
-  }
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
 }
 
 describe("lease lock edges", () => {
