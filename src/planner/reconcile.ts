@@ -56,10 +56,6 @@ export interface Reconciled {
 
 const PLACEHOLDER = "new:";
 
-export function isPlaceholder(instanceId: string): boolean {
-  return instanceId.startsWith(PLACEHOLDER);
-}
-
 export function reconcile(facts: Facts): Reconciled {
   const mode = facts.options.mode ?? "normal";
   const popts = facts.desired.provider.options;

@@ -1,0 +1,30 @@
+// @ts-check
+/**
+ * Mutation testing of the engine's safety paths (issue 18): the applier's entry point, the
+ * planner's reconcile and the saved-plan format. Narrowed from stryker.config.mjs so one module
+ * runs in minutes, not hours:
+ *   scripts/with-s3.sh npx stryker run stryker/engine.config.mjs
+ *   scripts/with-s3.sh npx stryker run stryker/engine.config.mjs --mutate src/planner/reconcile.ts
+ * No TypeScript checker (too slow on two shared cores): mutants that do not type-check simply run
+ * and are killed or reported like the others. No build: every suite in the run imports src/.
+ *
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  packageManager: "npm",
+  testRunner: "vitest",
+  vitest: { configFile: "stryker/engine.vitest.config.ts", related: false },
+  checkers: [],
+  coverageAnalysis: "perTest",
+  ignoreStatic: true,
+  concurrency: 1,
+  mutate: ["src/applier/index.ts", "src/planner/reconcile.ts", "src/planner/saved-plan.ts"],
+  ignorePatterns: ["dist", "reports", "coverage", ".pvefleet", ".stryker-tmp*"],
+  timeoutMS: 20_000,
+  timeoutFactor: 2,
+  reporters: ["clear-text", "progress", "json"],
+  jsonReporter: { fileName: "reports/mutation/engine/mutation.json" },
+  incremental: false,
+  tempDirName: ".stryker-tmp-engine",
+  cleanTempDir: "always",
+};
