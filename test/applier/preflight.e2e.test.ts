@@ -128,6 +128,28 @@ describe("plan-time preflight", () => {
     await nothingCreated(e);
   });
 
+  it("refuses a group whose Pool does not exist, and passes (and clones into it) once it does", async () => {
+    const e = await start({ pools: [{ id: "fleet", vms: [], storage: [] }] });
+    const write = (pool: string) => {
+      const doc = JSON.parse(shardText({ webSize: 2 })) as { defaults: { args: Record<string, unknown> } };
+      doc.defaults.args.Pool = pool;
+      writeFileSync(e.shardPath, JSON.stringify(doc));
+    };
+    write("nosuch");
+    const err = preflightError(await planNow(e));
+    expect(err?.code).toBe("E_PREFLIGHT");
+    expect(err?.message).toContain('pool "nosuch" does not exist');
+    expect(err?.message).not.toContain('pool "fleet"');
+    await nothingCreated(e);
+
+    write("fleet");
+    expect((await planNow(e)).preflight?.problems).toEqual([]);
+    const { result } = await planAndApply(e);
+    expect(result.status).toBe("applied");
+    const [pool] = (await e.api("GET", "/pools?poolid=fleet")) as { members: { vmid?: number }[] }[];
+    expect(pool!.members.filter((m) => m.vmid !== undefined)).toHaveLength(2);
+  });
+
   it("passes a TemplateVMID on shared storage cloned to every node, and refuses one on local storage for another node", async () => {
     const e = await start({ ...defaultTopology(2, { sharedStorage: true }) });
     const write = (vmid: number, storage: string) => {

@@ -67,6 +67,11 @@ export class Preflight {
   private readonly nodeStorages = new Map<string, Promise<NodeStorage[] | undefined>>();
   private readonly nodeBridges = new Map<string, Promise<Set<string> | undefined>>();
   private pools?: Promise<Set<string> | undefined>;
+  /** What {@link fetchObjects} read, for the synchronous per-action checks. */
+  private readonly templateNow = new Map<string, TemplateFacts | undefined>();
+  private readonly storagesNow = new Map<string, NodeStorage[] | undefined>();
+  private readonly bridgesNow = new Map<string, Set<string> | undefined>();
+  private poolsNow?: Set<string>;
   /** The cluster's templates, and the plan's details by VMID (a fleet-sized plan looks them up per action). */
   private readonly templateVms: LiveShard["vms"];
   private readonly detailOf: Map<number, VmDetail>;
@@ -86,7 +91,8 @@ export class Preflight {
     for (const a of actions) if (a.type === "clone" && a.params.pool) poolOfNew.set(a.vmid, a.params.pool);
     const cloneOf = new Map<string, PreflightAction & { type: "clone" }>();
     for (const a of actions) if (a.type === "clone") cloneOf.set(a.instanceId, a);
-    await Promise.all(actions.map((a) => this.action(a, cloneOf.get(a.instanceId))));
+    await this.fetchObjects(actions);
+    for (const a of actions) this.action(a, cloneOf.get(a.instanceId));
     await this.privileges(newVmids, poolOfNew);
     return { problems: dedupe(this.problems), requests: this.requests };
   }
@@ -105,19 +111,44 @@ export class Preflight {
     return (await this.client.get<T>(path, query)) ?? undefined;
   }
 
+  /**
+   * Every cluster object the actions name, each read once and all at once (the client bounds the
+   * concurrency): templates per node, storages per node, bridges per node, pools. The actions are
+   * then checked synchronously — a 10,000-VM plan has 50,000 actions and a handful of objects.
+   */
+  private async fetchObjects(actions: readonly PreflightAction[]): Promise<void> {
+    const reads: Promise<unknown>[] = [];
+    const once = new Set<string>();
+    const read = (key: string, fetch: () => Promise<unknown>) => {
+      if (once.has(key)) return;
+      once.add(key);
+      reads.push(fetch());
+    };
+    for (const a of actions) {
+      if (a.type === "clone") {
+        const key = templateKey(a);
+        read(`t:${key}`, async () => this.templateNow.set(key, await this.template(a)));
+        if (a.params.pool) read("pools", async () => (this.poolsNow = await this.poolList()));
+      }
+      if (a.type === "clone" || a.type === "upload-iso") read(`s:${a.node}`, async () => this.storagesNow.set(a.node, await this.storagesOf(a.node)));
+      if (a.type === "configure" && a.params.net) read(`b:${a.node}`, async () => this.bridgesNow.set(a.node, await this.bridgesOf(a.node)));
+    }
+    await Promise.all(reads);
+  }
+
   // ---- per action ------------------------------------------------------------------------------
 
-  private async action(a: PreflightAction, clone: (PreflightAction & { type: "clone" }) | undefined): Promise<void> {
+  private action(a: PreflightAction, clone: (PreflightAction & { type: "clone" }) | undefined): void {
     const vm = `/vms/${a.vmid}`;
     const why = `${a.type} of ${a.instanceId}`;
     switch (a.type) {
       case "clone": {
-        const t = await this.template(a);
+        const t = this.templateNow.get(templateKey(a));
         this.need(vm, ["VM.Allocate"], why, a.params.pool ? { orPath: `/pool/${a.params.pool}` } : {});
-        if (a.params.pool && !(await this.poolExists(a.params.pool))) {
+        if (a.params.pool && !this.poolsNow?.has(a.params.pool)) {
           this.problem(`pool "${a.params.pool}" does not exist (or the token lacks Pool.Audit on /pool/${a.params.pool})`, `pvesh create /pools --poolid ${a.params.pool}, or remove "pool" from the group`);
         }
-        await this.storage(a.node, a.params.storage, "images", why);
+        this.storage(a.node, a.params.storage, "images", why);
         if (!t) return;
         this.need(`/vms/${t.vmid}`, ["VM.Clone", "VM.Audit"], why);
         if (!t.config) return;
@@ -131,10 +162,10 @@ export class Preflight {
         if (p.memoryMiB !== undefined) this.need(vm, ["VM.Config.Memory"], why);
         if (p.onboot !== undefined || p.description !== undefined || p.notes !== undefined || p.tags !== undefined) this.need(vm, ["VM.Config.Options"], why);
         // What the VM has now: a fresh clone has the template's config, an existing VM its details.
-        const t = clone ? await this.template(clone) : undefined;
+        const t = clone ? this.templateNow.get(templateKey(clone)) : undefined;
         const current: Record<string, string | undefined> = t ? (t.config ?? {}) : detailConfig(this.detailOf.get(a.vmid));
         if (p.net) {
-          await this.bridge(a.node, p.net.bridge, why);
+          this.bridge(a.node, p.net.bridge, why);
           const now = current.net0 ? parseNet0(current.net0) : undefined;
           if (!now || now.bridge !== p.net.bridge || now.vlan !== p.net.vlan) {
             this.need(vm, ["VM.Config.Network"], why);
@@ -159,7 +190,7 @@ export class Preflight {
         this.need(vm, ["VM.Audit", "VM.Config.Disk"], why);
         let storage: string | undefined;
         if (clone) {
-          const t = await this.template(clone);
+          const t = this.templateNow.get(templateKey(clone));
           const disk = t?.config ? bootDiskOf(t.config) : undefined;
           storage = clone.params.full ? clone.params.storage : disk ? parseDrive(t!.config![disk]!).storage : undefined;
         } else {
@@ -171,7 +202,7 @@ export class Preflight {
         return;
       }
       case "upload-iso": {
-        await this.storage(a.node, a.params.storage, "iso", why);
+        this.storage(a.node, a.params.storage, "iso", why);
         this.need(`/storage/${a.params.storage}`, ["Datastore.AllocateTemplate"], why);
         this.need(`/storage/${a.params.storage}`, ["Datastore.Audit", "Datastore.AllocateSpace"], `${why} (lists the storage's ISOs)`, { any: true });
         return;
@@ -198,8 +229,7 @@ export class Preflight {
 
   /** The template a clone names, on the node it clones from (TemplateName: the chosen node). */
   private template(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
-    const ref = a.params.template;
-    const key = `${"name" in ref ? `name:${ref.name}` : `vmid:${ref.vmid}@${ref.node ?? ""}`}>${a.node}`;
+    const key = templateKey(a);
     let pending = this.templateFor.get(key);
     if (!pending) {
       pending = this.findTemplate(a);
@@ -296,8 +326,8 @@ export class Preflight {
   }
 
   /** The storage on the node, enabled, with the content type; `iso` also needs a path-based type. */
-  private async storage(node: string, id: string, content: "images" | "iso", why: string): Promise<void> {
-    const list = await this.storagesOf(node);
+  private storage(node: string, id: string, content: "images" | "iso", why: string): void {
+    const list = this.storagesNow.get(node);
     const s = list?.find((x) => x.storage === id);
     if (!s) {
       this.problem(`storage "${id}" does not exist on node ${node} (${why})`, `add it for ${node} in Datacenter → Storage (pvesm set ${id} --nodes …), or choose another storage`);
@@ -313,22 +343,27 @@ export class Preflight {
     }
   }
 
-  private async bridge(node: string, bridge: string, why: string): Promise<void> {
+  /** The node's bridges: Linux and OVS bridges, and its SDN VNets (`any_bridge`); one request per node. */
+  private bridgesOf(node: string): Promise<Set<string> | undefined> {
     let pending = this.nodeBridges.get(node);
     if (!pending) {
-      // any_bridge: Linux and OVS bridges, and the node's SDN VNets.
       pending = this.get<{ iface: string }[]>(apiPath`/nodes/${node}/network`, { type: "any_bridge" }).then((l) => new Set((l ?? []).map((i) => i.iface)));
       this.nodeBridges.set(node, pending);
     }
-    const bridges = await pending;
+    return pending;
+  }
+
+  private bridge(node: string, bridge: string, why: string): void {
+    const bridges = this.bridgesNow.get(node);
     if (bridges && !bridges.has(bridge)) {
       this.problem(`bridge "${bridge}" does not exist on node ${node} (${why})`, `create ${bridge} on ${node} (System → Network), or change the group's bridge`);
     }
   }
 
-  private async poolExists(pool: string): Promise<boolean> {
+  /** The cluster's pools (one request). */
+  private poolList(): Promise<Set<string> | undefined> {
     this.pools ??= this.get<{ poolid: string }[]>("/pools").then((l) => new Set((l ?? []).map((p) => p.poolid)));
-    return (await this.pools)?.has(pool) ?? false;
+    return this.pools;
   }
 
   // ---- privileges ----------------------------------------------------------------------------
@@ -417,6 +452,12 @@ export class Preflight {
       this.problem(`API token ${token} lacks ${g.privs} on ${shown} (needed by ${why})`, fixFor(paths, g.privs, token));
     }
   }
+}
+
+/** A clone's template reference and target node: the key its template is looked up under. */
+function templateKey(a: PreflightAction & { type: "clone" }): string {
+  const ref = a.params.template;
+  return `${"name" in ref ? `name:${ref.name}` : `vmid:${ref.vmid}@${ref.node ?? ""}`}>${a.node}`;
 }
 
 /** `/sdn/zones/localnetwork/<bridge>[/<tag>]`: where PVE checks SDN.Use for a NIC (GuestHelpers.pm:406-416). */
