@@ -1,0 +1,201 @@
+/**
+ * The provider's operations at the edges the end-to-end suites do not reach, against the simulator:
+ * an ISO delete or upload that fails (or half-succeeds), storages that cannot hold the cloud-init
+ * ISO, a VM delete of a VMID nothing holds, the ownership guard for a create's own clone (`fresh`)
+ * and for a VM whose tags say another shard. Every check reads the cluster back through the plain
+ * API or counts the requests the simulator received.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
+import { defaultTopology } from "../../../src/sim/topology.js";
+import { startEnv, type Env } from "../../applier/harness.js";
+import { caught, isos, listVms } from "../../applier/cluster-api.js";
+import { MAX_DESCRIPTION_CHARS } from "../../../src/providers/proxmox/codecs/notes-block.js";
+
+let serial = 0;
+/** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */
+function instanceId(): string {
+  return `edg${String(serial++).padStart(26, "0")}`;
+}
+
+const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
+const UPLOAD = "POST /nodes/{node}/storage/{storage}/upload";
+const DELETE_VOLUME = "DELETE /nodes/{node}/storage/{storage}/content/{volume}";
+const LIST_CONTENT = "GET /nodes/{node}/storage/{storage}/content";
+const DELETE_VM = "DELETE /nodes/{node}/qemu/{vmid}";
+const READ_CONFIG = "GET /nodes/{node}/qemu/{vmid}/config";
+
+let env: Env;
+let provider: ProxmoxProvider;
+
+beforeAll(async () => {
+  const topology = defaultTopology(2);
+  topology.storages.push(
+    { id: "noiso", type: "dir", content: ["images", "backup"], shared: false, sizeGiB: 10, path: "/mnt/noiso" },
+  );
+  env = await startEnv({ latency: "instant", topology });
+  provider = env.provider();
+});
+afterEach(() => env.sim.setFaults(undefined));
+afterAll(() => env?.close());
+
+function sent(endpoint: string): number {
+  return env.sim.stats().requests[endpoint] ?? 0;
+}
+function writes(): number {
+  return Object.entries(env.sim.stats().requests).filter(([k]) => !k.startsWith("GET")).reduce((n, [, c]) => n + c, 0);
+}
+
+/** A VM of ours: cloned and tagged by the provider, as a create does. */
+async function ourVm(node = "pve1"): Promise<{ node: string; vmid: number; instanceId: string }> {
+  await provider.refresh();
+  const id = instanceId();
+  const { vmid } = await provider.clone({ instanceId: id, node, vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
+  await provider.configure({ node, vmid, instanceId: id, fresh: true, tags: ["nstance", "apptest", "e2e"] });
+  return { node, vmid, instanceId: id };
+}
+
+async function anIso(node = "pve1", size = 4096): Promise<{ volume: string; filename: string; id: string }> {
+  const id = instanceId();
+  const filename = `${id}-cidata.iso`;
+  const { volume } = await provider.uploadIso({ node, storage: "local", filename, bytes: new Uint8Array(size).fill(1) });
+  return { volume, filename, id };
+}
+
+describe("deleting an ISO volume", () => {
+  it("is done when the delete acted but the answer was a 500: the listing no longer shows it, sent once", async () => {
+    const { volume, id } = await anIso();
+    const before = sent(DELETE_VOLUME);
+    env.sim.setFaults("rate=1,kinds=5xx-after,methods=DELETE,paths=/content/");
+    await provider.deleteVolume({ node: "pve1", volume, instanceId: id });
+    env.sim.setFaults(undefined);
+    expect(sent(DELETE_VOLUME) - before).toBe(1);
+    expect(await isos(env, "pve1")).not.toContain(volume);
+  });
+
+  it("fails while the volume is still listed after a 500 that came before PVE acted", async () => {
+    const { volume, id } = await anIso();
+    env.sim.setFaults("rate=1,kinds=5xx,methods=DELETE,paths=/content/");
+    const e = await caught(provider.deleteVolume({ node: "pve1", volume, instanceId: id }));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("SERVER");
+    expect(await isos(env, "pve1")).toContain(volume);
+  });
+
+  it("is done at once for a volume that is already gone", async () => {
+    const { volume, id } = await anIso();
+    await provider.deleteVolume({ node: "pve1", volume, instanceId: id });
+    const listed = sent(LIST_CONTENT);
+    await provider.deleteVolume({ node: "pve1", volume, instanceId: id });
+    expect(sent(LIST_CONTENT)).toBe(listed);
+  });
+});
+
+describe("uploading the cloud-init ISO", () => {
+  it("keeps a volume of the same name and size, and sends one of another size again", async () => {
+    const { filename } = await anIso("pve2", 4096);
+    const before = sent(UPLOAD);
+    await provider.uploadIso({ node: "pve2", storage: "local", filename, bytes: new Uint8Array(4096).fill(1) });
+    expect(sent(UPLOAD)).toBe(before);
+    await provider.uploadIso({ node: "pve2", storage: "local", filename, bytes: new Uint8Array(8192).fill(2) });
+    expect(sent(UPLOAD)).toBe(before + 1);
+    const content = (await env.api("GET", "/nodes/pve2/storage/local/content?content=iso")) as { volid: string; size: number }[];
+    expect(content.find((c) => c.volid === `local:iso/${filename}`)?.size).toBe(8192);
+  });
+
+  it.each([
+    ["a file name outside [a-zA-Z0-9_.-]", { storage: "local", filename: "a b.iso" }, "VALIDATION", 'ISO file name "a b.iso" must use [a-zA-Z0-9_.-] and end in .iso'],
+    ["a file name not ending in .iso", { storage: "local", filename: "seed.img" }, "VALIDATION", 'ISO file name "seed.img" must use [a-zA-Z0-9_.-] and end in .iso'],
+    ["a storage the node does not have", { storage: "nowhere", filename: "x.iso" }, "NOT_FOUND", 'storage "nowhere" does not exist on node "pve1"'],
+    ["a block storage", { storage: "local-lvm", filename: "x.iso" }, "VALIDATION", 'storage "local-lvm" (type lvmthin) cannot hold ISO files; set cloud_init_iso_storage to a path-based storage (dir, nfs, cifs, cephfs)'],
+    ["a directory storage without iso content", { storage: "noiso", filename: "x.iso" }, "VALIDATION", 'storage "noiso" does not allow iso content on node "pve1"'],
+  ] as const)("refuses %s before sending anything", async (_what, req, code, message) => {
+    const before = writes();
+    const e = await caught(provider.uploadIso({ node: "pve1", ...req, bytes: new Uint8Array(16) }));
+    expect([e.code, e.message]).toEqual([code, message]);
+    expect(writes()).toBe(before);
+  });
+});
+
+describe("deleting a VM", () => {
+  it("of a VMID nothing holds is done without reading or sending anything about it", async () => {
+    const reads = sent(READ_CONFIG);
+    const deletes = sent(DELETE_VM);
+    await provider.deleteVm({ node: "pve1", vmid: 8123, instanceId: instanceId() });
+    expect([sent(READ_CONFIG) - reads, sent(DELETE_VM) - deletes]).toEqual([0, 0]);
+  });
+
+  it("stops a running VM of ours first, then destroys it with its disks", async () => {
+    const vm = await ourVm("pve2");
+    await provider.start(vm);
+    await provider.deleteVm(vm);
+    expect((await listVms(env)).some((v) => v.vmid === vm.vmid)).toBe(false);
+  });
+});
+
+describe("the ownership guard", () => {
+  it("lets a create tag its own fresh clone, and refuses the same untagged VM to any other change", async () => {
+    await provider.refresh();
+    const id = instanceId();
+    const { vmid, node } = await provider.clone({ instanceId: id, node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
+    const e = await caught(provider.configure({ node, vmid, instanceId: id, cores: 3 }));
+    expect(e.code).toBe("NOT_OURS");
+    expect(e.message).toBe(
+      `refusing to configure VM ${vmid} on ${node}: it is not instance ${id} of shard apptest/e2e (its tags [] lack nstance, apptest, e2e); nothing was sent — run plan again`,
+    );
+    await provider.configure({ node, vmid, instanceId: id, fresh: true, cores: 3, tags: ["nstance", "apptest", "e2e"] });
+    const config = (await env.api("GET", `/nodes/${node}/qemu/${vmid}/config`)) as { cores: number; tags: string };
+    expect(config.cores).toBe(3);
+    expect(config.tags.split(";").sort()).toEqual(["apptest", "e2e", "nstance"]);
+  });
+
+  it("refuses a VM named after the instance whose tags name another shard of the cluster", async () => {
+    const vm = await ourVm();
+    await env.api("PUT", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { tags: "nstance;apptest;other" });
+    const before = writes();
+    const e = await caught(provider.deleteVm(vm));
+    expect(e.code).toBe("NOT_OURS");
+    expect(e.message).toContain("(its tags [apptest, nstance, other] lack e2e)");
+    expect(writes()).toBe(before);
+    expect((await listVms(env)).some((v) => v.vmid === vm.vmid)).toBe(true);
+  });
+
+  it("refuses a VM with another name, saying which", async () => {
+    const vm = await ourVm();
+    await env.api("PUT", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { name: "ops-box" });
+    const e = await caught(provider.resize({ ...vm, disk: "scsi0", bytes: 64 * 1024 ** 3 }));
+    expect(e.code).toBe("NOT_OURS");
+    expect(e.message).toContain('(it is named "ops-box")');
+  });
+});
+
+describe("configure and resize", () => {
+  const CONFIG_WRITE = "POST /nodes/{node}/qemu/{vmid}/config";
+  const RESIZE = "PUT /nodes/{node}/qemu/{vmid}/resize";
+
+  it("sends nothing when there is nothing to change", async () => {
+    const vm = await ourVm();
+    const before = sent(CONFIG_WRITE);
+    await provider.configure({ ...vm });
+    expect(sent(CONFIG_WRITE)).toBe(before);
+  });
+
+  it("refuses a description longer than Proxmox allows before sending anything, and writes one that fits", async () => {
+    const vm = await ourVm();
+    const before = sent(CONFIG_WRITE);
+    const e = await caught(provider.configure({ ...vm, description: "x".repeat(MAX_DESCRIPTION_CHARS + 1) }));
+    expect([e.code, e.message]).toEqual(["VALIDATION", `VM ${vm.vmid}: description is ${MAX_DESCRIPTION_CHARS + 1} characters; Proxmox allows ${MAX_DESCRIPTION_CHARS}`]);
+    expect(sent(CONFIG_WRITE)).toBe(before);
+    await provider.configure({ ...vm, description: "y".repeat(MAX_DESCRIPTION_CHARS), onboot: false, memoryMiB: 1536 });
+    const config = (await env.api("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/config`)) as { description: string; onboot: number; memory: number | string };
+    expect([config.description.length, Number(config.onboot), Number(config.memory)]).toEqual([MAX_DESCRIPTION_CHARS, 0, 1536]);
+  });
+
+  it("refuses to resize a disk the VM does not have, sending nothing", async () => {
+    const vm = await ourVm();
+    const before = sent(RESIZE);
+    const e = await caught(provider.resize({ ...vm, disk: "scsi7", bytes: 8 * 1024 ** 3 }));
+    expect([e.code, e.message]).toEqual(["NOT_FOUND", `VM ${vm.vmid} has no disk scsi7`]);
+    expect(sent(RESIZE)).toBe(before);
+  });
+});
