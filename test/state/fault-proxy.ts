@@ -43,6 +43,13 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** An S3 error answer as RGW and AWS send one: the status and an XML body naming the error code. */
+export const s3Error = (status: number, code: string): FakeAnswer => ({
+  status,
+  headers: { "content-type": "application/xml" },
+  body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`,
+});
+
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const to = new URL(target);
   let rule: (req: ProxiedRequest) => Fault = () => undefined;

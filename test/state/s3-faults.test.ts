@@ -10,15 +10,10 @@ import { S3Backend, StoreConflictError } from "../../src/state/index.js";
 import { readS3Object } from "../../src/state/s3-backend.js";
 import { UserError } from "../../src/errors.js";
 import { makeBucket, s3Endpoint, s3Env, TEST_S3_SECRET_KEY } from "./helpers.js";
-import { startFaultProxy, type FaultProxy, type ProxiedRequest } from "./fault-proxy.js";
+import { s3Error, startFaultProxy, type FaultProxy, type ProxiedRequest } from "./fault-proxy.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const s3Error = (status: number, code: string) => ({
-  status,
-  headers: { "content-type": "application/xml" },
-  body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`,
-});
 
 let proxy: FaultProxy;
 let bucket: string;
