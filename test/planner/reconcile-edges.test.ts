@@ -104,12 +104,15 @@ describe("reconcile: refresh-only records where a VM went", () => {
     const renumbered = member(1, { vm: { vmid: 20001 } });
     const both = member(2, { vm: { node: "pve3", vmid: 20002 } });
     const still = member(3, { vm: { cores: 8 } });
-    const p = plan(desired([group("web", 3)]), state([renumbered.record, both.record, still.record]), live([renumbered.vm, both.vm, still.vm]), planOptions({ mode: "refresh-only" }));
+    const migrated = member(4, { vm: { node: "pve2" } });
+    const ms = [renumbered, both, still, migrated];
+    const p = plan(desired([group("web", 4)]), state(ms.map((m) => m.record)), live(ms.map((m) => m.vm)), planOptions({ mode: "refresh-only" }));
     expect(p.changes.map((c) => [c.instanceId, c.group, ...why(c)])).toEqual([
       [iid(1), { tenant: "acme", group: "web" }, "record", "record_because_observed", ["VMID 10001 → 20001"]],
       [iid(2), { tenant: "acme", group: "web" }, "record", "record_because_observed", ["moved pve1 → pve3", "VMID 10002 → 20002"]],
+      [iid(4), { tenant: "acme", group: "web" }, "record", "record_because_observed", ["moved pve1 → pve2"]],
     ]);
-    expect(p.actions.map((a) => a.journal?.record)).toEqual([{ node: "pve1", vmid: 20001 }, { node: "pve3", vmid: 20002 }]);
+    expect(p.actions.map((a) => a.journal?.record)).toEqual([{ node: "pve1", vmid: 20001 }, { node: "pve3", vmid: 20002 }, { node: "pve2", vmid: 10004 }]);
   });
 });
 
@@ -306,9 +309,11 @@ describe("reconcile: orphans", () => {
     expect(chain[0]!.type).toBe("record-state");
     expect(chain[0]!.journal?.record).toMatchObject({ phase: "ready", stepsDone: CREATE_STEPS });
     expect(chain.map((a) => a.type)).toContain("start");
-    const running = vm(30000, iid(50));
+    // Running, with more cores than the group asks for: adopted and set back in place.
+    const running = vm(30000, iid(50), { cores: 4 });
     const q = plan(desired([group("web", 1)]), state([]), live([running]), planOptions({ adopt: true }), [detail(running, undefined, { description: notes("acme.web") })]);
-    expect(change(q, iid(50)).reasons).toEqual(["orphan named this group in its notes (--adopt)"]);
+    expect(change(q, iid(50)).reasons).toEqual(["orphan named this group in its notes (--adopt)", "cores 4 → 2"]);
+    expect(change(q, iid(50)).attributes).toEqual([{ attribute: "cores", before: 4, after: 2, forcesReplacement: false }]);
   });
 
   it("lists orphans by name, then VMID, whatever the listing's order", () => {
