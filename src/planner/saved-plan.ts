@@ -508,10 +508,13 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
   const scores = b.data.scores.entries.map((e, i) => {
     const o: Record<string, number> = {};
     const { keys, values } = b.data.scores;
-    for (let j = 0; j + 1 < e.length; j += 2) {
+    const unpaired = () => new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: scores.entries.${i}: names no key or value`);
+    // Key/value pairs: an odd entry (even a lone index, which names no pair at all) is an edit.
+    if (e.length % 2 !== 0) throw unpaired();
+    for (let j = 0; j < e.length; j += 2) {
       const k = keys[e[j]!];
       const v = values[e[j + 1]!];
-      if (k === undefined || v === undefined || e.length % 2 !== 0) throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: scores.entries.${i}: names no key or value`);
+      if (k === undefined || v === undefined) throw unpaired();
       setOwn(o, k, v);
     }
     return o;
