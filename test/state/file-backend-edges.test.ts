@@ -78,6 +78,15 @@ describe("the writer lock's thresholds", () => {
     expect(clock.sleeps).toEqual([1.5, 3, 6]);
   });
 
+  it("never takes a negative pid on this host for a process that is gone (kill(-pid) would ask about a process group)", async () => {
+    holdLock(-999_999, hostname(), clock.t);
+    clock.onSleep = (n) => {
+      if (n === 2) rmSync(`${file}.wlock`);
+    };
+    await backend().put("k/obj", enc("v1"), { ifNoneMatch: "*" });
+    expect(clock.sleeps).toEqual([1.5, 3]); // waited until its holder let go
+  });
+
   it("pauses 1.5 × a step that doubles from 1 ms up to 20 ms while it waits", async () => {
     holdLock(process.pid, hostname(), clock.t);
     clock.onSleep = (n) => {

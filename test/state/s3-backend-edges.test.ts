@@ -114,6 +114,7 @@ describe("S3 client configuration", () => {
     await backend.put("k", enc("body"), { ifNoneMatch: "*" });
     await backend.get("k");
     expect(seen.map((r) => r.method)).toEqual(["PUT", "GET"]);
+    expect(seen[0]!.headers["content-type"]).toBe("application/json");
     for (const r of seen) {
       expect(Object.keys(r.headers).filter((h) => h.includes("checksum")), r.method).toEqual([]);
       expect(r.headers["x-amz-security-token"]).toBe("session-token-value");
@@ -176,11 +177,16 @@ describe("S3 conditional writes behind wrong answers", () => {
     const v2 = await backend.put("k", enc("v2"), { ifMatch: v1.etag });
     expect(failed).toBe(4);
     expect(v2.etag).not.toBe(v1.etag);
+    // The same when the caller's ETag is quoted: "nothing moved" compares bare tags.
+    failed = 2;
+    const v3 = await backend.put("k", enc("v2b"), { ifMatch: `"${v2.etag}"` });
+    expect(failed).toBe(4);
+    expect(v3.etag).not.toBe(v2.etag);
 
     proxy.setRule(() => undefined);
     await backend.delete("k");
     proxy.setRule((r) => (r.method === "PUT" ? { answer: s3Error(500, "InternalError") } : undefined));
-    expect(await failure(backend.put("k", enc("v3"), { ifMatch: v2.etag }))).toMatchObject({ reason: "gone" });
+    expect(await failure(backend.put("k", enc("v3"), { ifMatch: v3.etag }))).toMatchObject({ reason: "gone" });
     proxy.setRule(() => undefined);
     await backend.put("taken", enc("theirs"), { ifNoneMatch: "*" });
     proxy.setRule((r) => (r.method === "PUT" ? { answer: s3Error(500, "InternalError") } : undefined));
