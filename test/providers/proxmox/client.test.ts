@@ -12,9 +12,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { ProxmoxClient, backoffMs, type ClientOptions, type RetryClass } from "../../../src/providers/proxmox/api/client.js";
+import { ProxmoxClient, backoffMs, checkApiUrl, withoutUserinfo, type ClientOptions, type RetryClass } from "../../../src/providers/proxmox/api/client.js";
 import { ProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
 import { caught } from "../../applier/cluster-api.js";
+import { startSimulator } from "../../../src/sim/index.js";
 
 const SECRET = "0e5a1c3f-7b2d-4e8a-9c6f-1d2b3a4c5e6f";
 const TOKEN_ID = "root@pam!pvefleet";
@@ -112,11 +113,15 @@ describe("what is sent again, and how often (3 attempts allowed)", () => {
     ["a `never` call after a dropped connection", "never", () => "reset", 1],
   ];
 
+  const METHOD: Record<string, string> = { get: "GET", put: "PUT", del: "DELETE" };
+
   it.each(cases)("%s", async (_name, how, a, requests) => {
     answer = a;
     const c = client();
     const e = await caught(call(c, how));
     expect(seen).toHaveLength(requests);
+    expect(e.method).toBe(METHOD[how] ?? "POST");
+    expect(seen.map((r) => r.method)).toEqual(Array(requests).fill(METHOD[how] ?? "POST"));
     expect(c.stats()).toEqual({ requests, taskPolls: 0, retries: requests - 1 });
     expect(e.message).not.toContain(SECRET);
   });
@@ -195,10 +200,12 @@ describe("the request on the wire", () => {
     await c.del("/nodes/pve1/qemu/100", { purge: 1, "destroy-unreferenced-disks": 1 }, "never");
     await c.post("/nodes/pve1/qemu/100/status/start", {}, "never");
     await c.post("/nodes/pve1/qemu/100/status/stop", { timeout: undefined }, "never");
+    await c.post("/nodes/pve1/qemu/100/status/reboot");
     expect(seen.map((r) => [r.method, r.url, r.headers["content-type"], r.body.length])).toEqual([
       ["DELETE", "/api2/json/nodes/pve1/qemu/100?purge=1&destroy-unreferenced-disks=1", undefined, 0],
       ["POST", "/api2/json/nodes/pve1/qemu/100/status/start", undefined, 0],
       ["POST", "/api2/json/nodes/pve1/qemu/100/status/stop", undefined, 0],
+      ["POST", "/api2/json/nodes/pve1/qemu/100/status/reboot", undefined, 0],
     ]);
   });
 
@@ -249,6 +256,32 @@ describe("the answer", () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("is a NETWORK error, never null, for a 2xx whose compressed body cannot be read; a read is sent again, a clone is not", async () => {
+    answer = () => ({ status: 200, body: "definitely not gzip", headers: { "content-encoding": "gzip" } });
+    const c = client();
+    const read = await caught(c.get("/cluster/resources", { type: "vm" }));
+    expect(read.code).toBe("NETWORK");
+    expect(read.message).toMatch(/^Proxmox API GET \/cluster\/resources: /);
+    expect(seen).toHaveLength(3);
+    seen.length = 0;
+    const clone = await caught(c.post("/nodes/pve1/qemu/9000/clone", { newid: 100 }));
+    expect(clone.code).toBe("NETWORK");
+    expect(seen).toHaveLength(1);
+  });
+
+  it("keeps PVE's errors object only when it is one (not a string, null or array), and survives null entries", async () => {
+    const c = client();
+    for (const errors of ["oops", null, ["vmid"]]) {
+      answer = () => json(400, { data: null, message: "Parameter verification failed.", errors });
+      const e = await caught(c.get("/x"));
+      expect(e.errors).toBeUndefined();
+      expect(e.message).toBe("Proxmox API GET /x: Parameter verification failed.");
+    }
+    answer = () => json(400, { data: null, message: "Parameter verification failed.", errors: { vmid: null, cores: "bad" } });
+    const e = await caught(c.get("/x"));
+    expect(e.code).toBe("VALIDATION");
+  });
+
   it("takes the error text from the JSON message, else the reason phrase; an errors field that is not an object is ignored", async () => {
     answer = () => json(400, { data: null, message: "Parameter verification failed.\n", errors: { cores: "value must be at least 1" } }, "Bad Request");
     const c = client();
@@ -283,6 +316,60 @@ describe("configuration", () => {
     expect(() => new ProxmoxClient({ env })).toThrow(/plain http/);
   });
 
+  it("refuses an http URL when the flag only contains a yes", () => {
+    const env = { PROXMOX_API_URL: "http://pve1:8006", PROXMOX_TOKEN_ID: TOKEN_ID, PROXMOX_TOKEN_SECRET: SECRET };
+    expect(() => new ProxmoxClient({ env: { ...env, PVEFLEET_ALLOW_INSECURE_HTTP: "no1" } })).toThrow(/plain http/);
+  });
+
+  it("gives up on a read that outlives requestTimeoutMs, and lets an upload run to uploadTimeoutMs", async () => {
+    answer = () => ({ status: 200, body: JSON.stringify({ data: "UPID:pve1:1:2:3:imgcopy::root@pam:" }) });
+    const slow = createServer((req, res) => {
+      req.resume();
+      // Well past undici's timer resolution (up to a second late), so 100 ms has surely run out.
+      setTimeout(() => res.end(JSON.stringify({ data: "late" })), 2500);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/api2/json`;
+    try {
+      const c = client({ requestTimeoutMs: 100, uploadTimeoutMs: 60_000, retry: { attempts: 1 } }, { PROXMOX_API_URL: url });
+      expect((await caught(c.get("/version"))).code).toBe("NETWORK");
+      await expect(c.upload("/nodes/pve1/storage/local/upload", { content: "iso", filename: "x.iso", bytes: new Uint8Array(8) })).resolves.toBe("late");
+      const u = client({ requestTimeoutMs: 60_000, uploadTimeoutMs: 100, retry: { attempts: 1 } }, { PROXMOX_API_URL: url });
+      expect((await caught(u.upload("/nodes/pve1/storage/local/upload", { content: "iso", filename: "x.iso", bytes: new Uint8Array(8) }))).code).toBe("NETWORK");
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+  });
+
+  it("opens at most 8 connections by default", async () => {
+    const sockets = new Set<unknown>();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = createServer((req, res) => {
+      sockets.add(req.socket);
+      req.resume();
+      void gate.then(() => res.end(JSON.stringify({ data: 1 })));
+      if (sockets.size >= 8) setTimeout(release, 100);
+    });
+    await new Promise<void>((resolve) => held.listen(0, "127.0.0.1", resolve));
+    try {
+      const c = client({}, { PROXMOX_API_URL: `http://127.0.0.1:${(held.address() as AddressInfo).port}/api2/json` });
+      await Promise.all(Array.from({ length: 12 }, () => c.get("/version")));
+      expect(sockets.size).toBe(8);
+    } finally {
+      held.closeAllConnections();
+      await new Promise<void>((resolve) => held.close(() => resolve()));
+    }
+  });
+
+  it("sends nothing once closed", async () => {
+    const c = new ProxmoxClient({ env: { PROXMOX_API_URL: base, PROXMOX_TOKEN_ID: TOKEN_ID, PROXMOX_TOKEN_SECRET: SECRET }, allowInsecureHttp: true });
+    await c.close();
+    await expect(c.get("/version")).rejects.toBeInstanceOf(Error);
+    expect(seen).toHaveLength(0);
+  });
+
   it("names an unreadable PROXMOX_CA_FILE, and never the secret", () => {
     const dir = mkdtempSync(join(tmpdir(), "pvefleet-client-"));
     try {
@@ -313,6 +400,70 @@ describe("configuration", () => {
   });
 });
 
+describe("PROXMOX_API_URL refusals and how a URL is shown in them", () => {
+  function refusal(raw: string, allowHttp = false): ProxmoxError {
+    try {
+      checkApiUrl(raw, allowHttp);
+    } catch (e) {
+      if (e instanceof ProxmoxError) return e;
+      throw e;
+    }
+    throw new Error(`${raw} was accepted`);
+  }
+
+  it.each([
+    ["not a URL", "pve1 8006", 'PROXMOX_API_URL must be an https:// URL, got "pve1 8006"'],
+    ["another scheme", "ftp://pve1:8006", 'PROXMOX_API_URL must be an https:// URL, got "ftp://pve1:8006"'],
+    ["a user name alone", "https://root@pve1:8006", 'PROXMOX_API_URL must not carry credentials ("https://***@pve1:8006"): the API token comes from PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET'],
+    ["a password alone", "https://:hunter2@pve1:8006", 'PROXMOX_API_URL must not carry credentials ("https://***@pve1:8006"): the API token comes from PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET'],
+    ["a query string", "https://pve1:8006/api2/json?x=1", 'PROXMOX_API_URL "https://pve1:8006/api2/json?x=1" must not carry a query string: give the API base, e.g. https://pve1:8006/api2/json'],
+    ["plain http", "http://pve1:8006", 'PROXMOX_API_URL "http://pve1:8006" is plain http, so the API token would travel in cleartext: use https, or pass --allow-insecure-http (PVEFLEET_ALLOW_INSECURE_HTTP=1) for a lab or the simulator\'s --http mode'],
+    ["another format behind a proxy path holding api2", "https://proxy/api2/x/api2/extjs", 'PROXMOX_API_URL "https://proxy/api2/x/api2/extjs" names an API format other than json: use https://proxy/api2/x/api2/json'],
+  ])("refuses %s as CONFIG with the exact line", (_what, raw, message) => {
+    const e = refusal(raw);
+    expect([e.code, e.message]).toEqual(["CONFIG", message]);
+  });
+
+  it("accepts a proxy prefix that merely contains api2 further up", () => {
+    expect(checkApiUrl("https://proxy/api2/x/pve", false)).toBe("https://proxy/api2/x/pve/api2/json");
+  });
+
+  it("hides user and password in a URL with or without a scheme, and nothing else", () => {
+    expect(withoutUserinfo("https://root:hunter2@pve1:8006/api2/json")).toBe("https://***@pve1:8006/api2/json");
+    expect(withoutUserinfo("root:hunter2@pve1:8006")).toBe("***@pve1:8006");
+    expect(withoutUserinfo("https://pve1:8006/files/a@b")).toBe("https://pve1:8006/files/a@b");
+  });
+});
+
+describe("TLS against the simulator's self-signed certificate", () => {
+  let sim: Awaited<ReturnType<typeof startSimulator>>;
+  beforeAll(async () => {
+    sim = await startSimulator({ latency: "instant" });
+  });
+  afterAll(async () => sim?.stop());
+
+  async function version(options: ClientOptions, env: NodeJS.ProcessEnv = {}): Promise<string> {
+    const c = client({ retry: { attempts: 1 }, ...options }, { PROXMOX_API_URL: sim.url, PROXMOX_TOKEN_ID: sim.tokenId, PROXMOX_TOKEN_SECRET: sim.tokenSecret, ...env });
+    return c.get<{ version: string }>("/version").then((v) => v.version, (e: unknown) => `refused: ${(e as ProxmoxError).code}`);
+  }
+
+  it.each(["1", "true", "Yes"])("skips verification with PVEFLEET_INSECURE_TLS=%s", async (flag) => {
+    expect(await version({}, { PVEFLEET_INSECURE_TLS: flag })).toMatch(/^\d+\./);
+  });
+
+  it.each(["", "0", "x1", "1x"])("verifies with PVEFLEET_INSECURE_TLS=%j", async (flag) => {
+    expect(await version({}, { PVEFLEET_INSECURE_TLS: flag })).toBe("refused: NETWORK");
+  });
+
+  it("skips verification with insecureTls alone", async () => {
+    expect(await version({ insecureTls: true })).toMatch(/^\d+\./);
+  });
+
+  it("trusts the CA it was given, over an unreadable PROXMOX_CA_FILE", async () => {
+    expect(await version({ ca: sim.caCertificate }, { PROXMOX_CA_FILE: "/nonexistent/ca.pem" })).toMatch(/^\d+\./);
+  });
+});
+
 describe("redactError: the secret masked wherever an error carries text", () => {
   const c = () => client();
   const MASK = "***";
@@ -335,6 +486,7 @@ describe("redactError: the secret masked wherever an error carries text", () => 
     const r = c().redactError(e);
     expect(r).not.toBe(e);
     expect(r).toBeInstanceOf(ProxmoxError);
+    expect("cause" in r).toBe(false);
     expect(JSON.stringify(r)).not.toContain(SECRET);
     expect(`${r.message} ${r.stack}`).not.toContain(SECRET);
     const mask = (v: string) => v.split(SECRET).join(MASK);
@@ -371,6 +523,10 @@ describe("redactError: the secret masked wherever an error carries text", () => 
     expect([m.name, m.code, m.message]).toEqual(["Error", "UND_ERR_SOCKET", "fetch failed"]);
     expect([m.cause?.name, m.cause?.code, m.cause?.message]).toEqual(["TypeError", "ERR_TLS_CERT_ALTNAME_INVALID", `certificate for ${MASK}`]);
     expect(m.cause?.stack).toBe(`TypeError: certificate for ${MASK}`);
+    // Nothing invented: the innermost copy has no cause, a copy of an Error without a code has none.
+    expect(Object.hasOwn(m.cause!, "cause")).toBe(false);
+    const plain = c().redactError(new ProxmoxError("NETWORK", "failed", {}, { cause: new Error(`x ${SECRET}`) }));
+    expect(Object.hasOwn(plain.cause as object, "code")).toBe(false);
     expect(`${m.stack} ${m.cause?.stack}`).not.toContain(SECRET);
   });
 
@@ -392,6 +548,40 @@ describe("redactError: the secret masked wherever an error carries text", () => 
     expect(JSON.stringify(fromObject.cause)).not.toContain(SECRET);
     expect(String(fromObject.cause)).not.toContain(SECRET);
     expect((fromObject.cause as { code?: string }).code).toBe("EPIPE");
+    expect((fromObject.cause as Error).name).toBe("Error");
+  });
+
+  it("keeps a cause that does not carry the secret as it is, every detail with it", () => {
+    const cause = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED", syscall: "connect", port: 1 });
+    const r = c().redactError(new ProxmoxError("NETWORK", `refused for ${SECRET}`, {}, { cause }));
+    expect(r.cause).toBe(cause);
+  });
+
+  it("masks it in an Error cause whose stack alone, or whose own field alone, carries it", () => {
+    const byStack = new Error("socket closed");
+    byStack.stack = `Error: socket closed\n    at send (token=${SECRET})`;
+    const fromStack = c().redactError(new ProxmoxError("NETWORK", "failed", {}, { cause: byStack }));
+    expect(String((fromStack.cause as Error).stack)).not.toContain(SECRET);
+    // Some HTTP libraries hang the request, headers and all, on their errors.
+    const byField = Object.assign(new Error("socket closed"), { code: "ECONNRESET", request: { headers: { authorization: `PVEAPIToken=${TOKEN_ID}=${SECRET}` } } });
+    const fromField = c().redactError(new ProxmoxError("NETWORK", "failed", {}, { cause: byField }));
+    expect(JSON.stringify(fromField.cause)).not.toContain(SECRET);
+    expect(fromField.cause).toMatchObject({ message: "socket closed", code: "ECONNRESET" });
+  });
+
+  it("masks it in a cause chain that loops back on itself, and in one deeper than it copies", () => {
+    const loop = new Error(`loop ${SECRET}`);
+    (loop as { cause?: unknown }).cause = loop;
+    const r = c().redactError(new ProxmoxError("NETWORK", "failed", {}, { cause: loop }));
+    let x = r.cause as (Error & { cause?: unknown }) | undefined;
+    for (let i = 0; x; i++, x = x.cause as typeof x) {
+      expect(i).toBeLessThan(10);
+      expect(`${x.message} ${x.stack}`).not.toContain(SECRET);
+    }
+    let deep: Error = new Error(`deepest ${SECRET}`);
+    for (let i = 0; i < 8; i++) deep = new Error(`level ${i}`, { cause: deep });
+    const d = c().redactError(new ProxmoxError("NETWORK", "failed", {}, { cause: deep }));
+    for (let y = d.cause as (Error & { cause?: unknown }) | undefined; y; y = y.cause as typeof y) expect(`${y.message} ${y.stack}`).not.toContain(SECRET);
   });
 
   it("leaves alone an object cause that cannot be serialised and does not show the secret", () => {

@@ -281,8 +281,15 @@ export class ProxmoxClient {
     } catch (e) {
       throw this.redactError(classifyNetworkError(e, method, path));
     }
-    const text = await readBody(res).catch(() => "");
+    let unread: unknown;
+    const text = await readBody(res).catch((e: unknown) => {
+      unread = e;
+      return "";
+    });
     if (res.statusCode >= 200 && res.statusCode < 300) {
+      // A success whose body was cut off or is not valid gzip is not an empty answer: a listing read
+      // as null would look like an empty cluster, a clone's lost UPID like a finished task.
+      if (unread !== undefined) throw this.redactError(classifyNetworkError(unread, method, path));
       if (text === "") return null as T;
       try {
         return (JSON.parse(text) as { data: T }).data;
@@ -317,12 +324,14 @@ export class ProxmoxClient {
   redactError(e: ProxmoxError): ProxmoxError {
     const secret = this.secret;
     const mask = (text: string) => text.split(secret).join("***");
-    const leaks = (v: unknown): boolean => {
+    // `seen`: a cause chain may loop back on itself.
+    const leaks = (v: unknown, seen = new Set<unknown>()): boolean => {
       if (typeof v === "string") return v.includes(secret);
-      if (v instanceof Error || (typeof v === "object" && v !== null)) {
+      if (typeof v === "object" && v !== null && !seen.has(v)) {
+        seen.add(v);
         const o = v as { message?: unknown; stack?: unknown; cause?: unknown };
-        if (leaks(o.message) || leaks(o.stack) || leaks(o.cause)) return true;
-        if (v instanceof Error) return false;
+        if (leaks(o.message, seen) || leaks(o.stack, seen) || leaks(o.cause, seen)) return true;
+        // Own enumerable fields too, an Error's included (a library may hang the request's headers on it).
         try {
           return JSON.stringify(v).includes(secret);
         } catch {
@@ -332,12 +341,14 @@ export class ProxmoxClient {
       return false;
     };
     const fields = [e.message, e.exitstatus, e.upid, e.lock, e.path, e.stack, ...Object.values(e.errors ?? {})];
-    if (!fields.some(leaks) && !leaks(e.cause)) return e;
+    if (!fields.some((f) => leaks(f)) && !leaks(e.cause)) return e;
     const maskCause = (c: unknown, depth = 0): unknown => {
-      if (!leaks(c) || depth > 5) return c;
+      if (!leaks(c)) return c;
       if (typeof c === "string") return mask(c);
       const o = c as { message?: unknown; code?: unknown; cause?: unknown; name?: unknown };
-      const copy = new Error(mask(typeof o.message === "string" ? o.message : String(c)), o.cause !== undefined ? { cause: maskCause(o.cause, depth + 1) } : undefined);
+      // Past five levels (or a loop) the rest of the chain is dropped rather than passed on unmasked.
+      const keepCause = o.cause !== undefined && depth < 5;
+      const copy = new Error(mask(typeof o.message === "string" ? o.message : String(c)), keepCause ? { cause: maskCause(o.cause, depth + 1) } : undefined);
       if (typeof o.name === "string") copy.name = o.name;
       if (o.code !== undefined) Object.assign(copy, { code: o.code });
       copy.stack = `${copy.name}: ${copy.message}`;
