@@ -3,10 +3,12 @@
  * Mutation testing of the engine's safety paths (issue 18): the applier's entry point, the
  * planner's reconcile and the saved-plan format. Narrowed from stryker.config.mjs so one module
  * runs in minutes, not hours:
- *   scripts/with-s3.sh npx stryker run stryker/engine.config.mjs
- *   scripts/with-s3.sh npx stryker run stryker/engine.config.mjs --mutate src/planner/reconcile.ts
- * No TypeScript checker (too slow on two shared cores): mutants that do not type-check simply run
- * and are killed or reported like the others. No build: every suite in the run imports src/.
+ *   npx stryker run stryker/engine.config.mjs
+ *   ENGINE_SUITES=planner npx stryker run stryker/engine.config.mjs --mutate src/planner/reconcile.ts
+ * (ENGINE_SUITES: see engine.vitest.config.ts). No S3 server needed: the applier's suites use the
+ * file state backend. No TypeScript checker (too slow on two shared cores): mutants that do not
+ * type-check simply run and are killed or reported like the others. No build: every suite in the
+ * run imports src/.
  *
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */

@@ -5,7 +5,7 @@
  *
  * ENGINE_SUITES=applier or ENGINE_SUITES=planner narrows the run to one half (the applier's suites
  * drive the simulator and cost seconds per mutant; the planner's are pure and cost milliseconds):
- *   ENGINE_SUITES=planner scripts/with-s3.sh npx stryker run stryker/engine.config.mjs --mutate src/planner/saved-plan.ts
+ *   ENGINE_SUITES=planner npx stryker run stryker/engine.config.mjs --mutate src/planner/saved-plan.ts
  */
 import { defineConfig } from "vitest/config";
 import base from "../vitest.config.js";
@@ -30,6 +30,7 @@ const PLANNER = [
   "test/planner/saved-plan.test.ts",
   "test/planner/saved-plan-compact.test.ts",
   "test/planner/saved-plan-edges.test.ts",
+  "test/planner/saved-plan-values.test.ts",
 ];
 
 const suites = process.env.ENGINE_SUITES;
