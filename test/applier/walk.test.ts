@@ -123,3 +123,95 @@ describe("runGraph", () => {
     expect(() => checkGraph([{ id: "a", dependsOn: ["x"] }])).toThrow(/unknown action x/);
   });
 });
+
+describe("runGraph: what it reports", () => {
+  const base = { parallelism: 4, keysOf: () => [] as string[], limitOf: () => Infinity, mayStart: () => true };
+
+  it("names the failed root for every transitive dependent, once each, and tells onSkipped", async () => {
+    const items: Item[] = [
+      { id: "root", dependsOn: [], ms: 1, fail: true },
+      { id: "x", dependsOn: ["root"], ms: 1 },
+      { id: "y", dependsOn: ["x", "root"], ms: 1 },
+      { id: "z", dependsOn: ["y"], ms: 1 },
+    ];
+    const told: string[] = [];
+    const t = tracker();
+    const r = await runGraph(items, { ...base, run: (i) => t.run(i), onSkipped: (i, because) => told.push(`${i.id}<${because}`) });
+    expect(r.skipped.sort((a, b) => a.id.localeCompare(b.id))).toEqual([{ id: "x", because: "root" }, { id: "y", because: "root" }, { id: "z", because: "root" }]);
+    expect(told.sort()).toEqual(["x<root", "y<root", "z<root"]);
+    expect(r.failed).toHaveLength(1);
+    expect((r.failed[0]!.error as Error).message).toBe("root failed");
+    expect(r.notStarted).toEqual([]);
+    expect(t.order).toEqual(["start root", "end root"]);
+  });
+
+  it("an item whose run throws synchronously fails like a rejection; its dependents are skipped", async () => {
+    const items: Item[] = [{ id: "a", dependsOn: [], ms: 0 }, { id: "b", dependsOn: ["a"], ms: 0 }, { id: "c", dependsOn: [], ms: 0 }];
+    const r = await runGraph(items, {
+      ...base,
+      run: (i) => {
+        if (i.id === "a") throw new Error("sync boom");
+        return Promise.resolve();
+      },
+    });
+    expect(r.failed.map((f) => [f.id, (f.error as Error).message])).toEqual([["a", "sync boom"]]);
+    expect(r.skipped).toEqual([{ id: "b", because: "a" }]);
+    expect(r.done).toEqual(["c"]);
+  });
+
+  it("onReady is told once per item, when its last dependency is done and before it runs", async () => {
+    const items: Item[] = [{ id: "a", dependsOn: [], ms: 1 }, { id: "b", dependsOn: [], ms: 5 }, { id: "c", dependsOn: ["a", "b"], ms: 1 }];
+    const t = tracker();
+    const ready: string[] = [];
+    await runGraph(items, { ...base, run: (i) => t.run(i), onReady: (i) => ready.push(i.id) });
+    expect(ready).toEqual(["a", "b", "c"]);
+    expect(t.order.indexOf("end b")).toBeLessThan(t.order.indexOf("start c"));
+  });
+
+  it("an item taking the same key twice counts once against the limit; one with two keys needs both free", async () => {
+    const items: Item[] = [
+      { id: "dup", dependsOn: [], ms: 10 },
+      { id: "s1", dependsOn: [], ms: 10 },
+      { id: "both", dependsOn: [], ms: 1 },
+    ];
+    const t = tracker();
+    const keys: Record<string, string[]> = { dup: ["k", "k"], s1: ["n"], both: ["k", "n"] };
+    const r = await runGraph(items, { ...base, keysOf: (i) => keys[i.id]!, limitOf: () => 1, run: (i) => t.run(i) });
+    expect(r.done.sort()).toEqual(["both", "dup", "s1"]);
+    // dup (k) and s1 (n) run together; both (k + n) waits until both are free.
+    expect(t.order.slice(0, 2).sort()).toEqual(["start dup", "start s1"]);
+    expect(t.order.indexOf("start both")).toBeGreaterThan(Math.max(t.order.indexOf("end dup"), t.order.indexOf("end s1")));
+  });
+
+  it("a limit frees its slot when an item fails, so the queue behind it still runs", async () => {
+    const items: Item[] = [
+      { id: "f", dependsOn: [], ms: 1, fail: true, key: "k" },
+      { id: "g", dependsOn: [], ms: 1, key: "k" },
+      { id: "h", dependsOn: [], ms: 1, key: "k" },
+    ];
+    const t = tracker();
+    const r = await runGraph(items, { ...base, keysOf: (i) => (i.key ? [i.key] : []), limitOf: () => 1, run: (i) => t.run(i) });
+    expect(r.done.sort()).toEqual(["g", "h"]);
+    expect(t.maxPerKey.get("k")).toBe(1);
+  });
+
+  it("stopped before the first start: nothing runs and every item is reported not started", async () => {
+    const items: Item[] = [{ id: "a", dependsOn: [], ms: 1 }, { id: "b", dependsOn: ["a"], ms: 1 }];
+    const r = await runGraph(items, { ...base, run: async () => {}, mayStart: () => false });
+    expect(r).toEqual({ done: [], failed: [], skipped: [], notStarted: ["a", "b"] });
+  });
+
+  it("an empty graph resolves at once with nothing", async () => {
+    expect(await runGraph([], { ...base, run: async () => {} })).toEqual({ done: [], failed: [], skipped: [], notStarted: [] });
+  });
+
+  it("stops mid-queue when mayStart turns false between two starts of one pump", async () => {
+    let asked = 0;
+    const items: Item[] = Array.from({ length: 5 }, (_, i) => ({ id: `a${i}`, dependsOn: [], ms: 1 }));
+    const t = tracker();
+    const r = await runGraph(items, { ...base, parallelism: 5, run: (i) => t.run(i), mayStart: () => ++asked <= 3 });
+    // asked once for the pump, then once per start: two items start before the answer turns false.
+    expect(r.done.sort()).toEqual(["a0", "a1"]);
+    expect(r.notStarted).toEqual(["a2", "a3", "a4"]);
+  });
+});
