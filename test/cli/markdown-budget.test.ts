@@ -121,20 +121,20 @@ function replacement(i: number, group = { tenant: "zeta", group: "rebuilt" }): I
   };
 }
 
-/** 3,000 creates over 1,000 groups, then a group destroying 7 VMs and one replacing 2: the loud groups come last. */
+/** 600 creates over 200 groups, then a group destroying 7 VMs and one replacing 2: the loud groups come last. */
 function loudLast(): Plan {
-  const plan = creates(3_000, 1_000);
+  const plan = creates(600, 200);
   plan.changes.push(...deletes(7), replacement(0), replacement(1));
-  plan.summary = { add: 3_002, change: 0, destroy: 9 };
+  plan.summary = { add: 602, change: 0, destroy: 9 };
   return plan;
 }
 
-const LIMITS = [1_500, 2_000, 3_000, 5_000, 8_000, 12_000, 20_000, 40_000, DEFAULT_LIMIT];
+const LIMITS = [1_500, 3_000, 8_000, 20_000, DEFAULT_LIMIT];
 
 describe("plan markdown budget", () => {
   it.each([
     ["the 2,050-instance mixed plan", mixed2050],
-    ["1,000 groups of creates before a group of destroys and one of replacements", loudLast],
+    ["200 groups of creates before a group of destroys and one of replacements", loudLast],
   ] as [string, () => Plan][])("accounts for every change at every limit, within the limit: %s", (_name, make) => {
     const plan = make();
     const destroyed = plan.changes.filter((c) => c.kind === "delete").length;

@@ -57,6 +57,9 @@ describe("plan comment heading and summary", () => {
     const plan = { ...mixedPlan(), refresh: undefined } as Plan;
     expect(planHash(plan)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(plan)).digest("hex")}`);
     expect(planHash(plan)).toBe(planHash(mixedPlan()));
+    // Functions and symbols are left out the same way (a plan read back never has them, but a hash must not throw).
+    const odd = { ...mixedPlan(), f: () => 1, s: Symbol("s") } as unknown as Plan;
+    expect(planHash(odd)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(odd)).digest("hex")}`);
     const p257 = basePlan({ changes: Array.from({ length: 257 }, (_, i) => change({ kind: "create", instanceId: iid("c", i), after: spec() })) });
     expect(planHash(p257)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(p257)).digest("hex")}`);
   });

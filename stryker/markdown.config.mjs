@@ -1,0 +1,35 @@
+// @ts-check
+/**
+ * Mutation testing of the PR-comment plan preview (issue 18, area "markdown"): the markdown renderer
+ * and its size budget (GitHub's 65,536-character comment limit; a cut keeps the summary and says
+ * what it dropped, never hides a destroy or a replacement).
+ *   scripts/with-s3.sh npx stryker run stryker/markdown.config.mjs
+ * Only in-process suites run (stryker/markdown.vitest.config.ts); test/cli/markdown-cli.test.ts
+ * spawns the built CLI and cannot see a mutant, so no buildCommand. The TypeScript checker is left
+ * out: on two shared cores it costs more than the test runs themselves.
+ *
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  packageManager: "npm",
+  testRunner: "vitest",
+  vitest: { configFile: "stryker/markdown.vitest.config.ts", related: false },
+  checkers: [],
+  coverageAnalysis: "perTest",
+  ignoreStatic: true,
+  concurrency: 1,
+  mutate: [
+    "src/cli/render/markdown.ts",
+    "src/cli/render/markdown-ci.ts",
+    "src/cli/render/markdown-warnings.ts",
+  ],
+  ignorePatterns: ["dist", "reports", "coverage", ".pvefleet", ".stryker-tmp*"],
+  timeoutMS: 20_000,
+  timeoutFactor: 2,
+  reporters: ["clear-text", "progress", "json"],
+  jsonReporter: { fileName: "reports/mutation/markdown/mutation.json" },
+  clearTextReporter: { allowColor: false, logTests: false },
+  incremental: false,
+  tempDirName: ".stryker-tmp-markdown",
+  cleanTempDir: "always",
+};
