@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMIT, renderPlanMarkdown } from "../../src/cli/render/markdown.js";
 import type { ChangeKind, InstanceChange, Plan } from "../../src/planner/types.js";
 import { groupName } from "../../src/cli/render/vocabulary.js";
+import { warningCallouts } from "../../src/cli/render/markdown-warnings.js";
 import { live, mixedPlan } from "./fixtures.js";
 import { creates, mixed2050 } from "./markdown-fixtures.js";
 
@@ -150,6 +151,31 @@ describe("plan markdown budget", () => {
     }
   });
 
+  it("holds at every limit from the callouts' size up to the whole body: nothing over, nothing unannounced, no empty details heading", () => {
+    const plan = mixedPlan();
+    const full = renderPlanMarkdown(plan, { env: {} });
+    const callout = warningCallouts(plan.warnings, () => undefined)[0]!.join("\n");
+    for (let limit = bytes(full) + 1; limit >= 1_200; limit -= 9) {
+      const md = renderPlanMarkdown(plan, { env: {}, limit });
+      const at = `limit ${limit}`;
+      expect(bytes(md), at).toBeLessThanOrEqual(limit);
+      expect(md, at).toContain("> [!CAUTION]\n> **This plan destroys 1 VM** (acme.batch 1)");
+      expect(md, at).toContain("> [!WARNING]\n> **1 VM will be replaced** (acme.db 1)");
+      const { rowsShown } = expectEveryChangeAccountedFor(md, plan);
+      // Details: one per shown update, replacement or destroy, each shown or counted as left out.
+      const details = (md.match(/^<details>/gm) ?? []).length;
+      const detailsLeftOut = Number(/(\d+) instance details? left out/.exec(md)?.[1] ?? 0);
+      expect(details + detailsLeftOut, at).toBe((md.match(/^\| (🔄|♻️|🗑️) \|/gm) ?? []).length);
+      expect(md.includes("#### Changes by instance"), at).toBe(details > 0);
+      // The warning: shown whole, or counted as left out.
+      expect(md.includes(callout), at).toBe(!md.includes("1 kind of warning left out"));
+      const cut = rowsShown < 5 || detailsLeftOut > 0 || !md.includes(callout);
+      expect(md.includes('"truncated":true'), at).toBe(cut);
+      expect(md.includes("to fit GitHub's 65,536-character comment limit. The full plan:"), at).toBe(cut);
+      if (limit > bytes(full)) expect(md).toBe(full);
+    }
+  });
+
   it("gives the groups that destroy or replace VMs their sections and rows before quieter groups earlier in the plan", () => {
     const plan = loudLast();
     const md = renderPlanMarkdown(plan, { env: {} });
@@ -188,6 +214,14 @@ describe("plan markdown budget", () => {
     const tiny = renderPlanMarkdown(mixed2050(), { env: {}, limit: 300 });
     expect(bytes(tiny)).toBeLessThanOrEqual(300);
     expect(tiny.split("\n").every((l) => l === "" || l.startsWith("<!-- ") && l.endsWith(" -->"))).toBe(true);
+  });
+
+  it("says a cut was for room when only whole sections were left out (one change per group, nothing refused on the way)", () => {
+    const plan = creates(300, 300);
+    const md = renderPlanMarkdown(plan, { env: {} });
+    const { rowsShown, sectionsLeftOut } = expectEveryChangeAccountedFor(md, plan);
+    expect(sectionsLeftOut).toBe(300 - rowsShown);
+    expect(md).toContain(`> ${rowsShown} of 300 changes shown as rows, ${sectionsLeftOut} groups without a section, 200 groups summed in one row of the counts table to fit GitHub's 65,536-character comment limit.`);
   });
 
   it("says rows are a sample (not a cut for room) when only the 100-rows-per-group cap left rows out", () => {

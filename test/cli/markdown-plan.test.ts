@@ -42,6 +42,13 @@ describe("plan comment heading and summary", () => {
     }
   });
 
+  it("gives a plan without changes the commit or the run line alone when only one is known", () => {
+    const lines = (e: Record<string, string>) => renderPlanMarkdown(basePlan(), { env: e }).split("\n").slice(5);
+    expect(lines({ GITHUB_SHA: "abc1234def" })).toEqual(["**No changes. The cluster matches the shard file.**", "", "Plan for `abc1234`", ""]);
+    expect(lines({ GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "acme/fleet", GITHUB_RUN_ID: "5" }))
+      .toEqual(["**No changes. The cluster matches the shard file.**", "", "[run 5](https://github.com/acme/fleet/actions/runs/5)", ""]);
+  });
+
   it("writes the markers: the shard's sticky marker, then the plan's hash, state and digest", () => {
     const plan = basePlan();
     expect(planMarker(plan)).toBe("<!-- pvefleet:plan my-cluster/dev -->");
@@ -60,6 +67,11 @@ describe("plan comment heading and summary", () => {
     // Functions and symbols are left out the same way (a plan read back never has them, but a hash must not throw).
     const odd = { ...mixedPlan(), f: () => 1, s: Symbol("s") } as unknown as Plan;
     expect(planHash(odd)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(odd)).digest("hex")}`);
+    // A long top-level string is hashed whole, and 512 changes are exactly two slices.
+    const long = basePlan({ clusterId: "c".repeat(300) });
+    expect(planHash(long)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(long)).digest("hex")}`);
+    const p512 = basePlan({ changes: Array.from({ length: 512 }, (_, i) => change({ kind: "create", instanceId: iid("c", i), after: spec() })) });
+    expect(planHash(p512)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(p512)).digest("hex")}`);
     const p257 = basePlan({ changes: Array.from({ length: 257 }, (_, i) => change({ kind: "create", instanceId: iid("c", i), after: spec() })) });
     expect(planHash(p257)).toBe(`sha256:${createHash("sha256").update(JSON.stringify(p257)).digest("hex")}`);
   });
@@ -124,6 +136,16 @@ describe("plan comment group section", () => {
     ] }), { env });
     expect(md).toContain("### acme.web\n\n**1 to destroy, 1 to update, 1 to create**\n\nSpec: template `debian-13-template` · 1 core · 2 GiB memory · 32 GiB disk · storage `local-lvm` · bridge `vmbr0` · vlan `20` · no start on boot · pool `prod` · userdata (sensitive) · vars (sensitive)\n\n");
     expect(md).not.toContain("a\nb");
+  });
+
+  it("takes a group's spec from its first change that has one, and clips a long template name at 80 characters", () => {
+    const name = "t".repeat(70);
+    const md = renderPlanMarkdown(basePlan({ changes: [
+      change({ kind: "delete", instanceId: iid("d", 1), before: live(), after: spec({ cores: 9 }) }),
+      change({ kind: "create", instanceId: iid("c", 1), after: spec({ cores: 3, template: { name } }) }),
+      change({ kind: "create", instanceId: iid("c", 2), after: spec({ cores: 5 }) }),
+    ] }), { env });
+    expect(md.match(/^Spec: .*$/gm)).toEqual([`Spec: template \`${name}\` · 3 cores · 2 GiB memory · 32 GiB disk · storage \`local-lvm\` · bridge \`vmbr0\` · starts on boot`]);
   });
 
   it("says the template's disk size is kept when the spec has none, in the disk's place", () => {
@@ -204,6 +226,22 @@ describe("plan comment details", () => {
       forcedBy: [{ attribute: "cores", before: 1, after: 2, message: "c" }, { attribute: "userdata", message: "u" }, { attribute: "memoryMiB", message: "m" }],
     } as never);
     expect(diffOf(md)).toEqual(["! cores: 1 → 2   # forces replacement", "# replacement forced by userdata (sensitive), memory", "# because r"]);
+  });
+
+  it("marks a cause sensitive when the planner says so, and names a cause whose attribute line does not say it forces", () => {
+    const md = renderUpdate([{ attribute: "memoryMiB", before: 1024, after: 2048, forcesReplacement: false }], {
+      kind: "replace", reasons: [],
+      forcedBy: [{ attribute: "tags", sensitive: true, message: "t" }, { attribute: "memoryMiB", before: 1024, after: 2048, message: "m" }],
+    } as never);
+    expect(diffOf(md)).toEqual(["! memory: 1 GiB → 2 GiB", "# replacement forced by tags (sensitive), memory"]);
+    expect(rowsOf(md)[0]).toMatch(/\| replace \(destroy first\): forced by tags \(sensitive\), memory, memory 1 GiB → 2 GiB \|$/);
+  });
+
+  it("lists the live attributes only for a destroy without attribute changes", () => {
+    const adopt = renderPlanMarkdown(basePlan({ changes: [change({ kind: "adopt", reasons: ["tagged"], before: live() })] }), { env });
+    expect(diffOf(adopt)).toEqual(["# because tagged"]);
+    const del = renderPlanMarkdown(basePlan({ changes: [change({ kind: "delete", reasons: ["gone"], attributes: [{ attribute: "cores", before: 2, after: undefined, forcesReplacement: false }], before: live() })] }), { env });
+    expect(diffOf(del)).toEqual(["- cores: 2", "# because gone"]);
   });
 
   it("keeps a diff to 40 lines of at most 200 characters, and says how many more", () => {

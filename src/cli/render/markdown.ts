@@ -449,8 +449,9 @@ function layoutPlan({ plan, hash, groups, callouts }: PlanFacts, options: Markdo
       else if (distinct.size < MAX_DETAILS_PER_GROUP) distinct.set(key, { c, lines, same: 0 });
     }
     for (const { c, lines, same } of distinct.values()) {
-      if (detailsShown === 0 && !budget.take(body, heading)) { detailsLeftOut++; continue; }
-      if (budget.take(body, detailBlock(c, lines, same))) detailsShown++;
+      // The heading comes with the first block that fits, never alone.
+      const block = detailBlock(c, lines, same);
+      if (budget.take(body, detailsShown ? block : [...heading, ...block])) detailsShown++;
       else detailsLeftOut++;
     }
   }
