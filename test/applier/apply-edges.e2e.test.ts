@@ -6,7 +6,8 @@
  * start — and around the walk: the clone limits per storage and per node, the events it emits, a
  * throwing event handler, and the state it leaves. Each test starts its own simulator and state.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apply, INTERRUPT_MESSAGE, STOPPING_MESSAGE, type ApplyEvent, type ApplyResult } from "../../src/applier/index.js";
 import type { Plan } from "../../src/planner/types.js";
@@ -152,6 +153,8 @@ describe("apply() before its first action", () => {
     const first = await fresh.run();
     await fresh.close();
     expect(first).toMatchObject({ status: "applied", done: [], notStarted: [], state: { serial: 0, writes: 0, mutations: 0 } });
+    // Nothing to walk: no walk's summary either (the CLI says "No changes.").
+    expect(fresh.events.map((e) => e.type)).toEqual(["lock"]);
 
     env.writeShard({ webSize: 1 });
     const made = await planAndApply(env);
@@ -186,6 +189,43 @@ describe("apply() before its first action", () => {
     expect(forgot.plan.actions.map((a) => a.type)).toEqual(["forget-state"]);
     expect(forgot.result.status).toBe("applied");
     expect(permissionReads(from)).toBe(0);
+  });
+});
+
+describe("apply() and the lock it takes", () => {
+  let env: Env;
+  beforeEach(async () => {
+    env = await startEnv({ latency: "fast", seed: 49 });
+  });
+  afterEach(async () => env?.close());
+
+  it("holds the lease as an `apply` while it runs", async () => {
+    env.writeShard({ webSize: 1 });
+    const p = await prepared(env);
+    let held: { operation?: string } | undefined;
+    const result = await p.run({
+      onEvent: (e) => {
+        if (e.type === "start" && held === undefined) held = JSON.parse(readFileSync(path.join(env.stateDir, "shard", "e2e", "state.lock"), "utf8"));
+      },
+    });
+    await p.close();
+    expect(result.status).toBe("applied");
+    expect(held?.operation).toBe("apply");
+  });
+
+  it("with lockTimeoutMs 0 gives up at once on a lease someone else holds, changing nothing", async () => {
+    env.writeShard({ webSize: 1 });
+    const other = await (await env.store()).lock("apply", { timeoutMs: 0 });
+    try {
+      const p = await prepared(env);
+      const from = env.sim.stats().log.length;
+      await expect(p.run({ lockTimeoutMs: 0 })).rejects.toMatchObject({ code: "STATE_LOCKED" });
+      await p.close();
+      expect(writesSince(env, from)).toEqual([]);
+      other.assertHeld();
+    } finally {
+      await other.release();
+    }
   });
 });
 
@@ -258,6 +298,60 @@ describe("apply() around the walk", () => {
       message: `Apply interrupted: 1 actions done, ${result.notStarted.length} not started; state saved (serial ${result.state.serial}).`,
     });
     expect((await (await env.store()).read())!.doc.serial).toBe(result.state.serial);
+  });
+
+  it("retries a failing action as often as its policy says, the defaults filling what the caller leaves out", async () => {
+    env = await startEnv({ latency: "fast", seed: 50 });
+    env.writeShard({ webSize: 1 });
+    env.sim.setFaults("rate=1,kinds=taskfail,methods=POST,paths=/qemu/\\d+/config$");
+    // A failed task is retried as lock contention (PVE's storage and config locks): `lockAttempts`.
+    const three = await planAndApply(env, {}, { retry: { lockAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 } });
+    const retries = (events: ApplyEvent[]) => events.filter((e) => e.type === "retry" && e.action === "configure").length;
+    expect(three.result.failed.map((f) => [f.type, f.error.code])).toEqual([["configure", "TASK_FAILED"]]);
+    expect(retries(three.events)).toBe(2);
+    const byDefault = await planAndApply(env, {}, { retry: { baseDelayMs: 5, maxDelayMs: 10 } });
+    expect(byDefault.result.failed.map((f) => [f.type, f.error.code])).toEqual([["configure", "TASK_FAILED"]]);
+    expect(retries(byDefault.events)).toBe(9); // DEFAULT_RETRY: 10 lock attempts
+  });
+
+  it("reports a running action's progress at the interval asked, and run-level times within the run", async () => {
+    env = await startEnv({ latency: "fast", seed: 51, faults: "rate=1,kinds=slow,slow=400,methods=POST,paths=/clone$" });
+    env.writeShard({ webSize: 1 });
+    const t0 = Date.now();
+    const often = await planAndApply(env, {}, { progressIntervalMs: 50 });
+    const wall = Date.now() - t0;
+    expect(often.result.status).toBe("applied");
+    expect(often.events.filter((e) => e.type === "progress" && e.action === "clone").length).toBeGreaterThan(0);
+    // Run-level events count from the run's start: never more than the run took, never negative.
+    for (const e of often.events.filter((x) => x.actionId === undefined)) {
+      expect(e.elapsedMs, e.type).toBeGreaterThanOrEqual(0);
+      expect(e.elapsedMs, e.type).toBeLessThanOrEqual(wall);
+    }
+    expect(often.result.elapsedMs).toBeLessThanOrEqual(wall);
+    expect(often.result.elapsedMs).toBeGreaterThanOrEqual(0);
+
+    env.writeShard({ webSize: 2 });
+    const rarely = await planAndApply(env);
+    expect(rarely.result.status).toBe("applied");
+    // The default interval is 10 s, far longer than this 400 ms clone.
+    expect(rarely.events.filter((e) => e.type === "progress")).toEqual([]);
+  });
+
+  it("writes a queued clone's record ahead as soon as the clone is ready, before its storage slot frees", async () => {
+    env = await startEnv({ latency: "fast", seed: 52, nodes: 1, faults: "rate=1,kinds=slow,slow=400,methods=POST,paths=/clone$" });
+    env.writeShard({ webSize: 2 });
+    const stateFile = path.join(env.stateDir, "shard", "e2e", "state.json");
+    let recordedWhenFirstCloneEnded: string[] | undefined;
+    const { plan, result } = await planAndApply(env, {}, {
+      perStorageCloneLimit: 1,
+      onEvent: (e) => {
+        if (e.type === "done" && e.action === "clone" && recordedWhenFirstCloneEnded === undefined) {
+          recordedWhenFirstCloneEnded = Object.keys((JSON.parse(readFileSync(stateFile, "utf8")) as { instances: Record<string, unknown> }).instances).sort();
+        }
+      },
+    });
+    expect(result.status).toBe("applied");
+    expect(recordedWhenFirstCloneEnded).toEqual(plan.changes.map((c) => c.instanceId).sort());
   });
 
   describe("clone limits", () => {
