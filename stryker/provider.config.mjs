@@ -2,14 +2,17 @@
 /**
  * Mutation testing of the Proxmox provider's safety paths (issue 18): the API client (no re-send of
  * a non-idempotent call, secrets masked), the permission backstop and the operations (ownership
- * guard, ISO-in-use check, delete only when ours). Run with
- *   scripts/with-s3.sh npx stryker run stryker/provider.config.mjs
- * Narrow with `--mutate src/providers/proxmox/permissions.ts`. The TypeScript checker is off: on two
- * shared cores it costs more than the test runs themselves; a mutant that does not type-check is
- * still killed (or survives) by the tests.
- *
- * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ * guard, ISO-in-use check, delete only when ours). Run one module with its own suites, e.g.
+ *   PVEFLEET_MUTATION_TESTS=client scripts/with-s3.sh npx stryker run stryker/provider.config.mjs \
+ *     --mutate src/providers/proxmox/api/client.ts
+ * (sets: permissions, client, operations — stryker/provider.vitest.config.ts). The report
+ * (reports/mutation/provider/<set>.json) and the sandbox are named after the set, so two sets can
+ * run side by side. The TypeScript checker is off: on two shared cores it costs more than the test
+ * runs themselves, and a mutant that does not type-check is still run against the tests.
  */
+const set = process.env.PVEFLEET_MUTATION_TESTS ?? "all";
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: "npm",
   testRunner: "vitest",
@@ -27,8 +30,8 @@ export default {
   timeoutMS: 20_000,
   timeoutFactor: 2,
   reporters: ["clear-text", "progress", "json"],
-  jsonReporter: { fileName: "reports/mutation/provider/mutation.json" },
+  jsonReporter: { fileName: `reports/mutation/provider/${set}.json` },
   incremental: false,
-  tempDirName: ".stryker-tmp-provider",
+  tempDirName: `.stryker-tmp-provider-${set}`,
   cleanTempDir: "always",
 };

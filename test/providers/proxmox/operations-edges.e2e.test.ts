@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
-import { caught, isos, listVms } from "../../applier/cluster-api.js";
+import { caught, isos, listVms, settle } from "../../applier/cluster-api.js";
 import { MAX_DESCRIPTION_CHARS } from "../../../src/providers/proxmox/codecs/notes-block.js";
 
 let serial = 0;
@@ -197,5 +197,108 @@ describe("configure and resize", () => {
     const e = await caught(provider.resize({ ...vm, disk: "scsi7", bytes: 8 * 1024 ** 3 }));
     expect([e.code, e.message]).toEqual(["NOT_FOUND", `VM ${vm.vmid} has no disk scsi7`]);
     expect(sent(RESIZE)).toBe(before);
+  });
+});
+
+describe("configure: the seed ISO and values it refuses", () => {
+  const CONFIG_WRITE = "POST /nodes/{node}/qemu/{vmid}/config";
+
+  it("attaches the seed after the boot disk, then detaches it to an empty drive with the disk alone booting", async () => {
+    const vm = await ourVm();
+    const { volume } = await anIso(vm.node);
+    await provider.configure({ ...vm, isoVolume: volume });
+    let config = (await env.api("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/config`)) as Record<string, string>;
+    expect(config.ide2).toMatch(new RegExp(`^${volume},media=cdrom(,|$)`));
+    expect(config.boot).toBe("order=scsi0;ide2");
+    await provider.configure({ ...vm, isoVolume: null });
+    config = (await env.api("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/config`)) as Record<string, string>;
+    expect([config.ide2, config.boot]).toEqual(["none,media=cdrom", "order=scsi0"]);
+  });
+
+  it.each([
+    ["a bridge name PVE would refuse", { net: { bridge: "no such bridge!" } }],
+    ["a seed that is not a volume ID", { isoVolume: "cidata.iso" }],
+  ])("refuses %s as VALIDATION naming the VM, sending nothing", async (_what, change) => {
+    const vm = await ourVm();
+    const before = sent(CONFIG_WRITE);
+    const e = await caught(provider.configure({ ...vm, ...change }));
+    expect(e.code).toBe("VALIDATION");
+    expect(e.message).toMatch(new RegExp(`^VM ${vm.vmid}: `));
+    expect(sent(CONFIG_WRITE)).toBe(before);
+  });
+});
+
+describe("a write made conditional by the digest", () => {
+  it.each([
+    ["configure", "POST /nodes/{node}/qemu/{vmid}/config", "methods=POST,paths=/config$", (vm: { node: string; vmid: number; instanceId: string }) => provider.configure({ ...vm, cores: 5 })],
+    ["resize", "PUT /nodes/{node}/qemu/{vmid}/resize", "methods=PUT,paths=/resize$", (vm: { node: string; vmid: number; instanceId: string }) => provider.resize({ ...vm, disk: "scsi0", bytes: 16 * 1024 ** 3 })],
+  ] as const)("%s is sent once on an unexplained 500 (a repeat after a lost success would be refused)", async (_op, endpoint, faults, op) => {
+    const vm = await ourVm();
+    const before = sent(endpoint);
+    env.sim.setFaults(`rate=1,kinds=5xx,${faults}`);
+    const e = await caught(op(vm));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("SERVER");
+    expect(sent(endpoint) - before).toBe(1);
+  });
+});
+
+describe("clone", () => {
+  it("refuses a name that is not an instance ID before asking anything", async () => {
+    const before = Object.values(env.sim.stats().requests).reduce((n, c) => n + c, 0);
+    const e = await caught(provider.clone({ instanceId: "Not-An-Id", node: "pve1", vmid: 4000, template: { name: "debian-13-template" }, storage: "local-lvm", full: true }));
+    expect([e.code, e.message]).toEqual(["VALIDATION", '"Not-An-Id" is not an instance ID']);
+    expect(Object.values(env.sim.stats().requests).reduce((n, c) => n + c, 0)).toBe(before);
+  });
+
+  it("adopts, when resumed, the VM an interrupted run cloned, without cloning again", async () => {
+    const vm = await ourVm("pve2");
+    const rerun = env.provider();
+    await rerun.refresh();
+    // A VMID the resumed run did not record: only the name can find the earlier clone.
+    const before = sent(CLONE);
+    const got = await rerun.clone({ instanceId: vm.instanceId, node: "pve2", vmid: rerun.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true, resumed: true });
+    expect(got).toEqual({ vmid: vm.vmid, node: "pve2" });
+    expect(sent(CLONE)).toBe(before);
+  });
+
+  it("clones again after a 500 that came before PVE acted, only while no VM has the name, and gives up after the attempts", async () => {
+    await provider.refresh();
+    const id = instanceId();
+    const before = sent(CLONE);
+    env.sim.setFaults("rate=1,kinds=5xx,methods=POST,paths=/clone$");
+    const e = await caught(provider.clone({ instanceId: id, node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true }));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("SERVER");
+    expect(sent(CLONE) - before).toBe(4); // the client's default attempts
+    expect((await listVms(env)).filter((v) => v.name === id)).toEqual([]);
+  });
+
+  it("does not clone again after a clone task that failed for good", async () => {
+    await provider.refresh();
+    const before = sent(CLONE);
+    env.sim.setFaults("rate=1,kinds=taskfail,methods=POST,paths=/clone$");
+    const e = await caught(provider.clone({ instanceId: instanceId(), node: "pve1", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true }));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("TASK_FAILED");
+    expect(sent(CLONE) - before).toBe(1);
+  });
+
+  it("names a TemplateVMID that does not exist", async () => {
+    await provider.refresh();
+    const e = await caught(provider.clone({ instanceId: instanceId(), node: "pve1", vmid: provider.nextVmid(), template: { vmid: 8999 }, storage: "local-lvm", full: true }));
+    expect([e.code, e.message]).toEqual(["NOT_FOUND", "TemplateVMID 8999 does not exist in the cluster"]);
+  });
+
+  it("never takes a plain VM named like the template for it", async () => {
+    const upid = (await env.api("POST", "/nodes/pve2/qemu", { vmid: 4321, name: "debian-13-template", memory: 512, cores: 1 })) as string;
+    await settle(env, upid);
+    await provider.refresh();
+    const id = instanceId();
+    const got = await provider.clone({ instanceId: id, node: "pve2", vmid: provider.nextVmid(), template: { name: "debian-13-template" }, storage: "local-lvm", full: true });
+    const listed = (await listVms(env)).find((v) => v.vmid === got.vmid);
+    expect(listed?.name).toBe(id);
+    const config = (await env.api("GET", `/nodes/pve2/qemu/${got.vmid}/config`)) as Record<string, string>;
+    expect(config.scsi0).toMatch(/size=2G/); // the template's disk; the plain VM has none
   });
 });
