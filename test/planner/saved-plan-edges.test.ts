@@ -204,13 +204,29 @@ describe("what a writer-made file must agree with", () => {
   });
 
   it("keeps a string where an escape runs into an instance ID's letters", () => {
-    const p = updateAndCreate();
-    const id = p.changes.find((c) => c.kind === "create")!.instanceId; // web…: "\w" is no escape, so use the ID's tail
+    // An `nfs` instance: "\n" followed by the rest of its ID reads, in JSON text, as a backslash
+    // followed by the whole ID — masking that ID there would break the escape.
+    const g = group("store", 1, { kind: "nfs" });
+    const p = plan(desired([g]), undefined, live([]), planOptions());
+    const id = p.changes[0]!.instanceId;
+    expect(id.startsWith("nfs")).toBe(true);
     const q = structuredClone(p);
-    const c = q.changes.find((x) => x.instanceId === id)!;
-    c.reasons = [`line\n${id}`, `tab\t${id.slice(1)}`];
+    q.changes[0]!.reasons = [`line\n${id.slice(1)}`, `plain ${id}`];
     const back = parseSavedPlan(serializePlan(q));
     expect(back).toEqual(q);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(q));
+  });
+
+  it("keeps a member named __proto__ as the plan's own data", () => {
+    const p = updateAndCreate();
+    const q = structuredClone(p);
+    const create = q.changes.find((c) => c.kind === "create")!;
+    create.after = { ...create.after!, vars: JSON.parse('{"__proto__":"x","motd":"hi"}') as Record<string, string> };
+    const back = parseSavedPlan(serializePlan(q));
+    const vars = back.changes.find((c) => c.kind === "create")!.after!.vars as Record<string, unknown>;
+    expect(Object.keys(vars)).toEqual(["__proto__", "motd"]);
+    expect(Object.getPrototypeOf(vars)).toBe(Object.prototype);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(q));
   });
 });
 
