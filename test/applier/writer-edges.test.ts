@@ -21,8 +21,11 @@ function record(instanceId: string, extra: Partial<InstanceRecord> = {}): Instan
   };
 }
 
-/** Nothing batched is written on its own for a long while after a write (only drain() or an urgent update). */
-const PATIENT = { batchDelayMs: { minMs: 60_000 } };
+/**
+ * Nothing batched is written on its own for a minute after a write (only drain() or an urgent update
+ * writes it): a mutant that loses an update's urgency hangs the test instead of passing it.
+ */
+const PATIENT = { batchDelayMs: { minMs: 60_000, perWrite: 0, maxMs: 60_000 } };
 
 let dir: string;
 let store: StateStore;
@@ -77,6 +80,30 @@ describe("StateWriter: durability and cadence", () => {
     const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, PATIENT);
     await writer.update("a", () => record("a"), { batched: true });
     expect(Object.keys((await onDisk()).instances)).toEqual(["a"]);
+  });
+
+  it("the pause after a write is capped by maxMs: a batched update is then written on its own", async () => {
+    const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, { batchDelayMs: { minMs: 60_000, maxMs: 5 } });
+    await writer.update("a", () => record("a"));
+    await writer.update("b", () => record("b"), { batched: true }); // hangs if the minute were kept
+    expect(Object.keys((await onDisk()).instances).sort()).toEqual(["a", "b"]);
+  });
+
+  it("the pause is perWrite × the last write's duration: one write's worth with perWrite 1", async () => {
+    // With a one-minute cap, a pause computed from anything but the write's own duration (a few ms)
+    // would hold the batched update for the whole minute.
+    const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, { batchDelayMs: { minMs: 0, perWrite: 1, maxMs: 60_000 } });
+    await writer.update("a", () => record("a"));
+    await writer.update("b", () => record("b"), { batched: true });
+    expect(Object.keys((await onDisk()).instances).sort()).toEqual(["a", "b"]);
+  });
+
+  it("takes the older form of its options, a bare onWritten callback", async () => {
+    const serials: number[] = [];
+    const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, (s) => serials.push(s));
+    await writer.update("a", () => record("a"));
+    await writer.update("b", () => record("b"));
+    expect(serials).toEqual([1, 2]);
   });
 
   it("drain() with nothing pending returns at once and writes nothing", async () => {
