@@ -16,6 +16,7 @@ export default defineConfig({
       "test/state/lock-edges.test.ts",
       "test/state/lease-edges.test.ts",
       "test/state/store-edges.test.ts",
+      "test/state/store-messages.test.ts",
       "test/state/file-backend-edges.test.ts",
       "test/state/s3-backend-edges.test.ts",
       "test/state/s3-faults.test.ts",

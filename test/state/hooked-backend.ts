@@ -12,13 +12,14 @@ export class HookedBackend implements ObjectBackend {
   readonly description = "hooked file backend";
   /** Every call, in order. */
   readonly calls: { op: "get" | "put" | "delete"; key: string; cond?: PutCond; body?: string }[] = [];
+  /** What a read returns instead: an object, undefined (no object), or "pass" to read the real one. */
   onGet?: (key: string) => Versioned | undefined | "pass";
   onPut?: (key: string, cond: PutCond, body: Uint8Array) => void | Promise<void>;
   onDelete?: (key: string) => void | Promise<void>;
   constructor(readonly inner: FileBackend) {}
   async get(key: string): Promise<Versioned | undefined> {
     this.calls.push({ op: "get", key });
-    const hooked = this.onGet?.(key) ?? "pass";
+    const hooked = this.onGet ? this.onGet(key) : "pass";
     return hooked === "pass" ? this.inner.get(key) : hooked;
   }
   async put(key: string, body: Uint8Array, cond: PutCond): Promise<{ etag: string }> {

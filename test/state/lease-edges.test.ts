@@ -333,6 +333,15 @@ describe("releasing", () => {
     }
   });
 
+  it("leaves a lease replaced since the last renewal to its new holder, without an error", async () => {
+    const lock = await acquire();
+    await storeLease(otherLease({ id: "thief" }));
+    await expect(lock.release()).resolves.toBeUndefined();
+    expect(await stored()).toMatchObject({ id: "thief" });
+    expect(releasedPuts()).toHaveLength(1); // tried once, lost the If-Match, deleted nothing
+    expect(backend.calls.filter((c) => c.op === "delete")).toEqual([]);
+  });
+
   it("fails when the released write fails while the lease is still held", async () => {
     const lock = await acquire();
     backend.onPut = () => {

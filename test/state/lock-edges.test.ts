@@ -65,7 +65,8 @@ describe("lease lock edges", () => {
       attempts++;
       return { body: enc(JSON.stringify({ ...lock.info, nonce: String(attempts) })), etag: `stale-${attempts}` };
     };
-    expect(await codeOf(store.forceUnlock(lock.info.id))).toBe("LOCK_CHANGED");
+    const e = await store.forceUnlock(lock.info.id).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: "LOCK_CHANGED", message: `the state lock on ${store.lockLocation} kept changing while unlocking it; check it again` });
     expect(attempts).toBe(5);
     backend.onGet = undefined;
     lock.assertHeld(); // nothing was changed
