@@ -13,7 +13,7 @@ import {
   savedPlanOptions, serializePlan, vmsToRecheck,
 } from "../../src/planner/saved-plan.js";
 import type { Plan } from "../../src/planner/types.js";
-import { desired, detail, group, iid, live, member, planOptions, state, vm } from "./fixtures.js";
+import { desired, detail, group, iid, live, member, planOptions, record, state, vm } from "./fixtures.js";
 
 type Body = Record<string, any>;
 
@@ -70,7 +70,7 @@ describe("a saved plan's envelope", () => {
 
   it("refuses a seal that is not one, saying which member", () => {
     const p = updateAndCreate();
-    expect(refusal(edited(p, (f) => { f.seal.hash = "md5:abc"; }, false))?.message).toMatch(/^p\.json is not a valid pvefleet plan: seal\.hash: /);
+    expect(refusal(edited(p, (f) => { f.seal.hash = "md5:abc"; }, false))).toEqual({ code: "E_PLAN_FILE", message: expect.stringMatching(/^p\.json is not a valid pvefleet plan: seal\.hash: /) });
     expect(refusal(edited(p, (f) => { f.seal.mac = "hmac-sha256:xyz"; }, false))?.message).toMatch(/^p\.json is not a valid pvefleet plan: seal\.mac: /);
     expect(refusal(edited(p, (f) => { f.seal.extra = 1; }, false))?.message).toMatch(/^p\.json is not a valid pvefleet plan: seal: /);
     expect(refusal(edited(p, (f) => { f.seal = 5; }, false))?.message).toMatch(/^p\.json is not a valid pvefleet plan: seal: /);
@@ -130,7 +130,7 @@ describe("a saved plan's body, even with the hash recomputed", () => {
 
   it("refuses scores that name no key or value, or a lone index", () => {
     const message = "p.json is not a valid pvefleet plan: scores.entries.0: names no key or value";
-    expect(bad((b) => { b.scores.entries[0] = [0]; })?.message).toBe(message);
+    expect(bad((b) => { b.scores.entries[0] = [0]; })).toEqual({ code: "E_PLAN_FILE", message });
     expect(bad((b) => { b.scores.entries[0] = [0, 0, 0]; })?.message).toBe(message);
     expect(bad((b) => { b.scores.entries[0] = [999, 0]; })?.message).toBe(message);
     expect(bad((b) => { b.scores.entries[0] = [0, 999]; })?.message).toBe(message);
@@ -190,6 +190,7 @@ describe("what a writer-made file must agree with", () => {
 
   it("refuses a config digest of a VM the plan does not touch, and a summary that does not count its changes", () => {
     const p = updateAndCreate();
+    expect(refusal(forged(p, (q) => { q.vmDigests["4242"] = "digest"; }))?.code).toBe("E_PLAN_TAMPERED");
     expect(refusal(forged(p, (q) => { q.vmDigests["4242"] = "digest"; }))?.message).toBe("p.json was edited: it records the config digest of VM 4242, which it does not touch; run plan --out again");
     for (const k of ["add", "change", "destroy"] as const) {
       expect(refusal(forged(p, (q) => { q.summary[k] += 1; }))?.message, k).toBe("p.json was edited: its summary does not count its changes; run plan --out again");
@@ -339,6 +340,84 @@ describe("apply FILE against the plan made again", () => {
     const newId = p.changes[0]!.replaces!;
     (step.actions.find((a) => a.instanceId === newId && a.type === "configure")!.params as Record<string, unknown>).cores = 64;
     expect(planDifferences(step, p)).toEqual([`a new VM of acme.web (new for ${iid(1)}): actions.configure.params.cores differs`]);
+  });
+});
+
+describe("more of the format's edges", () => {
+  /** Two creates of one group: one refills an instance deleted out of band (it names it), one does not. */
+  const refill = () => plan(desired([group("web", 2)]), state([record(1)], 7), live([]), planOptions());
+
+  it("reads back exactly the plan's own members, and a refill whose create names the lost instance", () => {
+    const p = refill();
+    expect(p.changes.filter((c) => c.kind === "create" && c.replaces === iid(1))).toHaveLength(1);
+    const back = parseSavedPlan(serializePlan(p));
+    expect(back).toEqual(p);
+    expect(Object.keys(back)).toEqual(Object.keys(p));
+  });
+
+  it("compares a plan's new VMs whatever their order, and their steps' dependencies as sets", () => {
+    const p = refill();
+    const fresh = structuredClone(p);
+    fresh.changes.reverse();
+    fresh.actions.reverse();
+    for (const a of fresh.actions) a.dependsOn.reverse();
+    expect(p.actions.some((a) => a.dependsOn.length > 1)).toBe(true);
+    expect(planDifferences(p, fresh)).toEqual([]);
+  });
+
+  it("compares a new VM's write-ahead record, and names the first differing element or key", () => {
+    const p = updateAndCreate();
+    const edit = (f: (q: Plan) => void) => {
+      const q = structuredClone(p);
+      f(q);
+      return planDifferences(q, p);
+    };
+    const clone = (q: Plan) => q.actions.find((a) => a.type === "clone")!;
+    expect(edit((q) => { (clone(q).journal!.recordBefore as Record<string, unknown>).template = "evil"; })).toEqual(["a new VM of acme.web: actions.clone.journal.recordBefore.template differs"]);
+    expect(edit((q) => { const c = q.actions.find((a) => a.dependsOn.length > 1)!; c.dependsOn = [c.dependsOn[0]!, "other:clone"]; })).toEqual([expect.stringMatching(/: actions\.\w+\.dependsOn\[\d\] differs$/)]);
+    expect(edit((q) => { const c = q.changes.find((x) => x.kind === "create")!; c.after = { ...c.after!, cores: 9, arch: "arm64" }; })).toEqual(["a new VM of acme.web: change.after.arch differs"]);
+    expect(edit((q) => { const c = q.changes.find((x) => x.kind === "create")!; c.after = { ...c.after!, vars: [] as unknown as Record<string, string> }; })).toEqual(["a new VM of acme.web: change.after.vars differs"]);
+  });
+
+  it("says how many more differences there are only beyond three", () => {
+    const p = updateAndCreate();
+    const saved = structuredClone(p);
+    saved.mode = "destroy";
+    saved.configDigest = "sha256:cfg0";
+    saved.state.serial = 1;
+    expect(planDifferences(saved, p)).toHaveLength(3);
+    expect(() => checkSameAsFresh(saved, p)).toThrowError(expect.objectContaining({ message: expect.not.stringContaining("more") }));
+  });
+
+  it("leaves every userdata diff out of the file when only some causes carry one", () => {
+    const p = replacement();
+    const q = structuredClone(p);
+    q.changes[0]!.forcedBy = [
+      { attribute: "template", sensitive: false, before: "debian", after: "debian-13", message: "template debian → debian-13" },
+      { attribute: "userdata", sensitive: true, linesChanged: 1, message: "userdata changed", diff: "-SECRET-LINE\n+other" },
+    ];
+    const text = serializePlan(q);
+    expect(text).not.toContain("SECRET-LINE");
+    expect(text).toContain("template debian → debian-13");
+  });
+
+  it("writes a change with neither placement nor listed VM (a record forgotten), and an unplaced entry holding null", () => {
+    const gone = record(1);
+    const p = plan(desired([group("web", 0)]), state([gone], 7), live([]), planOptions());
+    expect(p.changes.map((c) => [c.kind, c.before, c.placement])).toEqual([["forget", undefined, undefined]]);
+    expect(parseSavedPlan(serializePlan(p))).toEqual(p);
+    const q = structuredClone(p);
+    q.changes[0]!.attributes = [{ attribute: "notes", before: null, after: "x", forcesReplacement: false }];
+    q.changes[0]!.instanceId = "not-an-id";
+    q.actions = q.actions.map((a) => ({ ...a, instanceId: "not-an-id", id: `not-an-id:${a.type}`, dependsOn: a.dependsOn.map((d) => d.replace(iid(1), "not-an-id")) }));
+    expect(parseSavedPlan(serializePlan(q))).toEqual(q);
+  });
+
+  it("tells a version written as text which one it holds, with the file-format code, and names the file by default", () => {
+    expect(refusal(JSON.stringify({ formatVersion: "2" }))).toEqual({ code: "E_PLAN_FILE", message: "p.json has plan format version 2; this pvefleet reads version 3" });
+    expect(refusal(JSON.stringify({ formatVersion: 2 }))?.code).toBe("E_PLAN_FILE");
+    expect(refusal(JSON.stringify({ formatVersion: 3 }))).toEqual({ code: "E_PLAN_FILE", message: "p.json carries no plan hash (made by an older pvefleet, or rewritten); run plan --out again" });
+    expect(() => readSavedPlan("{nope")).toThrow(/^plan file is not a pvefleet plan/);
   });
 });
 
