@@ -10,7 +10,7 @@ import { DEFAULT_LIMIT, renderPlanMarkdown } from "../../src/cli/render/markdown
 import type { ChangeKind, InstanceChange, Plan } from "../../src/planner/types.js";
 import { groupName } from "../../src/cli/render/vocabulary.js";
 import { warningCallouts } from "../../src/cli/render/markdown-warnings.js";
-import { live, mixedPlan } from "./fixtures.js";
+import { basePlan, live, mixedPlan } from "./fixtures.js";
 import { creates, mixed2050 } from "./markdown-fixtures.js";
 
 const ICONS: Record<string, ChangeKind> = { "➕": "create", "🔄": "update", "▶️": "start", "🗑️": "delete", "♻️": "replace", "📥": "adopt", "📤": "forget", "📝": "record" };
@@ -122,10 +122,15 @@ function replacement(i: number, group = { tenant: "zeta", group: "rebuilt" }): I
   };
 }
 
-/** 600 creates over 200 groups, then a group destroying 7 VMs and one replacing 2: the loud groups come last. */
+/**
+ * 600 creates over 200 groups, then a group destroying 7 VMs and one replacing 2: the loud groups
+ * come last, and their sections (long names) are larger than the room a quieter section leaves.
+ */
+const OLD = { tenant: "zeta", group: `old-${"o".repeat(100)}` };
+const REBUILT = { tenant: "zeta", group: `rebuilt-${"r".repeat(100)}` };
 function loudLast(): Plan {
   const plan = creates(600, 200);
-  plan.changes.push(...deletes(7), replacement(0), replacement(1));
+  plan.changes.push(...deletes(7, OLD), replacement(0, REBUILT), replacement(1, REBUILT));
   plan.summary = { add: 602, change: 0, destroy: 9 };
   return plan;
 }
@@ -183,11 +188,11 @@ describe("plan markdown budget", () => {
     const { sectionsLeftOut } = expectEveryChangeAccountedFor(md, plan);
     expect(sectionsLeftOut).toBeGreaterThan(0);
     // Room for one row per section only: the rest is counted in the "… and N more" line.
-    expect(accounted(found.get("zeta.old")!)).toEqual({ rows: new Map([["delete", 1]]), more: new Map([["delete", 6]]), moreTotal: 6 });
-    expect(accounted(found.get("zeta.rebuilt")!)).toEqual({ rows: new Map([["replace", 1]]), more: new Map([["replace", 1]]), moreTotal: 1 });
+    expect(accounted(found.get(groupName({ group: OLD }))!)).toEqual({ rows: new Map([["delete", 1]]), more: new Map([["delete", 6]]), moreTotal: 6 });
+    expect(accounted(found.get(groupName({ group: REBUILT }))!)).toEqual({ rows: new Map([["replace", 1]]), more: new Map([["replace", 1]]), moreTotal: 1 });
     // Sections still follow the plan's order.
     const names = [...found.keys()];
-    expect(names.slice(-2)).toEqual(["zeta.old", "zeta.rebuilt"]);
+    expect(names.slice(-2)).toEqual([groupName({ group: OLD }), groupName({ group: REBUILT })]);
     expect(names[0]).toBe("tenant.g0");
   });
 
@@ -201,6 +206,51 @@ describe("plan markdown budget", () => {
     expect(bytes(cut)).toBeLessThan(bytes(full));
     expect(cut).toContain('"truncated":true');
     expect(cut).toContain("left out to fit GitHub's 65,536-character comment limit. The full plan: save it with `pvefleet plan --out PLANFILE`");
+  });
+
+  it("keeps the forced parts and the closing note when they come to exactly the limit; one byte less leaves only markers and summary", () => {
+    const forced = renderPlanMarkdown(mixedPlan(), { env: {}, limit: 1_050 });
+    expect(forced).toContain("**This plan destroys 1 VM**");
+    expect(forced).not.toContain("### ");
+    expect(renderPlanMarkdown(mixedPlan(), { env: {}, limit: bytes(forced) })).toBe(forced);
+    expect(renderPlanMarkdown(mixedPlan(), { env: {}, limit: bytes(forced) - 1 }).split("\n").slice(3)).toEqual(["## pvefleet plan for `my-cluster/dev`", "", "**Plan: 2 to add, 2 to change, 2 to destroy.**", ""]);
+  });
+
+  it("fills the room: what is left under the limit is less than one more section or row (plus the closing note's slack)", () => {
+    const withBig = (plan: Plan) => {
+      plan.changes.push(...creates(400, 1).changes.map((c, i) => ({ ...c, group: { tenant: "big", group: "one" }, instanceId: `big${String(i).padStart(26, "0")}` })));
+      return plan;
+    };
+    // One change per group (sections only), and small groups that complete before a big one takes the rest.
+    for (const [plan, limit] of [[withBig(creates(300, 300)), DEFAULT_LIMIT], [withBig(creates(100, 50)), 30_000]] as const) {
+      const md = renderPlanMarkdown(plan, { env: {}, limit });
+      expect(md).toContain("to fit GitHub's 65,536-character comment limit");
+      expect(limit - bytes(md)).toBeLessThan(400);
+    }
+  });
+
+  it("keeps room in the closing note for a long PVEFLEET_PLAN_URL", () => {
+    const url = `https://ci.example.com/${"p".repeat(385)}`;
+    const plan = creates(300, 300);
+    const md = renderPlanMarkdown(plan, { env: { PVEFLEET_PLAN_URL: url } });
+    expect(bytes(md)).toBeLessThanOrEqual(DEFAULT_LIMIT);
+    expectEveryChangeAccountedFor(md, plan);
+    expect(md.endsWith(`The full plan: [link](${url}).\n`)).toBe(true);
+  });
+
+  it("says a warning was left out when it is the only thing cut", () => {
+    const plan = basePlan({ changes: [mixedPlan().changes[0]!], summary: { add: 1, change: 0, destroy: 0 }, warnings: ["a", "b", "c"].map((x) => `${x.repeat(200)} something odd`) });
+    const full = renderPlanMarkdown(plan, { env: {} });
+    let seen = 0;
+    for (let limit = bytes(full); limit > 1_000; limit -= 10) {
+      const md = renderPlanMarkdown(plan, { env: {}, limit });
+      if (md.includes("### acme.web") && md.includes("<!-- pvefleet") && !md.includes("other warnings")) {
+        seen++;
+        expect(md).toContain('"truncated":true');
+        expect(md).toContain("> 1 kind of warning left out to fit GitHub's 65,536-character comment limit. The full plan:");
+      }
+    }
+    expect(seen).toBeGreaterThan(0);
   });
 
   it("under a limit too small for the callouts keeps the markers and the summary that counts the destroys, cut at a line end", () => {

@@ -83,6 +83,7 @@ describe("drift issue with drift", () => {
     expect(md).toContain("| `0000000000000005` | attribute | `tst06dx9xy919t3v9kzd2xdsyzb3g` | 1 | pve\\|1 | vars.TOKEN | (sensitive) | (sensitive) |");
     expect(md).toContain('| `0000000000000006` | attribute | `tst06dx9xy919t3v9kzd2xdsyzb3g` | 1 | pve1 | notes | "a\\|b\\n&lt;c&gt;" |  |');
     expect(md).toContain("| `0000000000000007` | missing |  |  |  |  |  |  |");
+    expect(md).toContain("\n\nFull report: `pvefleet drift --format json`\n\n**3 findings.**\n");
   });
 
   it("under a tight limit keeps rows of every kind, round-robin, and says how many were left out", () => {
@@ -103,5 +104,9 @@ describe("drift issue with drift", () => {
     const kinds = md.split("\n").filter((l) => l.startsWith("| `")).map((l) => l.split(" | ")[1]);
     expect(kinds).toEqual([...Array(attribute).fill("attribute"), "stopped", "stopped", "stopped", "unmanaged", "unmanaged", "unmanaged"]);
     expect(renderDriftMarkdown({ ...REPORT, findings }, { env: {} })).not.toContain("left out");
+    // Room for no row at all: every finding counted as left out, the tables' headers alone.
+    const none = renderDriftMarkdown({ ...REPORT, findings }, { env: {}, limit: 1_600 });
+    expect(none.split("\n").filter((l) => l.startsWith("| `"))).toEqual([]);
+    expect(none).toContain("|---|---|---|--:|---|---|---|---|\n\n> [!NOTE]\n> 206 findings left out to fit GitHub's comment limit.");
   });
 });

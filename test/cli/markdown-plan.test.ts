@@ -87,6 +87,7 @@ describe("plan comment heading and summary", () => {
     const quiet = renderPlanMarkdown(basePlan({ refresh: plan.refresh }), { env });
     expect(quiet).toContain("**No changes. The cluster matches the shard file.**\n\n<sub>Refresh: full");
     expect(quiet).not.toContain("Full plan");
+    expect(quiet.endsWith("</sub>\n")).toBe(true);
   });
 });
 
@@ -178,6 +179,7 @@ describe("plan comment group section", () => {
       { attribute: "vars.TOKEN", before: "x", after: "y", forcesReplacement: false },
     ];
     expect(rowsOf(renderUpdate(attrs))).toEqual([`| 🔄 | \`${iid("tst", 0)}\` | pve1 | 10001 | update: cores 1 → 2, memory 1 GiB → 2 GiB, notes, +1 more |`]);
+    expect(rowsOf(renderUpdate(attrs.slice(1)))).toEqual([`| 🔄 | \`${iid("tst", 0)}\` | pve1 | 10001 | update: memory 1 GiB → 2 GiB, notes, vars.TOKEN (sensitive) |`]);
     expect(rowsOf(renderUpdate(attrs.slice(2)))).toEqual([`| 🔄 | \`${iid("tst", 0)}\` | pve1 | 10001 | update: notes, vars.TOKEN (sensitive) |`]);
     const forced = renderUpdate([{ attribute: "template", before: "a", after: "b", forcesReplacement: true }, attrs[0]!], { kind: "replace", forcedBy: [{ attribute: "template", before: "a", after: "b", message: "m" }] } as never);
     expect(rowsOf(forced)[0]).toMatch(/\| replace \(destroy first\): forced by template, cores 1 → 2 \|$/);
@@ -218,6 +220,11 @@ describe("plan comment details", () => {
     expect(lines).toContain("+three");
     expect(lines.find((l) => l.includes("@@"))).toMatch(/^# @@ /);
     expect(lines.at(-1)).toBe("# because notes changed");
+    // Set from nothing, or cleared: only added, or only removed lines.
+    const added = diffOf(renderUpdate([{ attribute: "notes", before: undefined, after: "one\ntwo", forcesReplacement: false }]));
+    expect(added.filter((l) => /^[-+ ]/.test(l))).toEqual(["+one", "+two"]);
+    const cleared = diffOf(renderUpdate([{ attribute: "notes", before: "one\ntwo", after: undefined, forcesReplacement: false }]));
+    expect(cleared.filter((l) => /^[-+ ]/.test(l))).toEqual(["-one", "-two"]);
   });
 
   it("names causes of a replacement that no attribute line shows", () => {
