@@ -74,9 +74,13 @@ describe("apply() before its first action", () => {
     const controller = new AbortController();
     controller.abort();
     const from = env.sim.stats().log.length;
+    const t0 = Date.now();
     const result = await p.run({ signal: controller.signal });
+    const wall = Date.now() - t0;
     await p.close();
     expect(result).toMatchObject({ status: "interrupted", done: [], failed: [], skipped: [], state: { serial: 0, writes: 0, mutations: 0 } });
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(0);
+    expect(result.elapsedMs).toBeLessThanOrEqual(wall);
     expect(result.notStarted).toEqual(p.plan.actions.map((a) => a.id));
     expect(p.events).toEqual([]);
     expect(writesSince(env, from)).toEqual([]);
@@ -173,9 +177,14 @@ describe("apply() before its first action", () => {
   it("checks the token's permissions only for a plan that touches the cluster, not for state-only bookkeeping", async () => {
     env.writeShard({ webSize: 1 });
     const permissionReads = (from: number) => env.sim.stats().log.slice(from).filter((r) => r.path.endsWith("/access/permissions")).length;
+    // The plan reads the permissions too (its own preflight): count what the apply reads, with a
+    // provider of its own (nothing cached from the plan).
+    const p = await prepared(env);
+    const ops = env.provider();
     let from = env.sim.stats().log.length;
-    const created = await planAndApply(env);
-    expect(created.result.status).toBe("applied");
+    const created = await p.run({ ops });
+    await p.close();
+    expect(created.status).toBe("applied");
     expect(permissionReads(from)).toBeGreaterThan(0);
 
     // The VM is deleted out of band: refresh-only forgets its record with no call to Proxmox.
@@ -382,6 +391,11 @@ describe("apply() around the walk", () => {
       const perNode = await planAndApply(env, {}, { perNodeLimit: 1, perStorageCloneLimit: 3 });
       expect(perNode.result.status).toBe("applied");
       expect(maxInFlight(perNode.events, clones)).toBe(1);
+
+      shard(12);
+      const twoPerNode = await planAndApply(env, {}, { perNodeLimit: 2, perStorageCloneLimit: 3 });
+      expect(twoPerNode.result.status).toBe("applied");
+      expect(maxInFlight(twoPerNode.events, clones)).toBe(2);
     });
 
     it("runs one action at a time with parallelism 1 (or 0, read as 1)", async () => {
