@@ -10,7 +10,8 @@
  * run side by side. The TypeScript checker is off: on two shared cores it costs more than the test
  * runs themselves, and a mutant that does not type-check is still run against the tests.
  */
-const set = process.env.PVEFLEET_MUTATION_TESTS ?? "all";
+// PVEFLEET_MUTATION_RUN names the report and sandbox when two runs share a set (e.g. two line ranges).
+const set = process.env.PVEFLEET_MUTATION_RUN ?? process.env.PVEFLEET_MUTATION_TESTS ?? "all";
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

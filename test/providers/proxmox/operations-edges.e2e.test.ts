@@ -6,7 +6,7 @@
  * API or counts the requests the simulator received.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
+import { createProxmoxProvider, type ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, isos, listVms, settle } from "../../applier/cluster-api.js";
@@ -106,6 +106,7 @@ describe("uploading the cloud-init ISO", () => {
   it.each([
     ["a file name outside [a-zA-Z0-9_.-]", { storage: "local", filename: "a b.iso" }, "VALIDATION", 'ISO file name "a b.iso" must use [a-zA-Z0-9_.-] and end in .iso'],
     ["a file name not ending in .iso", { storage: "local", filename: "seed.img" }, "VALIDATION", 'ISO file name "seed.img" must use [a-zA-Z0-9_.-] and end in .iso'],
+    ["a file name with .iso inside", { storage: "local", filename: "seed.iso.txt" }, "VALIDATION", 'ISO file name "seed.iso.txt" must use [a-zA-Z0-9_.-] and end in .iso'],
     ["a storage the node does not have", { storage: "nowhere", filename: "x.iso" }, "NOT_FOUND", 'storage "nowhere" does not exist on node "pve1"'],
     ["a block storage", { storage: "local-lvm", filename: "x.iso" }, "VALIDATION", 'storage "local-lvm" (type lvmthin) cannot hold ISO files; set cloud_init_iso_storage to a path-based storage (dir, nfs, cifs, cephfs)'],
     ["a directory storage without iso content", { storage: "noiso", filename: "x.iso" }, "VALIDATION", 'storage "noiso" does not allow iso content on node "pve1"'],
@@ -300,5 +301,80 @@ describe("clone", () => {
     expect(listed?.name).toBe(id);
     const config = (await env.api("GET", `/nodes/pve2/qemu/${got.vmid}/config`)) as Record<string, string>;
     expect(config.scsi0).toMatch(/size=2G/); // the template's disk; the plain VM has none
+  });
+});
+
+describe("reads that fail are failures, not answers", () => {
+  it("a stop whose ownership read keeps failing fails, rather than calling the VM gone", async () => {
+    const vm = await ourVm();
+    await provider.start(vm);
+    env.sim.setFaults("rate=1,kinds=5xx,methods=GET,paths=/qemu/\\d+/config$");
+    const e = await caught(provider.stop({ ...vm, timeoutSec: 5 }));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("SERVER");
+    expect((await listVms(env)).find((v) => v.vmid === vm.vmid)?.status).toBe("running");
+  });
+
+  it("an upload whose storage read fails names that failure (not a missing storage), and the next attempt reads again", async () => {
+    const fresh = env.provider();
+    env.sim.setFaults("rate=1,kinds=5xx,methods=GET,paths=/nodes/pve2/storage$");
+    const e = await caught(fresh.uploadIso({ node: "pve2", storage: "local", filename: `${instanceId()}.iso`, bytes: new Uint8Array(16) }));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("SERVER");
+    await expect(fresh.uploadIso({ node: "pve2", storage: "local", filename: `${instanceId()}.iso`, bytes: new Uint8Array(16) })).resolves.toMatchObject({ volume: expect.stringMatching(/^local:iso\//) });
+  });
+});
+
+describe("power", () => {
+  it("a start whose task fails is a failure (only 'already running' is success)", async () => {
+    const vm = await ourVm();
+    env.sim.setFaults("rate=1,kinds=taskfail,methods=POST,paths=/status/start$");
+    const e = await caught(provider.start(vm));
+    env.sim.setFaults(undefined);
+    expect(e.code).toBe("TASK_FAILED");
+    expect((await listVms(env)).find((v) => v.vmid === vm.vmid)?.status).toBe("stopped");
+  });
+
+  it("a delete of a stopped VM sends no shutdown", async () => {
+    const vm = await ourVm();
+    const shutdowns = sent("POST /nodes/{node}/qemu/{vmid}/status/shutdown");
+    await provider.deleteVm(vm);
+    expect(sent("POST /nodes/{node}/qemu/{vmid}/status/shutdown")).toBe(shutdowns);
+    expect((await listVms(env)).some((v) => v.vmid === vm.vmid)).toBe(false);
+  });
+});
+
+describe("an ISO still in use", () => {
+  it("is kept while a twin named after the instance uses it on a two-digit SCSI slot, with a notice naming VM and drive; reads only the candidates' configs", async () => {
+    const notices: string[] = [];
+    const p = createProxmoxProvider({ clusterId: "apptest", shardId: "e2e", ca: env.sim.caCertificate, env: env.providerEnv, pollIntervalMs: 5, onNotice: (m) => notices.push(m) });
+    try {
+      const vm = await ourVm();
+      const { volume } = await anIso(vm.node);
+      // A twin: another VMID, the same name, the ISO on scsi12; and a bystander using nothing.
+      await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4400, name: vm.instanceId, memory: 512, cores: 1, scsi12: `${volume},media=cdrom` })) as string);
+      await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4401, name: "bystander", memory: 512, cores: 1 })) as string);
+      env.sim.tickStats();
+      const reads = sent(READ_CONFIG);
+      await p.deleteVolume({ node: vm.node, volume, instanceId: vm.instanceId });
+      expect(await isos(env, vm.node)).toContain(volume);
+      expect(notices).toContain(`kept ${volume}: VM 4400 on ${vm.node} ("${vm.instanceId}") still uses it (scsi12)`);
+      // The instance's own VM (no ISO) and the twin: not the bystander, not the templates.
+      expect(sent(READ_CONFIG) - reads).toBe(2);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe("the clone's own cloud-init drive", () => {
+  it("leaves the boot order with the seed it replaces", async () => {
+    const vm = await ourVm();
+    await env.api("PUT", `/nodes/${vm.node}/qemu/${vm.vmid}/config`, { ide0: "local-lvm:vm-" + vm.vmid + "-cloudinit,media=cdrom", boot: "order=scsi0;ide0;net0" });
+    const { volume } = await anIso(vm.node);
+    await provider.configure({ ...vm, isoVolume: volume });
+    const config = (await env.api("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/config`)) as Record<string, string>;
+    expect(config.ide0).toBeUndefined();
+    expect(config.boot).toBe("order=scsi0;ide2;net0");
   });
 });
