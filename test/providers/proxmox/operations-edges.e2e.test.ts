@@ -156,6 +156,7 @@ describe("the ownership guard", () => {
     const before = writes();
     const e = await caught(provider.deleteVm(vm));
     expect(e.code).toBe("NOT_OURS");
+    expect(e.message).toMatch(/^refusing to delete VM \d+ on pve1: /);
     expect(e.message).toContain("(its tags [apptest, nstance, other] lack e2e)");
     expect(writes()).toBe(before);
     expect((await listVms(env)).some((v) => v.vmid === vm.vmid)).toBe(true);
@@ -167,6 +168,7 @@ describe("the ownership guard", () => {
     const e = await caught(provider.resize({ ...vm, disk: "scsi0", bytes: 64 * 1024 ** 3 }));
     expect(e.code).toBe("NOT_OURS");
     expect(e.message).toContain('(it is named "ops-box")');
+    expect((await caught(provider.start(vm))).message).toMatch(new RegExp(`^refusing to start VM ${vm.vmid} on ${vm.node}: `));
   });
 });
 
