@@ -58,7 +58,7 @@ afterAll(() => proxy?.close());
 
 describe("S3 client configuration", () => {
   it("normalises the key prefix to empty or one trailing slash, without leading slashes", () => {
-    expect([undefined, "", "/", "a", "a/", "//a/b", "/a/b/"].map(normalizePrefix)).toEqual(["", "", "", "a/", "a/", "a/b/", "a/b/"]);
+    expect([undefined, "", "/", "a", "a/", "//a/b", "/a/b/", "a//b"].map(normalizePrefix)).toEqual(["", "", "", "a/", "a/", "a/b/", "a/b/", "a//b/"]);
   });
 
   it("prefers AWS_ENDPOINT_URL_S3, names AWS S3 and its region when no endpoint is set, and defaults the region to us-east-1", async () => {
@@ -89,7 +89,7 @@ describe("S3 client configuration", () => {
       urls.set(String(r.headers["x-case"] ?? ""), { host: String(r.headers.host), path: pathOf(r) });
       return { answer: s3Error(404, "NoSuchKey") };
     });
-    for (const value of ["1", "true", "YES", "no", ""]) {
+    for (const value of ["1", "true", "YES", "no", "", "nottrue", "yesno"]) {
       const { client, mod } = await createS3Client({ ...viaProxy({ AWS_S3_USE_PATH_STYLE: value }), AWS_ENDPOINT_URL: proxy.endpoint.replace("127.0.0.1", "localhost") });
       client.middlewareStack.add((next) => (args) => {
         (args.request as { headers: Record<string, string> }).headers["x-case"] = value;
@@ -100,7 +100,7 @@ describe("S3 client configuration", () => {
     }
     for (const value of ["1", "true", "YES"]) expect(urls.get(value), value).toMatchObject({ path: `/${bucket}/k` });
     // Virtual-hosted style: the bucket goes into the host name (which this machine cannot resolve).
-    for (const value of ["no", ""]) expect(urls.get(value)?.path, value).not.toBe(`/${bucket}/k`);
+    for (const value of ["no", "", "nottrue", "yesno"]) expect(urls.get(value)?.path, value).not.toBe(`/${bucket}/k`);
   }, 60_000);
 
   it("sends no checksum headers (S3-compatibles refuse them) and the session token when there is one", async () => {
@@ -135,8 +135,15 @@ describe("S3 backend objects", () => {
     expect(etag).toMatch(/^[0-9a-f]{32}$/);
     proxy.setRule((r) => (is("GET", "etag", "k")(r) ? { after: (s) => ({ ...s, headers: { ...s.headers, etag: `W/"${etag}"` } }) } : undefined));
     expect((await backend.get("k"))!.etag).toBe(etag);
-    proxy.setRule(() => undefined);
+    const sent: unknown[] = [];
+    proxy.setRule((r) => {
+      if (r.method === "PUT") sent.push([r.headers["if-match"], r.headers["if-none-match"]]);
+      return undefined;
+    });
     await backend.put("k", enc("v2"), { ifMatch: `"${etag}"` });
+    expect(sent).toEqual([[etag, undefined]]);
+    // RGW itself refuses the same precondition now that the object moved on.
+    expect(await failure(backend.put("k", enc("v3"), { ifMatch: etag }))).toMatchObject({ reason: "changed" });
     expect(dec((await backend.get("k"))!.body)).toBe("v2");
   }, 30_000);
 
@@ -160,6 +167,7 @@ describe("S3 conditional writes behind wrong answers", () => {
       const e = await failure(write());
       proxy.setRule(() => undefined);
       expect(e, `${status} ${code}`).toBeInstanceOf(StoreConflictError);
+      expect(e.cause, "the SDK's error is kept as the cause").toMatchObject({ $metadata: { httpStatusCode: status } });
       return (e as StoreConflictError).reason;
     };
     expect(await reasonOf(409, "ConditionalRequestConflict", () => backend.put("new", enc("x"), { ifNoneMatch: "*" }))).toBe("exists");
@@ -193,6 +201,15 @@ describe("S3 conditional writes behind wrong answers", () => {
     expect(await failure(backend.put("taken", enc("mine!"), { ifNoneMatch: "*" }))).toMatchObject({ reason: "exists" });
   }, 60_000);
 
+  it("does not take another writer's object that is a prefix of its own bytes for its own write", async () => {
+    const backend = await openBackend("prefix-bytes");
+    const v1 = await backend.put("k", enc("v1"), { ifNoneMatch: "*" });
+    const other = await S3Backend.open({ bucket, prefix: "prefix-bytes", env: s3Env() });
+    await other.put("k", enc("their"), { ifMatch: v1.etag });
+    proxy.setRule((r) => (is("PUT", "prefix-bytes", "k")(r) ? { answer: s3Error(412, "PreconditionFailed") } : undefined));
+    expect(await failure(backend.put("k", enc("their+mine"), { ifMatch: v1.etag }))).toMatchObject({ reason: "changed" });
+  }, 30_000);
+
   it("does not take another writer's object of the same length for its own write", async () => {
     const backend = await openBackend("same-length");
     const v1 = await backend.put("k", enc("v1"), { ifNoneMatch: "*" });
@@ -202,9 +219,10 @@ describe("S3 conditional writes behind wrong answers", () => {
     expect(await failure(backend.put("k", enc("mine!"), { ifMatch: v1.etag }))).toMatchObject({ reason: "changed" });
   }, 30_000);
 
-  it("passes a refused write that is no race through as one line", async () => {
+  it("passes a refused write that is no race through as one line, keeping the SDK's error as its cause", async () => {
     const backend = await openBackend("denied");
     proxy.setRule((r) => (r.method === "PUT" ? { answer: s3Error(403, "AccessDenied") } : undefined));
+    expect((await failure(backend.put("k", enc("x"), { ifNoneMatch: "*" }))).cause).toMatchObject({ name: "AccessDenied" });
     expect(await s3Line(backend.put("k", enc("x"), { ifNoneMatch: "*" }))).toBe(
       `cannot write k in s3://${bucket}/denied/ at ${proxy.endpoint}: AccessDenied, HTTP 403 (check the AWS credentials and their access to the bucket)`,
     );
@@ -214,8 +232,10 @@ describe("S3 conditional writes behind wrong answers", () => {
 describe("the conditional-write probe", () => {
   it("runs once per backend: two create-only writes of one probe object, a read-back, then its delete", async () => {
     const seen: string[] = [];
+    const conditions: unknown[] = [];
     proxy.setRule((r) => {
       seen.push(`${r.method} ${pathOf(r)}`);
+      if (isProbePut(r)) conditions.push([r.headers["if-none-match"], r.headers["if-match"]]);
       return undefined;
     });
     const backend = await S3Backend.open({ bucket, prefix: "once", env: viaProxy() });
@@ -226,6 +246,7 @@ describe("the conditional-write probe", () => {
     expect(probe).toMatch(new RegExp(`^/${bucket}/once/\\.pvefleet-probe/[0-9a-f-]{36}$`));
     // The refused second write is read back (was it ours after all?), then the object is deleted.
     expect(seen.filter((s) => s.includes(".pvefleet-probe"))).toEqual([`PUT ${probe}`, `PUT ${probe}`, `GET ${probe}`, `DELETE ${probe}`]);
+    expect(conditions).toEqual([["*", undefined], ["*", undefined]]);
     expect(seen.filter((s) => !s.includes(".pvefleet-probe")).sort()).toEqual(
       [`GET /${bucket}/once/a`, `GET /${bucket}/once/b`, `PUT /${bucket}/once/c`, `DELETE /${bucket}/once/c`].sort(),
     );
@@ -288,6 +309,12 @@ describe("S3 error lines", () => {
     }
   }, 30_000);
 
+  it("masks nothing for a secret under four characters or an empty one", async () => {
+    const backend = await S3Backend.open({ bucket, prefix: "short", env: viaProxy({ AWS_SECRET_ACCESS_KEY: "can", AWS_SESSION_TOKEN: "" }) });
+    proxy.setRule((r) => fakeProbe(r) ?? (r.method === "GET" ? { answer: s3Error(400, "BadDigest") } : undefined));
+    expect(await s3Line(backend.get("k"))).toBe(`cannot read k in s3://${bucket}/short/ at ${proxy.endpoint}: BadDigest, HTTP 400`);
+  }, 30_000);
+
   it("names the system error of an unreachable endpoint", async () => {
     const backend = await S3Backend.open({ bucket, env: { ...s3Env(), AWS_ENDPOINT_URL: "http://127.0.0.1:1" } });
     expect(await s3Line(backend.get("k"))).toMatch(/^cannot write \.pvefleet-probe\/\S+ in s3:\/\/\S+\/ at http:\/\/127\.0\.0\.1:1: \w+, ECONNREFUSED$/);
@@ -300,10 +327,13 @@ describe("S3 error lines", () => {
     process.env.AWS_SHARED_CREDENTIALS_FILE = "/nonexistent/credentials";
     process.env.AWS_CONFIG_FILE = "/nonexistent/config";
     try {
-      const backend = await S3Backend.open({ bucket, env: { AWS_ENDPOINT_URL: proxy.endpoint, AWS_S3_USE_PATH_STYLE: "1" } });
-      expect(await s3Line(backend.get("k"))).toMatch(
-        /: CredentialsProviderError \(no AWS credentials found: set AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY or AWS_PROFILE\)$/,
-      );
+      // No keys, or a key ID without its secret: the SDK's own chain is asked, and finds nothing.
+      for (const keys of [{}, { AWS_ACCESS_KEY_ID: "AKIDONLY" }]) {
+        const backend = await S3Backend.open({ bucket, env: { AWS_ENDPOINT_URL: proxy.endpoint, AWS_S3_USE_PATH_STYLE: "1", ...keys } });
+        expect(await s3Line(backend.get("k"))).toMatch(
+          /: CredentialsProviderError \(no AWS credentials found: set AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY or AWS_PROFILE\)$/,
+        );
+      }
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
@@ -326,5 +356,8 @@ describe("reading an s3:// URL", () => {
     proxy.setRule(() => ({ answer: s3Error(400, "NoSuchKey") }));
     const e = await failure(readS3Object(`s3://${bucket}/deep/dir/shard.json`, viaProxy()));
     expect(e.message).toBe(`cannot read s3://${bucket}/deep/dir/shard.json at ${proxy.endpoint}: no such object`);
+    expect(e.cause).toMatchObject({ name: "NoSuchKey" });
+    const down = await failure(readS3Object(`s3://${bucket}/x.json`, { ...s3Env(), AWS_ENDPOINT_URL: "http://127.0.0.1:1" }));
+    expect(down.message).toMatch(/^cannot read s3:\/\/\S+ at http:\/\/127\.0\.0\.1:1: \w+$/); // no status to name
   }, 30_000);
 });
