@@ -221,8 +221,8 @@ describe("plan markdown budget", () => {
       plan.changes.push(...creates(400, 1).changes.map((c, i) => ({ ...c, group: { tenant: "big", group: "one" }, instanceId: `big${String(i).padStart(26, "0")}` })));
       return plan;
     };
-    // One change per group (sections only), and small groups that complete before a big one takes the rest.
-    for (const [plan, limit] of [[withBig(creates(300, 300)), DEFAULT_LIMIT], [withBig(creates(100, 50)), 30_000]] as const) {
+    // One change per group (sections only), small groups that complete before a big one takes the rest, and groups that never complete.
+    for (const [plan, limit] of [[withBig(creates(300, 300)), DEFAULT_LIMIT], [withBig(creates(100, 50)), 30_000], [creates(600, 200), DEFAULT_LIMIT]] as const) {
       const md = renderPlanMarkdown(plan, { env: {}, limit });
       expect(md).toContain("to fit GitHub's 65,536-character comment limit");
       expect(limit - bytes(md)).toBeLessThan(400);

@@ -220,6 +220,10 @@ describe("plan comment details", () => {
     expect(lines).toContain("+three");
     expect(lines.find((l) => l.includes("@@"))).toMatch(/^# @@ /);
     expect(lines.at(-1)).toBe("# because notes changed");
+    // Only hunk headers become comments, not a line of the text that ends in "@@".
+    const at = diffOf(renderUpdate([{ attribute: "notes", before: "a\nb @@", after: "a\nc @@", forcesReplacement: false }]));
+    expect(at).toContain("-b @@");
+    expect(at).toContain("+c @@");
     // Set from nothing, or cleared: only added, or only removed lines.
     const added = diffOf(renderUpdate([{ attribute: "notes", before: undefined, after: "one\ntwo", forcesReplacement: false }]));
     expect(added.filter((l) => /^[-+ ]/.test(l))).toEqual(["+one", "+two"]);
