@@ -363,6 +363,7 @@ describe("more of the format's edges", () => {
     for (const a of fresh.actions) a.dependsOn.reverse();
     expect(p.actions.some((a) => a.dependsOn.length > 1)).toBe(true);
     expect(planDifferences(p, fresh)).toEqual([]);
+    expect(planDifferences(fresh, p)).toEqual([]);
   });
 
   it("compares a new VM's write-ahead record, and names the first differing element or key", () => {
