@@ -235,6 +235,7 @@ describe("the file backend's answers", () => {
     const b = backend();
     await b.put("k/obj", enc("x"), { ifNoneMatch: "*" });
     expect(await stateIo(b.get("k"))).toBe(`cannot read ${path.join(tmp.dir, "k")}: EISDIR`);
+    expect((await b.get("k").catch((e: unknown) => e)) as Error).toHaveProperty("cause.code", "EISDIR"); // the system error kept as the cause
     expect(await stateIo(b.put("k/obj/inner", enc("x"), { ifNoneMatch: "*" }))).toBe(`cannot create ${file}: EEXIST`);
     const long = "x".repeat(250);
     expect(await stateIo(b.put(`k/${long}`, enc("x"), { ifNoneMatch: "*" }))).toBe(`cannot create ${path.join(tmp.dir, "k", long)}.wlock: ENAMETOOLONG`);
