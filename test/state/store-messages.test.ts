@@ -39,12 +39,14 @@ describe("the shard store's messages", () => {
   it("names both owners when a document belongs to another cluster or shard", async () => {
     const e = await refusal(store.write(newStateDoc("c2", "prod"), undefined));
     expect([e.code, e.message]).toEqual(["STATE_MISMATCH", `state ${store.location} belongs to cluster "c2" shard "prod", not cluster "c1" shard "dev"`]);
+    expect((await refusal(store.write(newStateDoc("c2", "dev"), undefined))).code).toBe("STATE_MISMATCH"); // the cluster alone
   });
 
   it("says the state no longer exists, or that re-reading it failed, after a lost race", async () => {
     const first = await store.write(newStateDoc("c1", "dev"), undefined);
     await store.backend.delete(store.stateKey);
     const gone = await refusal(store.write(first.doc, first.etag));
+    expect(gone.cause).toMatchObject({ name: "StoreConflictError", reason: "gone" });
     expect(gone.message).toBe(
       `state ${store.location} was changed by another writer since this run read it at serial 1; it no longer exists. Nothing was written: re-run plan to work from the current state`,
     );
