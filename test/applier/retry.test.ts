@@ -88,5 +88,7 @@ describe("retry policy: every class boundary", () => {
     setTimeout(() => later.abort(), 10);
     expect(await first(waiting)).toBe("sleep");
     expect(await first(sleep(5))).toBe("sleep");
+    // and without an abort it does wait: a 60 s sleep loses to the marker
+    expect(await first(sleep(60_000, new AbortController().signal))).toBe("marker");
   });
 });

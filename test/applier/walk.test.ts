@@ -192,6 +192,8 @@ describe("runGraph: what it reports", () => {
     const t = tracker();
     const r = await runGraph(items, { ...base, keysOf: (i) => (i.key ? [i.key] : []), limitOf: () => 1, run: (i) => t.run(i) });
     expect(r.done.sort()).toEqual(["g", "h"]);
+    expect(r.failed.map((f) => f.id)).toEqual(["f"]);
+    expect(r.skipped).toEqual([]); // a failed leaf skips nothing
     expect(t.maxPerKey.get("k")).toBe(1);
   });
 

@@ -66,6 +66,21 @@ describe("StateWriter: durability and cadence", () => {
     expect(Object.keys((await onDisk()).instances).sort()).toEqual(["a", "b"]);
   });
 
+  it("after a drain() the writer is patient again: the next batched update waits for the pause", async () => {
+    const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, PATIENT);
+    await writer.update("a", () => record("a"));
+    const first = writer.update("b", () => record("b"), { batched: true });
+    await writer.drain();
+    await first;
+    let done = false;
+    const second = writer.update("c", () => record("c"), { batched: true }).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false);
+    expect(Object.keys((await onDisk()).instances).sort()).toEqual(["a", "b"]);
+    await writer.drain();
+    await second;
+  });
+
   it("an urgent update takes the waiting batched ones along in the same write", async () => {
     const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, PATIENT);
     await writer.update("a", () => record("a"));
