@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * Mutation testing of the engine's safety paths (issue 18): the applier's entry point, the
- * planner's reconcile and the saved-plan format. Narrowed from stryker.config.mjs so one module
- * runs in minutes, not hours:
+ * planner's reconcile and the saved-plan format. One of the areas of `npm run mutation -- engine`
+ * (scripts/mutation.sh); one module runs in tens of minutes, not hours:
  *   npx stryker run stryker/engine.config.mjs
  *   ENGINE_SUITES=planner npx stryker run stryker/engine.config.mjs --mutate src/planner/reconcile.ts
  * (ENGINE_SUITES: see engine.vitest.config.ts). No S3 server needed: the applier's suites use the

@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * Mutation testing of the state backends and the lease lock (issue 18), narrowed from
- * stryker.config.mjs so one area runs in minutes, not hours. Run (the S3 server is started for you):
+ * Mutation testing of the state backends and the lease lock (issue 18), one of the areas of
+ * `npm run mutation -- state` (scripts/mutation.sh starts the S3 server), or directly:
  *   scripts/with-s3.sh npx stryker run stryker/state.config.mjs
  * Narrow further while working: `--mutate src/state/lease-lock.ts` (or `src/x.ts:10-80`).
  * No TypeScript checker: on two shared cores it costs more than the mutants it would drop; mutants
