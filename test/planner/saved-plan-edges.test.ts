@@ -395,7 +395,7 @@ describe("more of the format's edges", () => {
     const q = structuredClone(p);
     q.changes[0]!.forcedBy = [
       { attribute: "template", sensitive: false, before: "debian", after: "debian-13", message: "template debian → debian-13" },
-      { attribute: "userdata", sensitive: true, linesChanged: 1, message: "userdata changed", diff: "-SECRET-LINE\n+other" },
+      { attribute: "userdata", sensitive: true, linesChanged: 1, message: "userdata changed", diff: ["-SECRET-LINE", "+other"] },
     ];
     const text = serializePlan(q);
     expect(text).not.toContain("SECRET-LINE");
