@@ -353,9 +353,9 @@ describe("an ISO still in use", () => {
     try {
       const vm = await ourVm();
       const { volume } = await anIso(vm.node);
-      // A twin: another VMID, the same name, the ISO on scsi12; and a bystander using nothing.
+      // A twin: another VMID, the same name, the ISO on scsi12; and, listed before it, a bystander using nothing.
       await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4400, name: vm.instanceId, memory: 512, cores: 1, scsi12: `${volume},media=cdrom` })) as string);
-      await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4401, name: "bystander", memory: 512, cores: 1 })) as string);
+      await settle(env, (await env.api("POST", `/nodes/${vm.node}/qemu`, { vmid: 4399, name: "bystander", memory: 512, cores: 1 })) as string);
       env.sim.tickStats();
       const reads = sent(READ_CONFIG);
       await p.deleteVolume({ node: vm.node, volume, instanceId: vm.instanceId });
