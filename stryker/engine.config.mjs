@@ -1,4 +1,6 @@
 // @ts-check
+import { areaConfig } from "./area.mjs";
+
 /**
  * Mutation testing of the engine's safety paths (issue 18): the applier's entry point, the
  * planner's reconcile and the saved-plan format. One of the areas of `npm run mutation -- engine`
@@ -9,24 +11,5 @@
  * file state backend. No TypeScript checker (too slow on two shared cores): mutants that do not
  * type-check simply run and are killed or reported like the others. No build: every suite in the
  * run imports src/.
- *
- * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
-export default {
-  packageManager: "npm",
-  testRunner: "vitest",
-  vitest: { configFile: "stryker/engine.vitest.config.ts", related: false },
-  checkers: [],
-  coverageAnalysis: "perTest",
-  ignoreStatic: true,
-  concurrency: 1,
-  mutate: ["src/applier/index.ts", "src/planner/reconcile.ts", "src/planner/saved-plan.ts"],
-  ignorePatterns: ["dist", "reports", "coverage", ".pvefleet", ".stryker-tmp*"],
-  timeoutMS: 20_000,
-  timeoutFactor: 2,
-  reporters: ["clear-text", "progress", "json"],
-  jsonReporter: { fileName: "reports/mutation/engine/mutation.json" },
-  incremental: false,
-  tempDirName: ".stryker-tmp-engine",
-  cleanTempDir: "always",
-};
+export default areaConfig("engine", ["src/applier/index.ts", "src/planner/reconcile.ts", "src/planner/saved-plan.ts"]);

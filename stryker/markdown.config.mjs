@@ -1,4 +1,6 @@
 // @ts-check
+import { areaConfig } from "./area.mjs";
+
 /**
  * Mutation testing of the PR-comment plan preview (issue 18, area "markdown"): the markdown renderer
  * and its size budget (GitHub's 65,536-character comment limit; a cut keeps the summary and says
@@ -9,29 +11,5 @@
  * out: on two shared cores it costs more than the test runs themselves. A full run: about 1,060
  * mutants, 36 minutes on two shared cores (measured 2026-11-30); narrow it while working, e.g.
  *   npx stryker run stryker/markdown.config.mjs --mutate src/cli/render/markdown.ts:300-480
- *
- * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
-export default {
-  packageManager: "npm",
-  testRunner: "vitest",
-  vitest: { configFile: "stryker/markdown.vitest.config.ts", related: false },
-  checkers: [],
-  coverageAnalysis: "perTest",
-  ignoreStatic: true,
-  concurrency: 1,
-  mutate: [
-    "src/cli/render/markdown.ts",
-    "src/cli/render/markdown-ci.ts",
-    "src/cli/render/markdown-warnings.ts",
-  ],
-  ignorePatterns: ["dist", "reports", "coverage", ".pvefleet", ".stryker-tmp*"],
-  timeoutMS: 20_000,
-  timeoutFactor: 2,
-  reporters: ["clear-text", "progress", "json"],
-  jsonReporter: { fileName: "reports/mutation/markdown/mutation.json" },
-  clearTextReporter: { allowColor: false, logTests: false },
-  incremental: false,
-  tempDirName: ".stryker-tmp-markdown",
-  cleanTempDir: "always",
-};
+export default areaConfig("markdown", ["src/cli/render/markdown.ts", "src/cli/render/markdown-ci.ts", "src/cli/render/markdown-warnings.ts"]);

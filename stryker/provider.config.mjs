@@ -1,4 +1,6 @@
 // @ts-check
+import { areaConfig } from "./area.mjs";
+
 /**
  * Mutation testing of the Proxmox provider's safety paths (issue 18): the API client (no re-send of
  * a non-idempotent call, secrets masked), the permission backstop and the operations (ownership
@@ -13,26 +15,4 @@
 // PVEFLEET_MUTATION_RUN names the report and sandbox when two runs share a set (e.g. two line ranges).
 const set = process.env.PVEFLEET_MUTATION_RUN ?? process.env.PVEFLEET_MUTATION_TESTS ?? "all";
 
-/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
-export default {
-  packageManager: "npm",
-  testRunner: "vitest",
-  vitest: { configFile: "stryker/provider.vitest.config.ts", related: false },
-  checkers: [],
-  coverageAnalysis: "perTest",
-  ignoreStatic: true,
-  concurrency: 1,
-  mutate: [
-    "src/providers/proxmox/api/client.ts",
-    "src/providers/proxmox/permissions.ts",
-    "src/providers/proxmox/operations.ts",
-  ],
-  ignorePatterns: ["dist", "reports", "coverage", ".pvefleet", ".stryker-tmp*"],
-  timeoutMS: 20_000,
-  timeoutFactor: 2,
-  reporters: ["clear-text", "progress", "json"],
-  jsonReporter: { fileName: `reports/mutation/provider/${set}.json` },
-  incremental: false,
-  tempDirName: `.stryker-tmp-provider-${set}`,
-  cleanTempDir: "always",
-};
+export default areaConfig("provider", ["src/providers/proxmox/api/client.ts", "src/providers/proxmox/permissions.ts", "src/providers/proxmox/operations.ts"], { report: set === "all" ? "mutation" : set });
