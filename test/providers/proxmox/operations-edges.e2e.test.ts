@@ -203,6 +203,43 @@ describe("configure and resize", () => {
     expect([e.code, e.message]).toEqual(["NOT_FOUND", `VM ${vm.vmid} has no disk scsi7`]);
     expect(sent(RESIZE)).toBe(before);
   });
+
+  it("resizes the boot disk when none is named; the same size again sends nothing; a shrink is refused naming both sizes", async () => {
+    const vm = await ourVm();
+    const before = sent(RESIZE);
+    await provider.resize({ ...vm, bytes: 12 * 1024 ** 3 });
+    expect(sent(RESIZE) - before).toBe(1);
+    const config = (await env.api("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/config`)) as Record<string, string>;
+    expect(config.scsi0).toMatch(/size=12G(,|$)/);
+    await provider.resize({ ...vm, bytes: 12 * 1024 ** 3 });
+    expect(sent(RESIZE) - before).toBe(1);
+    const e = await caught(provider.resize({ ...vm, bytes: 8 * 1024 ** 3 }));
+    expect([e.code, e.message]).toEqual(["VALIDATION", `VM ${vm.vmid}: scsi0 is ${12 * 1024 ** 3} bytes; shrinking to ${8 * 1024 ** 3} bytes is not supported`]);
+    expect(sent(RESIZE) - before).toBe(1);
+  });
+
+  it("a resize of a VM that is gone is NOT_FOUND, sending nothing", async () => {
+    const vm = await ourVm();
+    await provider.deleteVm({ ...vm });
+    const before = sent(RESIZE);
+    const e = await caught(provider.resize({ ...vm, bytes: 16 * 1024 ** 3 }));
+    expect([e.code, e.message]).toEqual(["NOT_FOUND", `VM ${vm.vmid} does not exist on node "${vm.node}"`]);
+    expect(sent(RESIZE)).toBe(before);
+  });
+
+  it("leaves net0 alone (MAC and all) when the bridge and VLAN asked for are the ones it has, and retargets only those otherwise", async () => {
+    const vm = await ourVm();
+    const read = async () => ((await env.api("GET", `/nodes/${vm.node}/qemu/${vm.vmid}/config`)) as Record<string, string>).net0!;
+    const original = await read();
+    const before = sent(CONFIG_WRITE);
+    await provider.configure({ ...vm, net: { bridge: "vmbr0" } });
+    expect(sent(CONFIG_WRITE)).toBe(before); // nothing else asked: no write at all
+    expect(await read()).toBe(original);
+    await provider.configure({ ...vm, net: { bridge: "vmbr0", vlan: 42 } });
+    const retagged = await read();
+    expect(retagged).toMatch(/tag=42/);
+    expect(retagged.replace(/,tag=42/, "")).toBe(original);
+  });
 });
 
 describe("configure: the seed ISO and values it refuses", () => {
