@@ -60,8 +60,6 @@ export class Preflight {
   /** Every privilege need once, keyed by path, privileges, any-of and alternative path (the first action that needs it names it). */
   private readonly needs = new Map<string, Need>();
   private readonly templates = new Map<string, Promise<TemplateFacts>>();
-  /** The template a clone names, per template reference and target node (10,000 clones name a handful). */
-  private readonly templateFor = new Map<string, Promise<TemplateFacts | undefined>>();
   /** What cloning a template needs beyond the VM's own path, per template, full/linked and target storage. */
   private readonly cloneNeeds = new Map<string, { path: string; privs: string[] }[]>();
   private readonly nodeStorages = new Map<string, Promise<NodeStorage[] | undefined>>();
@@ -227,17 +225,6 @@ export class Preflight {
 
   // ---- cluster objects -----------------------------------------------------------------------
 
-  /** The template a clone names, on the node it clones from (TemplateName: the chosen node). */
-  private template(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
-    const key = templateKey(a);
-    let pending = this.templateFor.get(key);
-    if (!pending) {
-      pending = this.findTemplate(a);
-      this.templateFor.set(key, pending);
-    }
-    return pending;
-  }
-
   /**
    * What cloning template `t` needs besides the new VM's path: AllocateSpace on every disk's storage
    * (the target's for a full clone), SDN.Use on its bridges; and a problem when it has no boot disk.
@@ -263,7 +250,11 @@ export class Preflight {
     return needs;
   }
 
-  private async findTemplate(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
+  /**
+   * The template a clone names, on the node it clones from (TemplateName: the chosen node); read
+   * once per template reference and target node by {@link fetchObjects} (10,000 clones name a handful).
+   */
+  private async template(a: PreflightAction & { type: "clone" }): Promise<TemplateFacts | undefined> {
     const ref = a.params.template;
     const templates = this.templateVms;
     let found: { vmid: number; node: string } | undefined;
