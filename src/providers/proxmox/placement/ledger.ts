@@ -84,10 +84,8 @@ export function createPlacementLedger(nodes: LiveNode[], scheduler: SchedulerNam
       // the group's instances (soft anti-affinity), then TOPSIS among them.
       let candidates: NodeUsage[] = [];
       let fewest = Infinity;
-      let fits = false;
       for (const n of eligible) {
         if (n.maxmem - n.usedMemoryBytes < vm.memoryBytes) continue;
-        fits = true;
         const members = spread ? (spread[n.node] ?? 0) : 0;
         if (members < fewest) {
           fewest = members;
@@ -95,7 +93,7 @@ export function createPlacementLedger(nodes: LiveNode[], scheduler: SchedulerNam
         }
         if (members === fewest) candidates.push(n);
       }
-      if (!fits) {
+      if (candidates.length === 0) {
         return { error: `no online node has ${formatMiB(vm.memoryBytes)} MiB of memory free` };
       }
       const { order, scores } = scheduler === "nstance"
