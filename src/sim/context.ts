@@ -36,8 +36,8 @@ export interface ApiRequest {
   params: Params;
   /** `user@realm!tokenid` of the caller. */
   user: string;
-  /** A `taskfail` fault was drawn for this request. */
-  taskFail: boolean;
+  /** A `taskfail` fault was drawn for this request: its worker fails with this exit status. */
+  taskFail?: string;
   upload?: UploadBody;
 }
 

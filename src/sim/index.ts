@@ -140,10 +140,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     cluster, tasks, timings, locks, schema,
     vmConfigOptions: schema.properties(vmConfigInfo),
     spawn(req, spec) {
-      const body = req.taskFail
+      const failure = req.taskFail;
+      const body = failure !== undefined
         ? async (t: Parameters<typeof spec.body>[0]) => {
             await t.sleep(timings.taskBaseMs);
-            throw new TaskError(`${spec.type} failed: got timeout (injected fault)`);
+            throw new TaskError(failure || `${spec.type} failed: got timeout (injected fault)`);
           }
         : spec.body;
       return tasks.spawn(spec.node, spec.type, spec.id, req.user, body, (ok) => {

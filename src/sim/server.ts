@@ -173,7 +173,7 @@ export class Pipeline {
         throw new PveError(400, "Parameter verification failed.", errors);
       }
 
-      const apiReq: ApiRequest = { method, params, user: user.userid, taskFail: fault === "taskfail", upload };
+      const apiReq: ApiRequest = { method, params, user: user.userid, taskFail: fault === "taskfail" ? this.o.faults.spec?.taskError ?? "" : undefined, upload };
       const data = await handler(this.o.sim, apiReq);
       if (fault === "5xx-after" || fault === "reset-after") {
         // The worker finishes first: the change is complete before the client hears anything.

@@ -89,6 +89,20 @@ describe("faults", () => {
     expect((await t.waitTask(r.body.data)).exitstatus).toBe("qmclone failed: got timeout (injected fault)");
     expect((await t.call("GET", "/nodes/pve1/qemu/400/config")).status).toBe(500);
   });
+
+  it("stops after `count` faults (the first attempt fails, the next works) and fails a task with `taskerr`'s words", async () => {
+    expect(() => parseFaults("rate=1,count=0")).toThrow("count must be a whole number of faults, at least 1");
+    expect(() => parseFaults("rate=1,taskerr=")).toThrow("taskerr needs the task's exit status");
+    const c = await client({ latency: "instant", faults: "rate=1,kinds=5xx,count=2,paths=/config$" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await c.call("PUT", "/nodes/pve1/qemu/9000/config", { description: `v${i}` })).status);
+    expect(statuses).toEqual([500, 500, 200, 200]);
+    const t = await client({ latency: "instant", faults: "rate=1,kinds=taskfail,count=1,taskerr=VM is paused - cannot shutdown,methods=POST" });
+    const first = await t.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 401 });
+    expect((await t.waitTask(first.body.data)).exitstatus).toBe("VM is paused - cannot shutdown");
+    const second = await t.call("POST", "/nodes/pve1/qemu/9000/clone", { newid: 402 });
+    expect((await t.waitTask(second.body.data)).exitstatus).toBe("OK");
+  });
 });
 
 describe("state, stats lag, usage and permissions", () => {
