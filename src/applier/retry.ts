@@ -78,6 +78,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener("abort", done);
       resolve();
     }
-    signal?.addEventListener("abort", done, { once: true });
+    signal?.addEventListener("abort", done); // done() removes it, whichever way it ends
   });
 }

@@ -42,16 +42,10 @@ export interface SchedulerResult {
 export async function runGraph<T extends SchedulerItem>(items: T[], options: SchedulerOptions<T>): Promise<SchedulerResult> {
   validateGraph(items); // the planner's check: one topological sort in the codebase
   const byId = new Map(items.map((i) => [i.id, i]));
-  const waitingOn = new Map<string, number>();
-  const dependents = new Map<string, string[]>();
-  for (const item of items) {
-    waitingOn.set(item.id, item.dependsOn.length);
-    for (const dep of item.dependsOn) {
-      const list = dependents.get(dep);
-      if (list) list.push(item.id);
-      else dependents.set(dep, [item.id]);
-    }
-  }
+  const waitingOn = new Map(items.map((i) => [i.id, i.dependsOn.length]));
+  // Every item has an entry (validateGraph checked that each dependency names an item).
+  const dependents = new Map(items.map((i) => [i.id, [] as string[]]));
+  for (const item of items) for (const dep of item.dependsOn) dependents.get(dep)!.push(item.id);
 
   // Ready items are queued by their key signature; each queue is FIFO. Scanning queues (few)
   // instead of items (many) keeps every pump cheap even with thousands of clones waiting.
@@ -64,7 +58,9 @@ export async function runGraph<T extends SchedulerItem>(items: T[], options: Sch
 
   const enqueue = (item: T) => {
     const keys = [...new Set(options.keysOf(item))].sort();
-    const signature = keys.join("\n");
+    // The same set of keys in any order is one queue; distinct sets never share one (JSON keeps
+    // ["a,b"] apart from ["a", "b"], whatever the keys contain).
+    const signature = JSON.stringify(keys);
     let q = queues.get(signature);
     if (!q) queues.set(signature, (q = { keys, items: [], head: 0 }));
     q.items.push(item);
@@ -73,33 +69,24 @@ export async function runGraph<T extends SchedulerItem>(items: T[], options: Sch
   for (const item of items) if (item.dependsOn.length === 0) enqueue(item);
 
   const skipDependents = (rootId: string) => {
-    const stack = [...(dependents.get(rootId) ?? [])];
+    const stack = [...dependents.get(rootId)!];
     while (stack.length > 0) {
       const id = stack.pop()!;
       if (settled.has(id)) continue;
       settled.add(id);
       result.skipped.push({ id, because: rootId });
       options.onSkipped?.(byId.get(id)!, rootId);
-      stack.push(...(dependents.get(id) ?? []));
+      stack.push(...dependents.get(id)!);
     }
   };
 
   return new Promise<SchedulerResult>((resolve) => {
-    const finishIfIdle = () => {
-      if (inFlight > 0) return;
-      let pending = false;
-      for (const q of queues.values()) if (q.head < q.items.length) pending = true;
-      if (pending && !stopped) return;
-      for (const item of items) if (!settled.has(item.id)) result.notStarted.push(item.id);
-      resolve(result);
-    };
-
     const pump = () => {
-      if (!stopped && !options.mayStart()) stopped = true;
+      // A stop is final: nothing starts after mayStart said no once.
       if (!stopped) {
         let progressed = true;
         // Round-robin over the queues so one busy key never starves the others.
-        while (progressed && inFlight < options.parallelism) {
+        while (progressed) {
           progressed = false;
           for (const [signature, q] of queues) {
             if (inFlight >= options.parallelism) break;
@@ -108,19 +95,21 @@ export async function runGraph<T extends SchedulerItem>(items: T[], options: Sch
               continue;
             }
             if (!q.keys.every((k) => (inUse.get(k) ?? 0) < options.limitOf(k))) continue;
-            const item = q.items[q.head++]!;
             if (!options.mayStart()) {
-              q.head--;
               stopped = true;
               break;
             }
-            start(item, q.keys);
+            start(q.items[q.head++]!, q.keys);
             progressed = true;
           }
           if (stopped) break;
         }
       }
-      finishIfIdle();
+      // Nothing in flight after a pump that tried every queue: nothing more can start. Done, or
+      // stopped; whatever never ran is reported not started.
+      if (inFlight > 0) return;
+      for (const item of items) if (!settled.has(item.id)) result.notStarted.push(item.id);
+      resolve(result);
     };
 
     const start = (item: T, keys: string[]) => {
@@ -136,7 +125,7 @@ export async function runGraph<T extends SchedulerItem>(items: T[], options: Sch
         () => {
           settled.add(item.id);
           result.done.push(item.id);
-          for (const next of dependents.get(item.id) ?? []) {
+          for (const next of dependents.get(item.id)!) {
             const left = waitingOn.get(next)! - 1;
             waitingOn.set(next, left);
             if (left === 0 && !settled.has(next)) enqueue(byId.get(next)!);

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { backoffMs, DEFAULT_RETRY, errorCode, maxAttempts, retryClass, sleep } from "../../src/applier/retry.js";
 import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
@@ -90,5 +91,17 @@ describe("retry policy: every class boundary", () => {
     expect(await first(sleep(5))).toBe("sleep");
     // and without an abort it does wait: a 60 s sleep loses to the marker
     expect(await first(sleep(60_000, new AbortController().signal))).toBe("marker");
+  });
+
+  it("sleep leaves no listener on the signal, whether it ran out or was aborted", async () => {
+    const kept = new AbortController();
+    await sleep(1, kept.signal);
+    expect(getEventListeners(kept.signal, "abort")).toHaveLength(0);
+    const cut = new AbortController();
+    const waiting = sleep(60_000, cut.signal);
+    expect(getEventListeners(cut.signal, "abort")).toHaveLength(1);
+    cut.abort();
+    await waiting;
+    expect(getEventListeners(cut.signal, "abort")).toHaveLength(0);
   });
 });

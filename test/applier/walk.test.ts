@@ -211,9 +211,59 @@ describe("runGraph: what it reports", () => {
     let asked = 0;
     const items: Item[] = Array.from({ length: 5 }, (_, i) => ({ id: `a${i}`, dependsOn: [], ms: 1 }));
     const t = tracker();
-    const r = await runGraph(items, { ...base, parallelism: 5, run: (i) => t.run(i), mayStart: () => ++asked <= 3 });
-    // asked once for the pump, then once per start: two items start before the answer turns false.
+    const r = await runGraph(items, { ...base, parallelism: 5, run: (i) => t.run(i), mayStart: () => ++asked <= 2 });
+    // asked once per start: two items start before the answer turns false.
     expect(r.done.sort()).toEqual(["a0", "a1"]);
     expect(r.notStarted).toEqual(["a2", "a3", "a4"]);
+  });
+
+  it("a stop is final: after mayStart said no once, nothing starts, even when it would say yes again", async () => {
+    let asked = 0;
+    // Three queues (one key each), so one pump would start all three.
+    const items: Item[] = ["x", "y", "z"].map((key, i) => ({ id: `a${i}`, dependsOn: [], ms: 5, key }));
+    const t = tracker();
+    const r = await runGraph(items, { ...base, parallelism: 3, keysOf: (i) => [i.key!], run: (i) => t.run(i), mayStart: () => ++asked !== 2 });
+    expect(r.done).toEqual(["a0"]);
+    expect(r.notStarted).toEqual(["a1", "a2"]);
+    expect(asked).toBe(2);
+  });
+
+  it("items needing the same keys in any order share one FIFO queue: they start in the order they became ready", async () => {
+    const keys: Record<string, string[]> = { a: ["x", "y"], b: ["y", "x"], c: ["x", "y", "x"] };
+    const items: Item[] = ["a", "b", "c"].map((id) => ({ id, dependsOn: [], ms: 1 }));
+    const t = tracker();
+    await runGraph(items, { ...base, parallelism: 1, keysOf: (i) => keys[i.id]!, run: (i) => t.run(i) });
+    expect(t.order.filter((e) => e.startsWith("start"))).toEqual(["start a", "start b", "start c"]);
+  });
+
+  it("items needing different keys never share a queue, whatever the keys contain: one needing a and b waits for a", async () => {
+    // Joined with a newline, ["a\nb"] and ["a", "b"] would be one queue running under the first one's key.
+    const keys: Record<string, string[]> = { ab: ["a\nb"], both: ["a", "b"], a: ["a"] };
+    const running = new Set<string>();
+    let together = false;
+    const items: Item[] = [
+      { id: "ab", dependsOn: [], ms: 5 },
+      { id: "both", dependsOn: [], ms: 5 },
+      { id: "a", dependsOn: [], ms: 30 },
+    ];
+    await runGraph(items, {
+      ...base,
+      parallelism: 3,
+      keysOf: (i) => keys[i.id]!,
+      limitOf: () => 1,
+      run: async (i) => {
+        running.add(i.id);
+        if (running.has("both") && running.has("a")) together = true;
+        await wait(i.ms);
+        running.delete(i.id);
+      },
+    });
+    expect(together).toBe(false);
+  });
+
+  it("an item whose key has no capacity is reported not started instead of waiting forever", async () => {
+    const items: Item[] = [{ id: "free", dependsOn: [], ms: 1 }, { id: "stuck", dependsOn: [], ms: 1, key: "none" }];
+    const r = await runGraph(items, { ...base, keysOf: (i) => (i.key ? [i.key] : []), limitOf: (k) => (k === "none" ? 0 : 1), run: async () => {} });
+    expect(r).toEqual({ done: ["free"], failed: [], skipped: [], notStarted: ["stuck"] });
   });
 });
