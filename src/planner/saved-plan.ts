@@ -136,7 +136,7 @@ function once<T>(make: () => T): () => T {
   return () => (value ??= make());
 }
 
-const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+const isIndex = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
 /**
  * The plan options a saved plan is made again with at apply time. `mode` is the plan's own; the
@@ -208,7 +208,8 @@ export interface SealCheck {
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === "function" ? "null" : canonicalJson(v))).join(",")}]`;
+  // Inside an array an undefined or function member is written as null (canonicalJson of it), as JSON.stringify does.
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(",")}]`;
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o).filter((k) => o[k] !== undefined && typeof o[k] !== "function").sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
@@ -319,14 +320,15 @@ function compactBody(plan: Plan): Record<string, unknown> {
   };
   const changeRows = plan.changes.map((c0) => {
     // A saved plan is a CI artifact: a userdata diff (sensitive) stays in the process that planned.
-    const c: InstanceChange = c0.forcedBy?.some((f) => f.diff !== undefined) ? { ...c0, forcedBy: c0.forcedBy.map(withoutSensitiveText) } : c0;
+    const c: InstanceChange = c0.forcedBy ? { ...c0, forcedBy: c0.forcedBy.map(withoutSensitiveText) } : c0;
     const at = c.placement ?? c.before;
     const t: Tuple = [maskableId(c.instanceId), at?.node ?? null, at?.vmid ?? null];
     if (!c.placement) return row(changes, JSON.stringify(c), t);
     const marked = JSON.stringify({ ...c, placement: { ...c.placement, scores: SCORES_SENTINEL } });
-    const at1 = marked.indexOf(`"scores":"${SCORES_SENTINEL}"`);
-    if (at1 < 0 || marked.indexOf(`"scores":"${SCORES_SENTINEL}"`, at1 + 1) >= 0) return row(changes, JSON.stringify(c), [null, null, null]);
-    const r = row(changes, marked, t, (m) => m.replace(`"scores":"${SCORES_SENTINEL}"`, `"scores":${JSON.stringify(T_SCORES)}`));
+    const sentinel = `"scores":"${SCORES_SENTINEL}"`;
+    // The placement's is always there; another one (the marker's text inside a spec) would be ambiguous.
+    if (marked.includes(sentinel, marked.indexOf(sentinel) + 1)) return row(changes, JSON.stringify(c), [null, null, null]);
+    const r = row(changes, marked, t, (m) => m.replace(sentinel, `"scores":${JSON.stringify(T_SCORES)}`));
     if (r[0] === -1) return row(changes, JSON.stringify(c), [null, null, null]); // stored as is, scores included
     const s = c.placement.scores;
     return [...r, scores.add(Object.keys(s).flatMap((k) => [scoreKeys.add(k, k), scoreValues.add(s[k], String(s[k]))]))];
@@ -334,8 +336,7 @@ function compactBody(plan: Plan): Record<string, unknown> {
   const actionRows = plan.actions.map((a: Action) => row(actions, JSON.stringify(a), [maskableId(a.instanceId), a.node, a.vmid]));
   const body: Record<string, unknown> = {};
   for (const k of Object.keys(plan)) {
-    const v = (plan as unknown as Record<string, unknown>)[k];
-    if (v === undefined) continue;
+    const v = (plan as unknown as Record<string, unknown>)[k]; // an undefined one is dropped by JSON.stringify
     setOwn(body, k, k === "changes" ? { rows: changeRows } : k === "actions" ? { rows: actionRows } : v);
   }
   body.tuples = tuples.list;
@@ -408,7 +409,7 @@ function fill(v: unknown, c: FillContext, key?: string): unknown {
 
 /** A string with the row's instance ID in place of T_ID; any other placeholder left is an edit. */
 function withId(v: string, t: Tuple): string {
-  const s = t[0] === null ? v : v === T_ID ? t[0] : v.replaceAll(T_ID, t[0]);
+  const s = t[0] === null ? v : v.replaceAll(T_ID, t[0]);
   if (s.includes("\u0000")) throw new BadRow();
   return s;
 }
@@ -428,7 +429,7 @@ export function serializePlan(plan: Plan, options: PlanSelectors | SavedPlanOpti
 }
 
 /** Reads a saved plan; any problem is one UserError line (E_PLAN_FILE, E_PLAN_TAMPERED). */
-export function parseSavedPlan(text: string, file = "plan file", check: SealCheck = { strict: false }): Plan {
+export function parseSavedPlan(text: string, file = "plan file", check: SealCheck = {}): Plan {
   return readSavedPlan(text, file, check).plan;
 }
 
@@ -451,8 +452,9 @@ export function readSavedPlan(text: string, file = "plan file", check: SealCheck
   } catch (e) {
     throw new UserError("E_PLAN_FILE", `${file} is not a pvefleet plan (not JSON: ${(e as Error).message})`);
   }
+  // Only an object can have one (JSON null, arrays, strings and numbers have none).
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || version === undefined) {
+  if (version === undefined) {
     throw new UserError("E_PLAN_FILE", `${file} is not a pvefleet plan (no formatVersion)`);
   }
   if (typeof version === "number" && version < SAVED_PLAN_FORMAT_VERSION) {
@@ -509,8 +511,8 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
     const o: Record<string, number> = {};
     const { keys, values } = b.data.scores;
     const unpaired = () => new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: scores.entries.${i}: names no key or value`);
-    // Key/value pairs: an odd entry (even a lone index, which names no pair at all) is an edit.
-    if (e.length % 2 !== 0) throw unpaired();
+    // Key/value pairs: an odd entry (even a lone index, which names no pair at all) is an edit —
+    // its last pair has no value index, so no value.
     for (let j = 0; j < e.length; j += 2) {
       const k = keys[e[j]!];
       const v = values[e[j + 1]!];
@@ -536,7 +538,7 @@ function expandBody(raw: Record<string, unknown>, file: string): Plan {
     const checked = new Set<number>();
     return b.data[what].rows.map((r, i) => {
       const edited = (why: string) => new UserError("E_PLAN_TAMPERED", `${file} was edited: ${what}.${i} ${why}; run plan --out again`);
-      if (!Array.isArray(r) || r.length < 2 || r.length > 3 || !(r[0] === -1 || isIndex(r[0])) || !isIndex(r[1]) || !(r[2] === undefined || isIndex(r[2]))) {
+      if (!Array.isArray(r) || r.length > 3 || !(r[0] === -1 || isIndex(r[0])) || !isIndex(r[1]) || !(r[2] === undefined || isIndex(r[2]))) {
         throw new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${what}.rows.${i}: not [tuple, template, scores?]`);
       }
       const [ti, pi, si] = r as [number, number, number | undefined];
@@ -596,9 +598,10 @@ function checkConsistency(plan: Plan, file: string): void {
     if (!owners.has(a.instanceId)) throw edited(`action ${a.id} belongs to no change of the plan`);
     const placement = created.get(a.instanceId)?.placement;
     if (!placement) continue;
-    const before = a.journal?.recordBefore as { instanceId?: unknown; node?: unknown; vmid?: unknown } | undefined;
-    const targets = [[a.node, a.vmid], ...(before && typeof before === "object" && "instanceId" in before ? [[before.node, before.vmid]] : [])];
-    if (before && typeof before === "object" && "instanceId" in before && before.instanceId !== a.instanceId) throw edited(`action ${a.id} records another instance`);
+    const before = a.journal?.recordBefore; // an object when there is one (ACTION_SCHEMA)
+    const recorded = before !== undefined && "instanceId" in before;
+    const targets = [[a.node, a.vmid], ...(recorded ? [[before.node, before.vmid]] : [])];
+    if (recorded && before.instanceId !== a.instanceId) throw edited(`action ${a.id} records another instance`);
     for (const [node, vmid] of targets) {
       if (node !== placement.node || vmid !== placement.vmid) {
         throw edited(`action ${a.id} targets ${String(node)}/${String(vmid)}, but the VM is placed at ${placement.node}/${placement.vmid}`);
@@ -621,9 +624,8 @@ function checkConsistency(plan: Plan, file: string): void {
  * must match the shard file digest the plan was made from.
  */
 export function checkSavedPlan(plan: Plan, currentState: StateDoc | undefined, currentConfigDigest?: string): void {
-  const lineage = currentState?.lineage ?? "";
   const serial = currentState?.serial ?? 0;
-  if (plan.state.lineage !== "" && plan.state.lineage !== lineage) {
+  if (plan.state.lineage !== "" && plan.state.lineage !== currentState?.lineage) {
     throw new UserError("E_PLAN_LINEAGE", "Saved plan does not match the given state: the plan file can not be applied because it was created from a different state lineage.");
   }
   if (plan.state.serial !== serial) {
@@ -712,18 +714,18 @@ export function planDifferences(saved: Plan, fresh: Plan): string[] {
       else diffs.push(`${what}: pvefleet would now change it, the file does not`);
       continue;
     }
-    const xs = x.map((f) => [canonicalJson(f), f] as const).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0));
-    const ys = y.map((f) => [canonicalJson(f), f] as const).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0));
-    for (let i = 0; i < xs.length; i++) {
-      if (xs[i]![0] === ys[i]![0]) continue;
-      diffs.push(`${key.startsWith(NEW) ? `a new VM of ${key.slice(NEW.length)}` : what}: ${firstDifference(xs[i]![1], ys[i]![1]) || "differs"} differs`);
-      break;
-    }
+    // Each side's texts in one order (a multiset), the first unequal pair read back to name where.
+    const xs = x.map((f) => canonicalJson(f)).sort();
+    const ys = y.map((f) => canonicalJson(f)).sort();
+    const i = xs.findIndex((t, n) => t !== ys[n]);
+    if (i >= 0) diffs.push(`${key.startsWith(NEW) ? `a new VM of ${key.slice(NEW.length)}` : what}: ${firstDifference(JSON.parse(xs[i]!), JSON.parse(ys[i]!), "")} differs`);
   }
   return diffs;
 }
 
 const NEW = "(new) ";
+/** What a new VM's node and VMID are compared as (the same on both sides). */
+const PLACED = "(placed)";
 
 /**
  * Each instance the plan touches in a comparable form: existing ones under their instance ID; new
@@ -765,10 +767,10 @@ function shapeOf(plan: Plan): Map<string, unknown[]> {
     if (e.isNew) {
       // Placement may differ between two plannings; readSavedPlan already checked that the file's
       // steps go where its placement says, and the fresh plan is what runs.
-      form.node = "(placed)";
-      form.vmid = "(placed)";
+      form.node = PLACED;
+      form.vmid = PLACED;
       const before = act.journal?.recordBefore;
-      if (before && typeof before === "object" && "instanceId" in before) form.journal = { ...act.journal, recordBefore: { ...before, node: "(placed)", vmid: "(placed)" } };
+      if (before !== undefined && "instanceId" in before) form.journal = { ...act.journal, recordBefore: { ...before, node: PLACED, vmid: PLACED } };
     }
     e.actions[act.type] = mask(form); // one action per type and instance (ids are unique)
   }
@@ -780,24 +782,23 @@ function shapeOf(plan: Plan): Map<string, unknown[]> {
   return out;
 }
 
-/** The path of the first difference between two JSON values, e.g. `change.after.userdata.content`. */
-function firstDifference(a: unknown, b: unknown, path = ""): string {
-  if (canonicalJson(a) === canonicalJson(b)) return "";
-  if (a && b && typeof a === "object" && typeof b === "object") {
-    if (Array.isArray(a) && Array.isArray(b)) {
-      if (a.length !== b.length) return path || "(root)";
-      for (let i = 0; i < a.length; i++) {
-        const d = firstDifference(a[i], b[i], `${path}[${i}]`);
-        if (d) return d;
-      }
-      return path;
-    }
-    const ao = a as Record<string, unknown>;
-    const bo = b as Record<string, unknown>;
-    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) {
-      const d = firstDifference(ao[k], bo[k], path ? `${path}.${k}` : k);
-      if (d) return d;
-    }
+/**
+ * The path of the first difference between two unequal JSON values (two objects at the root), e.g.
+ * `change.after.userdata.content` or `actions.clone.dependsOn[1]`: it goes down while both are
+ * objects, or arrays of one length.
+ */
+function firstDifference(a: unknown, b: unknown, path: string): string {
+  const differs = (x: unknown, y: unknown) => canonicalJson(x) !== canonicalJson(y);
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    const i = a.findIndex((v, n) => differs(v, b[n]));
+    return firstDifference(a[i], b[i], `${path}[${i}]`);
   }
-  return path || "(root)";
+  if (isRecord(a) && isRecord(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    const k = keys.find((m) => Object.hasOwn(a, m) !== Object.hasOwn(b, m) || differs(a[m], b[m]))!;
+    return firstDifference(a[k], b[k], path ? `${path}.${k}` : k);
+  }
+  return path;
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
