@@ -37,3 +37,13 @@ export async function caught(p: Promise<unknown>): Promise<ProxmoxError> {
   }
   throw new Error("expected a ProxmoxError");
 }
+
+/** How many requests the simulator received for an endpoint, e.g. `POST /nodes/{node}/qemu/{vmid}/config`. */
+export function requestsTo(env: Env, endpoint: string): number {
+  return env.sim.stats().requests[endpoint] ?? 0;
+}
+
+/** How many writes (any method but GET) the simulator received. */
+export function writesSent(env: Env): number {
+  return Object.entries(env.sim.stats().requests).filter(([k]) => !k.startsWith("GET")).reduce((n, [, c]) => n + c, 0);
+}

@@ -10,7 +10,7 @@ import { VmidAllocator, DEFAULT_VMID_RANGE, isVmidFree, findFreeVmid, type VmidR
 import { INSTANCE_ID_RE, publishedName, readDetails, refreshShard } from "./refresh.js";
 import { checkPermissions } from "./permissions.js";
 import { proxmoxPlanningHooks } from "./hooks.js";
-import { formatTags, hasOwnershipTags, normaliseTags } from "./codecs/tags.js";
+import { OWNERSHIP_TAGS, formatTags, hasOwnershipTags, normaliseTags } from "./codecs/tags.js";
 import { MAX_DESCRIPTION_CHARS } from "./codecs/notes-block.js";
 import { formatNet0, retargetNet0 } from "./codecs/net0.js";
 import { EMPTY_CDROM, bootDiskOf, bootOrderWithIso, bootOrderWithoutIso, cloudinitDrives, formatIde2Iso, parseDrive } from "./codecs/drives.js";
@@ -114,8 +114,9 @@ export class ProxmoxOperations implements ProxmoxOps {
   serverVersion(): Promise<PveVersion> {
     if (!this.versionRead) {
       const read = this.client.get<PveVersion>("/version").then((v) => ({ version: String(v?.version ?? ""), release: v?.release }));
+      // Only a failed read can be replaced (the next need finds none), so this one is still current.
       read.catch(() => {
-        if (this.versionRead === read) this.versionRead = undefined;
+        this.versionRead = undefined;
       });
       this.versionRead = read;
     }
@@ -144,8 +145,8 @@ export class ProxmoxOperations implements ProxmoxOps {
 
     const source = await this.resolveTemplate(req);
     let vmid = req.vmid;
-    let listing: ResourceVm[] | undefined;
     for (let round = 1; ; round++) {
+      let listing: ResourceVm[];
       if (await isVmidFree(this.client, vmid)) {
         try {
           await this.cloneOnce(req, source, vmid);
@@ -180,7 +181,7 @@ export class ProxmoxOperations implements ProxmoxOps {
         if (round > this.client.retry.attempts) throw new ProxmoxError("VMID_TAKEN", `VMID ${vmid} is taken and no free VMID stayed free for ${req.instanceId}`);
       }
       // The VMID belongs to something else: move on, above everything the fresh listing shows.
-      const allocator = new VmidAllocator([...(listing ?? []).map((v) => Number(v.vmid)), vmid], this.range);
+      const allocator = new VmidAllocator([...listing.map((v) => Number(v.vmid)), vmid], this.range);
       vmid = await findFreeVmid(this.client, allocator);
       this.allocator?.reserve(vmid);
     }
@@ -206,15 +207,14 @@ export class ProxmoxOperations implements ProxmoxOps {
   }
 
   /**
-   * The holder of a taken VMID may be a clone still running (lock `clone`, name not yet listed):
-   * possibly ours from an attempt we lost track of. Wait for its lock to clear, then read its name.
+   * The holder of a taken VMID may be ours, from an attempt we lost track of: a clone still running
+   * (lock `clone`, name not yet listed), or one done but listed under the name of the VM that held
+   * the VMID before it (a VMID reused within a pvestatd cycle, pve-api.md rule 20 — its listed name,
+   * lock-free, says nothing). So a VM holder is always read: wait for its lock to clear, then its name.
    */
   private async settledHolder(listing: ResourceVm[], vmid: number, instanceId: string): Promise<{ vmid: number; node: string } | undefined> {
     const holder = listing.find((v) => Number(v.vmid) === vmid);
     if (!holder || holder.type !== "qemu") return undefined;
-    // Settled and named (not `VM <vmid>`, which only means pvestatd has not published the name yet):
-    // the caller already checked that name is not ours.
-    if (!holder.lock && publishedName(holder.name, vmid) !== "") return undefined;
     try {
       const settled = await this.waitUnlocked(holder.node, vmid);
       return settled.name === instanceId ? { vmid, node: settled.node } : undefined;
@@ -299,7 +299,9 @@ export class ProxmoxOperations implements ProxmoxOps {
     }
     const name = config.name ?? "";
     const tagged = hasOwnershipTags(config.tags ?? "", this.options.clusterId, this.options.shardId);
-    if (name === target.instanceId && (tagged || target.fresh === true) && config.template !== "1" && Number(config.template) !== 1) return config;
+    // A template is never ours, whatever its name and tags (its flag: 1, or "1" from some versions).
+    const template = Number(config.template) === 1;
+    if (name === target.instanceId && (tagged || target.fresh === true) && !template) return config;
     if (config.lock === "clone" || config.lock === "create") {
       // A clone still running holds only `lock: clone` (qemu-server writes a temporary config
       // first): whose it is shows when the lock clears. Nothing is sent meanwhile.
@@ -309,7 +311,9 @@ export class ProxmoxOperations implements ProxmoxOps {
     const why =
       name !== target.instanceId
         ? `it is named "${name}"`
-        : `its tags [${tags.join(", ")}] lack ${["nstance", this.options.clusterId, this.options.shardId].map((t) => t.toLowerCase()).filter((t) => !tags.includes(t)).join(", ") || "none"}`;
+        : template
+          ? "it is a template"
+          : `its tags [${tags.join(", ")}] lack ${OWNERSHIP_TAGS(this.options.clusterId, this.options.shardId).map((t) => t.toLowerCase()).filter((t) => !tags.includes(t)).join(", ")}`;
     throw new ProxmoxError(
       "NOT_OURS",
       `refusing to ${change} VM ${target.vmid} on ${target.node}: it is not instance ${target.instanceId} of shard ${this.options.clusterId}/${this.options.shardId} (${why}); nothing was sent — run plan again`,
@@ -352,7 +356,8 @@ export class ProxmoxOperations implements ProxmoxOps {
 
   private async findTemplateByName(node: string, name: string): Promise<{ vmid: number; diskBytes?: number }> {
     const list = (await this.client.get<{ vmid: number | string; name?: string; template?: number | string; maxdisk?: number }[]>(apiPath`/nodes/${node}/qemu`)) ?? [];
-    const matches = list.filter((v) => v.name === name && v.template !== undefined && v.template !== "" && Number(v.template) !== 0);
+    // The flag is 1 on a template (as a number or a string) and absent on any other VM.
+    const matches = list.filter((v) => v.name === name && Number(v.template) === 1);
     // Nstance's messages (its CreateInstance's template lookup).
     if (matches.length === 0) throw new ProxmoxError("NOT_FOUND", `no template named "${name}" found on node "${node}"`);
     if (matches.length > 1) throw new ProxmoxError("VALIDATION", `multiple templates named "${name}" found on node "${node}" (found ${matches.length})`);
