@@ -114,9 +114,8 @@ export class ProxmoxOperations implements ProxmoxOps {
   serverVersion(): Promise<PveVersion> {
     if (!this.versionRead) {
       const read = this.client.get<PveVersion>("/version").then((v) => ({ version: String(v?.version ?? ""), release: v?.release }));
-      // Only a failed read can be replaced (the next need finds none), so this one is still current.
       read.catch(() => {
-        this.versionRead = undefined;
+        if (this.versionRead === read) this.versionRead = undefined;
       });
       this.versionRead = read;
     }
@@ -145,8 +144,8 @@ export class ProxmoxOperations implements ProxmoxOps {
 
     const source = await this.resolveTemplate(req);
     let vmid = req.vmid;
+    let listing: ResourceVm[] | undefined;
     for (let round = 1; ; round++) {
-      let listing: ResourceVm[];
       if (await isVmidFree(this.client, vmid)) {
         try {
           await this.cloneOnce(req, source, vmid);
@@ -181,7 +180,7 @@ export class ProxmoxOperations implements ProxmoxOps {
         if (round > this.client.retry.attempts) throw new ProxmoxError("VMID_TAKEN", `VMID ${vmid} is taken and no free VMID stayed free for ${req.instanceId}`);
       }
       // The VMID belongs to something else: move on, above everything the fresh listing shows.
-      const allocator = new VmidAllocator([...listing.map((v) => Number(v.vmid)), vmid], this.range);
+      const allocator = new VmidAllocator([...(listing ?? []).map((v) => Number(v.vmid)), vmid], this.range);
       vmid = await findFreeVmid(this.client, allocator);
       this.allocator?.reserve(vmid);
     }
@@ -207,14 +206,15 @@ export class ProxmoxOperations implements ProxmoxOps {
   }
 
   /**
-   * The holder of a taken VMID may be ours, from an attempt we lost track of: a clone still running
-   * (lock `clone`, name not yet listed), or one done but listed under the name of the VM that held
-   * the VMID before it (a VMID reused within a pvestatd cycle, pve-api.md rule 20 — its listed name,
-   * lock-free, says nothing). So a VM holder is always read: wait for its lock to clear, then its name.
+   * The holder of a taken VMID may be a clone still running (lock `clone`, name not yet listed):
+   * possibly ours from an attempt we lost track of. Wait for its lock to clear, then read its name.
    */
   private async settledHolder(listing: ResourceVm[], vmid: number, instanceId: string): Promise<{ vmid: number; node: string } | undefined> {
     const holder = listing.find((v) => Number(v.vmid) === vmid);
     if (!holder || holder.type !== "qemu") return undefined;
+    // Settled and named (not `VM <vmid>`, which only means pvestatd has not published the name yet):
+    // the caller already checked that name is not ours.
+    if (!holder.lock && publishedName(holder.name, vmid) !== "") return undefined;
     try {
       const settled = await this.waitUnlocked(holder.node, vmid);
       return settled.name === instanceId ? { vmid, node: settled.node } : undefined;
