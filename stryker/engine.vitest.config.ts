@@ -31,6 +31,8 @@ const PLANNER = [
   "test/planner/saved-plan-compact.test.ts",
   "test/planner/saved-plan-edges.test.ts",
   "test/planner/saved-plan-values.test.ts",
+  "test/planner/saved-plan-fill.test.ts",
+  "test/planner/saved-plan-compare.test.ts",
 ];
 
 const suites = process.env.ENGINE_SUITES;

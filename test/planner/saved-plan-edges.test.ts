@@ -14,27 +14,12 @@ import {
 } from "../../src/planner/saved-plan.js";
 import type { Plan } from "../../src/planner/types.js";
 import { desired, detail, group, iid, live, member, planOptions, record, state, vm } from "./fixtures.js";
-
-type Body = Record<string, any>;
-
-/** A plan with one existing VM to update (cores) and one new VM to create. */
-function updateAndCreate(): Plan {
-  const m = member(1, { vm: { cores: 8 } });
-  return plan(desired([group("web", 2)]), state([m.record], 7), live([m.vm]), planOptions(), [detail(m.vm, m.record)]);
-}
+import { type Body, edited, refusal, updateAndCreate } from "./saved-plan-files.js";
 
 /** A replacement (the old instance stays until its successor started). */
 function replacement(): Plan {
   const m = member(1);
   return plan(desired([group("web", 1)]), state([m.record], 7), live([m.vm]), planOptions({ replace: [m.record.instanceId] }), [detail(m.vm, m.record)]);
-}
-
-/** The file, with `edit` applied to it as parsed JSON; the plain hash recomputed unless `reseal` is false. */
-function edited(p: Plan, edit: (file: Body) => void, reseal = true): string {
-  const file = JSON.parse(serializePlan(p)) as Body;
-  edit(file);
-  if (reseal && file.seal && typeof file.plan === "object" && file.plan !== null) file.seal.hash = savedPlanHash(JSON.stringify(file.plan), file.seal.options);
-  return JSON.stringify(file);
 }
 
 /** The plan as an editor rewrites it (whole, then written by the writer: the hash is right). */
@@ -43,15 +28,6 @@ function forged(p: Plan, edit: (q: Plan) => void): string {
   edit(q);
   return serializePlan(q);
 }
-
-const refusal = (text: string, check?: Parameters<typeof readSavedPlan>[2]) => {
-  try {
-    readSavedPlan(text, "p.json", check ?? { strict: false });
-  } catch (err) {
-    return { code: (err as { code?: string }).code, message: (err as Error).message };
-  }
-  return undefined;
-};
 
 describe("a saved plan's envelope", () => {
   it("refuses what is not one, naming the file", () => {
