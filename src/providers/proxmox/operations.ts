@@ -298,7 +298,8 @@ export class ProxmoxOperations implements ProxmoxOps {
       throw e;
     }
     const name = config.name ?? "";
-    const tagged = hasOwnershipTags(config.tags ?? "", this.options.clusterId, this.options.shardId);
+    const tags = normaliseTags(config.tags ?? "");
+    const tagged = hasOwnershipTags(tags, this.options.clusterId, this.options.shardId);
     // A template is never ours, whatever its name and tags (its flag: 1, or "1" from some versions).
     const template = Number(config.template) === 1;
     if (name === target.instanceId && (tagged || target.fresh === true) && !template) return config;
@@ -307,7 +308,6 @@ export class ProxmoxOperations implements ProxmoxOps {
       // first): whose it is shows when the lock clears. Nothing is sent meanwhile.
       throw new ProxmoxError("VM_LOCKED", `VM ${target.vmid} is locked (${config.lock})`, { lock: config.lock });
     }
-    const tags = normaliseTags(config.tags ?? "");
     const why =
       name !== target.instanceId
         ? `it is named "${name}"`
