@@ -14,7 +14,7 @@ import { Cluster } from "./cluster.js";
 import { TaskManager } from "./tasks.js";
 import { timings as profileTimings, type LatencyProfile } from "./profiles.js";
 import { FaultInjector, parseFaults } from "./faults.js";
-import { Pipeline, type SimStats } from "./server.js";
+import { Pipeline, type RequestHook, type SimStats } from "./server.js";
 import { ALL_PRIVILEGES, clusterHandlers } from "./api-cluster.js";
 import { qemuHandlers } from "./api-qemu.js";
 import { storageHandlers } from "./api-storage.js";
@@ -25,7 +25,7 @@ import { TaskError } from "./tasks.js";
 import type { SimContext } from "./context.js";
 import { UserError } from "../errors.js";
 
-export type { SimStats, RequestLogEntry, RejectedRequest } from "./server.js";
+export type { SimStats, RequestLogEntry, RejectedRequest, ReceivedRequest, RequestHook } from "./server.js";
 export type { Topology } from "./topology.js";
 export type { LatencyProfile } from "./profiles.js";
 export { parseFaults } from "./faults.js";
@@ -70,6 +70,12 @@ export interface Simulator {
    * on, e.g. a test that builds a fleet cleanly and then makes one kind of call fail.
    */
   setFaults(spec: string | undefined): void;
+  /**
+   * Tests: `hook` sees every authenticated API request (its parameters as received) before the
+   * simulator handles it, and is awaited — so a test can see what was sent, or act at that moment as
+   * a concurrent actor would (e.g. take a VMID between a client's check and its clone). Undefined removes it.
+   */
+  onRequest(hook: RequestHook | undefined): void;
   /**
    * Runs one pvestatd cycle now: every VM's listing entry is republished from its current config,
    * e.g. while a clone holds only `lock: clone`, which lists it as `VM <vmid>` until the next cycle.
@@ -198,6 +204,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tokenId, tokenSecret, caCertificate, fingerprint,
     stats: () => pipeline.snapshot(),
     setFaults: (spec) => faults.setSpec(spec ? parseFaults(spec) : undefined),
+    onRequest: (hook) => {
+      pipeline.requestHook = hook;
+    },
     tickStats,
     async stop() {
       if (statsTimer) clearInterval(statsTimer);

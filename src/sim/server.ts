@@ -60,8 +60,19 @@ function reasonPhrase(message: string): string {
   return (message.split("\n")[0] ?? "").replace(/[^\x20-\x7e\xa0-\xff]/g, "?") || "Error";
 }
 
+/** A request as the simulator received it (path relative to `/api2/json`; URI and body parameters merged). */
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+}
+
+export type RequestHook = (req: ReceivedRequest) => void | Promise<void>;
+
 export class Pipeline {
   readonly stats: SimStats = { requests: {}, log: [], rejected: [] };
+  /** Tests: sees each authenticated API request before it is handled, and may act first (a concurrent actor). */
+  requestHook?: RequestHook;
 
   constructor(private readonly o: PipelineOptions) {}
 
@@ -150,6 +161,8 @@ export class Pipeline {
         params[k] = v;
       }
       if (Object.keys(uriConflicts).length) throw new PveError(400, "Parameter verification failed.", uriConflicts);
+
+      if (this.requestHook) await this.requestHook({ method, path: rel, params: { ...params } });
 
       const fault = this.o.faults.draw(method, rel);
       if (fault === "5xx") {
