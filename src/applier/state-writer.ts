@@ -109,7 +109,8 @@ export class StateWriter {
   async drain(): Promise<void> {
     this.draining++;
     try {
-      while (this.writing || (this.pending.length > 0 && !this.fatal)) {
+      // After a fatal error nothing is pending: flush() rejected it all and update() refuses more.
+      while (this.writing || this.pending.length > 0) {
         this.schedule();
         await new Promise<void>((resolve) => this.idle.push(resolve));
       }
@@ -118,24 +119,25 @@ export class StateWriter {
     }
   }
 
+  /** The one place that starts a write: never two at once, never an empty one. */
   private schedule(): void {
-    if (this.writing || this.pending.length === 0 || this.fatal) return;
+    if (this.writing || this.pending.length === 0) return;
     const { minMs, perWrite, maxMs } = this.delay;
     const waitMs = this.lastWriteEnd + Math.min(maxMs, Math.max(minMs, perWrite * this.lastWriteMs)) - performance.now();
     if (this.urgent || this.draining > 0 || waitMs <= 0) {
-      if (this.timer) clearTimeout(this.timer);
+      clearTimeout(this.timer);
       this.timer = undefined;
       void this.flush();
       return;
     }
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      this.schedule();
     }, waitMs);
   }
 
+  /** Writes every pending mutation in one compare-and-swap. Only schedule() calls it. */
   private async flush(): Promise<void> {
-    if (this.writing || this.pending.length === 0 || this.fatal) return;
     this.writing = true;
     const batch = this.pending;
     this.pending = [];
@@ -148,9 +150,9 @@ export class StateWriter {
     for (const m of batch) {
       const base = touched.has(m.instanceId) ? touched.get(m.instanceId) : committed[m.instanceId];
       try {
-        const out = m.mutate(base === undefined ? undefined : structuredClone(base));
-        // A copy again: what the mutation returns may share objects with the plan, and it is frozen below.
-        touched.set(m.instanceId, out === undefined ? undefined : structuredClone(out));
+        // Copies (structuredClone(undefined) is undefined): the committed record is frozen, and what
+        // the mutation returns may share objects with the plan and is frozen below.
+        touched.set(m.instanceId, structuredClone(m.mutate(structuredClone(base))));
         applied.push(m);
       } catch (err) {
         m.reject(err);
@@ -159,15 +161,13 @@ export class StateWriter {
     const now = new Date().toISOString();
     const instances = { ...committed };
     for (const [id, record] of touched) {
-      const before = committed[id];
       if (record === undefined) {
         delete instances[id];
-      } else if (before && JSON.stringify(before) === JSON.stringify(record)) {
-        instances[id] = before; // unchanged: keep the frozen object, its text and validation cached
-      } else {
+      } else if (JSON.stringify(record) !== JSON.stringify(committed[id])) {
         record.updatedAt = now;
         instances[id] = freezeRecord(record);
       }
+      // else unchanged: `instances` keeps the committed frozen object, its text and validation cached
     }
     try {
       const written = await this.store.write({ ...this.doc, instances }, this.etag);
@@ -181,7 +181,7 @@ export class StateWriter {
       for (const m of applied) m.resolve();
     } catch (err) {
       this.fatal = err;
-      if (this.timer) clearTimeout(this.timer);
+      clearTimeout(this.timer);
       this.timer = undefined;
       for (const m of [...applied, ...this.pending]) m.reject(err);
       this.pending = [];
@@ -189,7 +189,7 @@ export class StateWriter {
       this.writing = false;
     }
     this.schedule();
-    // drain() re-checks and waits again if updates are still pending (a batch waiting for its delay).
-    if (!this.writing) for (const resolve of this.idle.splice(0)) resolve();
+    // drain() re-checks and waits again while a write is in flight or updates are pending.
+    for (const resolve of this.idle.splice(0)) resolve();
   }
 }

@@ -113,6 +113,27 @@ describe("StateWriter: durability and cadence", () => {
     expect(Object.keys((await onDisk()).instances).sort()).toEqual(["a", "b"]);
   });
 
+  it("an update that comes while a write is in flight waits for it: one write at a time, no conflict", async () => {
+    const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, PATIENT);
+    await Promise.all([writer.update("a", () => record("a")), writer.update("b", () => record("b")), writer.update("c", () => record("c"))]);
+    expect(writer.failure).toBeUndefined();
+    // The first write carries "a"; "b" and "c" came during it and share the next one.
+    expect(writer.stats).toEqual({ writes: 2, mutations: 3 });
+    expect((await onDisk()).serial).toBe(2);
+  });
+
+  it("the pause grows with perWrite: perWrite 100,000 × a write of any duration holds a batched update", async () => {
+    const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, { batchDelayMs: { minMs: 0, perWrite: 100_000, maxMs: 60_000 } });
+    await writer.update("a", () => record("a"));
+    let done = false;
+    const batched = writer.update("b", () => record("b"), { batched: true }).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false);
+    await writer.drain();
+    await batched;
+    expect(writer.stats).toEqual({ writes: 2, mutations: 2 });
+  });
+
   it("takes the older form of its options, a bare onWritten callback", async () => {
     const serials: number[] = [];
     const writer = new StateWriter(store, { doc: StateWriter.emptyDoc("c1", "s1"), etag: undefined }, (s) => serials.push(s));
