@@ -11,6 +11,7 @@ function storageOf(sim: SimContext, node: string, id: string): SimStorage {
   requireNode(sim.cluster, node);
   const s = sim.cluster.storageOnNode(id, node);
   if (!s) throw fail(`storage '${id}' does not exist`);
+  if (!s.online) throw fail(`storage '${id}' is not online`);
   return s;
 }
 
@@ -22,14 +23,19 @@ const listStorages: Handler = (sim, req) => {
   if (req.params.storage !== undefined && !c.storages.has(req.params.storage)) throw paramFail({ storage: "No such storage." });
   const out: Array<Record<string, unknown>> = [];
   for (const s of c.storages.values()) {
-    if (s.nodes && !s.nodes.includes(node)) continue;
+    // storage_info lists every storage of storage.cfg; one not available on this node is `enabled: 0`,
+    // and is left out only when a content filter is given (pve-storage src/PVE/Storage.pm storage_info,
+    // storage_check_enabled → storage_check_node). An unreachable one is enabled but `active: 0`.
+    const enabled = !s.nodes || s.nodes.includes(node);
     if (req.params.storage !== undefined && req.params.storage !== s.id) continue;
-    if (req.params.content !== undefined && !req.params.content.split(",").some((ct) => s.content.includes(ct))) continue;
+    if (req.params.content !== undefined && (!enabled || !req.params.content.split(",").some((ct) => s.content.includes(ct)))) continue;
+    const base = { storage: s.id, type: s.type, content: s.content.join(","), shared: s.shared ? 1 : 0 };
+    if (!enabled || !s.online) {
+      out.push({ ...base, active: 0, enabled: enabled ? 1 : 0, total: 0, used: 0, avail: 0 });
+      continue;
+    }
     const used = c.storageUsedBytes(s, node);
-    out.push({
-      storage: s.id, type: s.type, content: s.content.join(","), active: 1, enabled: 1, shared: s.shared ? 1 : 0,
-      total: s.totalBytes, used, avail: s.totalBytes - used, used_fraction: used / s.totalBytes,
-    });
+    out.push({ ...base, active: 1, enabled: 1, total: s.totalBytes, used, avail: s.totalBytes - used, used_fraction: used / s.totalBytes });
   }
   return out;
 };

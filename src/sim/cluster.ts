@@ -32,6 +32,8 @@ export interface SimStorage {
   totalBytes: number;
   nodes?: string[];
   path?: string;
+  /** false: the storage's server does not answer (topology `online`). */
+  online: boolean;
 }
 
 export interface Volume {
@@ -212,7 +214,7 @@ export class Cluster {
       baseCpu: n.cpuUsage, baseMemBytes: Math.round(n.memUsedGiB * GiB), online: n.online,
     }));
     for (const s of topo.storages) {
-      this.storages.set(s.id, { id: s.id, type: s.type, content: s.content, shared: s.shared, totalBytes: s.sizeGiB * GiB, nodes: s.nodes, path: s.path });
+      this.storages.set(s.id, { id: s.id, type: s.type, content: s.content, shared: s.shared, totalBytes: s.sizeGiB * GiB, nodes: s.nodes, path: s.path, online: s.online !== false });
     }
   }
 

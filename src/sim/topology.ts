@@ -27,6 +27,12 @@ export const StorageSpec = z.object({
   /** Nodes the storage is available on; all nodes when omitted. */
   nodes: z.array(z.string()).optional(),
   path: z.string().optional(),
+  /**
+   * false (default true): the storage's server does not answer (an NFS/CIFS share gone, a disk not mounted): the
+   * node's storage list shows it `active: 0`, and its content, upload and delete endpoints fail with
+   * `storage '<id>' is not online` (pve-storage src/PVE/Storage.pm activate_storage, storage_info).
+   */
+  online: z.boolean().optional(),
 });
 export type StorageSpec = z.infer<typeof StorageSpec>;
 
