@@ -433,10 +433,11 @@ export function parseSavedPlan(text: string, file = "plan file", check: SealChec
   return readSavedPlan(text, file, check).plan;
 }
 
+/** The first issue with its path; `where` is empty for the header and BODY only, both objects, so an issue there names a member. */
 const issueLine = (file: string, where: string, e: z.ZodError) => {
   const issue = e.issues[0]!;
   const path = [where, ...issue.path.map(String)].filter((p) => p !== "").join(".");
-  return new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${path || "(root)"}: ${issue.message}`);
+  return new UserError("E_PLAN_FILE", `${file} is not a valid pvefleet plan: ${path}: ${issue.message}`);
 };
 
 /**
@@ -776,7 +777,9 @@ function shapeOf(plan: Plan): Map<string, unknown[]> {
   }
   const out = new Map<string, unknown[]>();
   for (const [id, e] of entries) {
-    const key = e.isNew ? (labels.get(id) === "(new)" ? `${NEW}${e.group ?? "?"}` : `${NEW}${e.group ?? "?"} ${labels.get(id)}`) : id;
+    // A new instance's entry always has its change's group (created is made of changes).
+    const label = labels.get(id);
+    const key = e.isNew ? `${NEW}${e.group}${label === "(new)" ? "" : ` ${label}`}` : id;
     out.set(key, [...(out.get(key) ?? []), { change: e.change, actions: e.actions }]);
   }
   return out;

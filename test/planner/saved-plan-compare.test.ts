@@ -46,6 +46,15 @@ describe("the first difference of a new VM", () => {
     expect(differs({ zz: 1, aa: null }, { zz: 2 })).toEqual(at("x.aa"));
   });
 
+  it("masks the plan's clock as a token no value holds: an empty note where the file holds its clock differs", () => {
+    const fresh = structuredClone(p);
+    const params = (a: Plan["actions"][number]) => a.params as { notes?: Record<string, string> };
+    const notes = params(fresh.actions.find((a) => a.type === "configure" && params(a).notes !== undefined)!).notes!;
+    expect(notes.created).toBe("2026-03-01T12:00:00Z");
+    notes.created = "";
+    expect(planDifferences(p, fresh)).toEqual(["a new VM of acme.web: actions.configure.params.notes.created differs"]);
+  });
+
   it("compares new VMs whose steps carry no journal", () => {
     const q = structuredClone(p);
     const created = q.changes.find((c) => c.kind === "create")!.instanceId;

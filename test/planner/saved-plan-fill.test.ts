@@ -75,9 +75,12 @@ describe("a template or row edited, even with the hash recomputed", () => {
     expect(bad((b) => { template(b).after.note = T_SCORES; })).toEqual(unfilled);
   });
 
-  it("fills only the placeholder itself at `vmid` and `scores`: an instance ID there stays a string the schema refuses", () => {
+  it("fills only the placeholder itself at `node`, `vmid` and `scores`: an instance ID there is filled as the ID, which the schema or the placement check refuses", () => {
     expect(bad((b) => { template(b).placement.vmid = T_ID; })).toEqual(schema("placement\\.vmid"));
     expect(bad((b) => { template(b).placement.scores = T_ID; })).toEqual(schema("placement\\.scores"));
+    // At `node` (free-form) the ID is filled as such, and the plan then places the VM on no node its steps go to.
+    const c = p.changes[created]!;
+    expect(bad((b) => { template(b).placement.node = T_ID; })?.message).toBe(`p.json was edited: action ${c.instanceId}:clone targets ${c.placement!.node}/${c.placement!.vmid}, but the VM is placed at ${c.instanceId}/${c.placement!.vmid}; run plan --out again`);
   });
 
   it("refuses a row whose tuple or scores cannot fill its template's node, VMID or scores", () => {
