@@ -63,13 +63,13 @@ interface Ops {
 }
 
 /** Operations over their own client (no refresh yet), telling notices to `notices`. */
-function operations(o: { range?: VmidRange; retry?: Partial<RetryOptions>; clone?: Partial<TaskTiming>; on?: Env } = {}): Ops {
+function operations(o: { range?: VmidRange; retry?: Partial<RetryOptions>; clone?: Partial<TaskTiming>; on?: Env; silent?: boolean } = {}): Ops {
   const on = o.on ?? env;
   const client = new ProxmoxClient({ env: on.providerEnv, ca: on.sim.caCertificate, retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 2, ...o.retry } });
   clients.push(client);
   const tasks = new TaskWaiter(client, { pollIntervalMs: 5, ...(o.clone ? { timing: { qmclone: o.clone } } : {}) });
   const notices: string[] = [];
-  const ops = new ProxmoxOperations(client, tasks, { clusterId: "apptest", shardId: "e2e", vmidRange: o.range, onNotice: (m) => notices.push(m) });
+  const ops = new ProxmoxOperations(client, tasks, { clusterId: "apptest", shardId: "e2e", vmidRange: o.range, ...(o.silent ? {} : { onNotice: (m: string) => notices.push(m) }) });
   return { ops, client, notices };
 }
 
@@ -125,6 +125,31 @@ describe("a clone that fails ambiguously", () => {
     expect(client.stats().retries).toBe(1);
   });
 
+  it("is cloned again by operations that have no onNotice", async () => {
+    const range = ownRange();
+    const { ops } = operations({ range, silent: true });
+    const id = instanceId();
+    env.sim.setFaults("rate=1,count=1,kinds=5xx,methods=POST,paths=/clone$");
+    expect(await ops.clone(cloneOf(id, range.min))).toEqual({ vmid: range.min, node: "pve1" });
+    expect(await named(id)).toEqual([`pve1/${range.min}`]);
+  });
+
+  it.each([
+    ["the connection was reset", "rate=1,count=1,kinds=reset,methods=POST,paths=/clone$"],
+    ["the answer was a 500", "rate=1,count=1,kinds=5xx-after,methods=POST,paths=/clone$"],
+  ])("after PVE acted (%s) is found by its name and adopted, never sent again, without a notice", async (_what, faults) => {
+    const range = ownRange();
+    const { ops, notices } = operations({ range });
+    const id = instanceId();
+    const before = [sent(CLONE), sent(NEXTID)];
+    env.sim.setFaults(faults);
+    expect(await ops.clone(cloneOf(id, range.min + 2))).toEqual({ vmid: range.min + 2, node: "pve1" });
+    // One VMID check before the clone, none after: the VM with our name settles it.
+    expect([sent(CLONE), sent(NEXTID)]).toEqual([before[0]! + 1, before[1]! + 1]);
+    expect(await named(id)).toEqual([`pve1/${range.min + 2}`]);
+    expect(notices).toEqual([]);
+  });
+
   it("that keeps failing is thrown as it is after retry.attempts clones, leaving no VM", async () => {
     const range = ownRange();
     const { ops, notices } = operations({ range, retry: { attempts: 2 } });
@@ -141,6 +166,14 @@ describe("a clone that fails ambiguously", () => {
 });
 
 describe("a clone that fails for a reason that will not change", () => {
+  it("(an instance ID that is not one) is refused before anything is sent", async () => {
+    const { ops } = operations({ range: ownRange() });
+    const before = Object.values(env.sim.stats().requests).reduce((n, c) => n + c, 0);
+    const e = await caught(ops.clone(cloneOf("web-1", 40_000)));
+    expect([e.code, e.message]).toEqual(["VALIDATION", '"web-1" is not an instance ID']);
+    expect(Object.values(env.sim.stats().requests).reduce((n, c) => n + c, 0)).toBe(before);
+  });
+
   it.each([
     ["a pool that does not exist", { pool: "nosuchpool" }, "PERMISSION", "Proxmox API POST /nodes/pve1/qemu/9000/clone: Permission check failed (pool 'nosuchpool' does not exist)"],
     ["a storage the node does not have", { storage: "nowhere" }, "NOT_FOUND", "Proxmox API POST /nodes/pve1/qemu/9000/clone: storage 'nowhere' does not exist"],
@@ -171,6 +204,19 @@ describe("a VMID someone else holds", () => {
     expect(await named("ops-box")).toEqual([`pve1/${range.min + 10}`]);
     const config = (await env.api("GET", `/nodes/pve1/qemu/${range.min + 10}/config`)) as Record<string, string>;
     expect([config.name, config.memory, config.scsi0]).toEqual(["ops-box", "512", undefined]);
+  });
+
+  it("by our own earlier clone (named after the instance, not in the snapshot) is adopted there, and nextVmid passes it by", async () => {
+    const range = ownRange();
+    const { ops } = operations({ range });
+    await ops.refresh();
+    const id = instanceId();
+    await handMade(range.min, id);
+    const before = sent(CLONE);
+    expect(await ops.clone(cloneOf(id, range.min))).toEqual({ vmid: range.min, node: "pve1" });
+    expect(sent(CLONE)).toBe(before);
+    expect(await named(id)).toEqual([`pve1/${range.min}`]);
+    expect(ops.nextVmid()).toBe(range.min + 1);
   });
 
   it("taken between the check and the clone (PVE refuses the clone) moves to the next free VMID", async () => {
@@ -246,12 +292,64 @@ describe("the clone of an earlier attempt", () => {
     expect(await named(id)).toEqual([`pve1/${range.min + 7}`]);
   });
 
+  it("is not looked for when the run is not resumed and the VMID is free: no listing is read", async () => {
+    const range = ownRange();
+    const { ops } = operations({ range });
+    const id = instanceId();
+    const before = sent(LISTING);
+    expect(await ops.clone(cloneOf(id, range.min))).toEqual({ vmid: range.min, node: "pve1" });
+    expect(sent(LISTING)).toBe(before);
+  });
+
   it("is not there for a resumed run that never got to clone: the clone is made at the VMID asked for", async () => {
     const range = ownRange();
     const { ops } = operations({ range });
     const id = instanceId();
     expect(await ops.clone(cloneOf(id, range.min + 30, { resumed: true }))).toEqual({ vmid: range.min + 30, node: "pve1" });
     expect(await named(id)).toEqual([`pve1/${range.min + 30}`]);
+  });
+});
+
+describe("a clone task that outlives the wait", () => {
+  // `fast` profile: a full clone of this 20 GiB template runs ~1 s, twenty times the wait below.
+  let slow: Env;
+  beforeAll(async () => {
+    const topology = defaultTopology(1);
+    topology.templates[0]!.diskGiB = 20;
+    slow = await startEnv({ latency: "fast", topology });
+  });
+  afterAll(() => slow?.close());
+
+  it("is not reported as a timeout nor cloned again: it is looked up, and its clone lock ends the wait with VM_LOCKED", async () => {
+    const { ops, notices } = operations({ on: slow, clone: { timeoutMs: 50 } });
+    const id = instanceId();
+    const e = await caught(ops.clone(cloneOf(id, 40_000)));
+    expect([e.code, e.message]).toEqual(["VM_LOCKED", "VM 40000 is still locked (clone) after the clone wait"]);
+    expect(sent(CLONE, slow)).toBe(1);
+    expect(notices).toEqual([]);
+    // The clone goes on to its end, once.
+    for (;;) {
+      const st = (await slow.api("GET", "/nodes/pve1/qemu/40000/status/current")) as { lock?: string; name?: string };
+      if (st.lock === undefined) {
+        expect(st.name).toBe(id);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+});
+
+describe("the template's disk size", () => {
+  it("is remembered for the clone, so a resize of a disk whose config gives no size still refuses a shrink", async () => {
+    const range = ownRange();
+    const { ops } = operations({ range });
+    const id = instanceId();
+    const { vmid } = await ops.clone(cloneOf(id, range.min));
+    await ops.configure({ node: "pve1", vmid, instanceId: id, fresh: true, tags: TAGS });
+    const config = (await env.api("GET", `/nodes/pve1/qemu/${vmid}/config`)) as Record<string, string>;
+    await env.api("PUT", `/nodes/pve1/qemu/${vmid}/config`, { scsi0: config.scsi0!.replace(/,size=[^,]+/, "") });
+    const e = await caught(ops.resize({ node: "pve1", vmid, instanceId: id, disk: "scsi0", bytes: 1024 ** 3 }));
+    expect([e.code, e.message]).toEqual(["VALIDATION", `VM ${vmid}: scsi0 is ${2 * 1024 ** 3} bytes; shrinking to ${1024 ** 3} bytes is not supported`]);
   });
 });
 
@@ -264,6 +362,7 @@ describe("VMIDs for new VMs", () => {
   it("come from the configured range, above every VMID in use there (not only ours), never twice", async () => {
     const range = ownRange();
     await handMade(range.min + 4, "ops-box");
+    await handMade(90_000, "outside-the-range");
     const { ops } = operations({ range });
     await ops.refresh();
     expect([ops.nextVmid(), ops.nextVmid()]).toEqual([range.min + 5, range.min + 6]);
