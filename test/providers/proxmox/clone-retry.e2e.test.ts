@@ -82,8 +82,8 @@ function sent(endpoint: string, on: Env = env): number {
 }
 
 /** A VM made by hand through the plain API (not by pvefleet), settled. */
-async function handMade(vmid: number, name: string, node = "pve1"): Promise<void> {
-  await settle(env, await env.api("POST", `/nodes/${node}/qemu`, { vmid, name, memory: 512 }));
+async function handMade(vmid: number, name: string, node = "pve1", on: Env = env): Promise<void> {
+  await settle(on, await on.api("POST", `/nodes/${node}/qemu`, { vmid, name, memory: 512 }));
 }
 
 /** The VMs the listing shows under `name`, as `node/vmid`. */
@@ -310,32 +310,73 @@ describe("the clone of an earlier attempt", () => {
   });
 });
 
-describe("a clone task that outlives the wait", () => {
-  // `fast` profile: a full clone of this 20 GiB template runs ~1 s, twenty times the wait below.
+describe("with clones that take a while and a listing that lags", () => {
+  // `fast` profile: a full clone of this 20 GiB template runs ~1 s, twenty times the waits below;
+  // pvestatd publishes only when the test says (tickStats), so the listing shows what it last knew.
   let slow: Env;
   beforeAll(async () => {
     const topology = defaultTopology(1);
     topology.templates[0]!.diskGiB = 20;
-    slow = await startEnv({ latency: "fast", topology });
+    slow = await startEnv({ latency: "fast", topology, statsIntervalMs: 3_600_000 });
   });
   afterAll(() => slow?.close());
+
+  /** Waits until VM `vmid` holds no lock; its name then. */
+  async function settledName(vmid: number): Promise<string | undefined> {
+    for (;;) {
+      const st = (await slow.api("GET", `/nodes/pve1/qemu/${vmid}/status/current`)) as { lock?: string; name?: string };
+      if (st.lock === undefined) return st.name;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** A VMID whose listing entry still names the VM deleted from it (reused within a pvestatd cycle). */
+  async function reusedVmid(vmid: number): Promise<void> {
+    await handMade(vmid, "old-box", "pve1", slow);
+    slow.sim.tickStats();
+    await settle(slow, await slow.api("DELETE", `/nodes/pve1/qemu/${vmid}`));
+  }
+
+  /** Our earlier attempt's clone to `vmid`, still copying (not waited for). */
+  function earlierClone(id: string, vmid: number): Promise<unknown> {
+    return slow.api("POST", "/nodes/pve1/qemu/9000/clone", { newid: vmid, name: id, full: 1, storage: "local-lvm" });
+  }
+
+  it.each([
+    ["before the VMID check", 40_101, false],
+    ["between the VMID check and the clone", 40_102, true],
+  ])("our earlier clone holding the VMID (started %s), listed under the previous VM's name, is waited for and adopted", async (_when, vmid, racing) => {
+    const { ops } = operations({ on: slow });
+    const id = instanceId();
+    await reusedVmid(vmid);
+    let started = false;
+    if (racing) {
+      slow.sim.onRequest(async (r) => {
+        if (started || r.method !== "POST" || !r.path.endsWith("/clone")) return;
+        started = true;
+        await earlierClone(id, vmid);
+      });
+    } else await earlierClone(id, vmid);
+    try {
+      const before = sent(CLONE, slow);
+      expect(await ops.clone(cloneOf(id, vmid))).toEqual({ vmid, node: "pve1" });
+      expect(sent(CLONE, slow) - before).toBe(racing ? 2 : 0); // the earlier clone's, and ours refused
+      slow.sim.tickStats();
+      expect((await listVms(slow)).filter((v) => v.name === id).map((v) => v.vmid)).toEqual([vmid]);
+    } finally {
+      slow.sim.onRequest(undefined);
+    }
+  });
 
   it("is not reported as a timeout nor cloned again: it is looked up, and its clone lock ends the wait with VM_LOCKED", async () => {
     const { ops, notices } = operations({ on: slow, clone: { timeoutMs: 50 } });
     const id = instanceId();
+    const before = sent(CLONE, slow);
     const e = await caught(ops.clone(cloneOf(id, 40_000)));
     expect([e.code, e.message]).toEqual(["VM_LOCKED", "VM 40000 is still locked (clone) after the clone wait"]);
-    expect(sent(CLONE, slow)).toBe(1);
+    expect(sent(CLONE, slow) - before).toBe(1);
     expect(notices).toEqual([]);
-    // The clone goes on to its end, once.
-    for (;;) {
-      const st = (await slow.api("GET", "/nodes/pve1/qemu/40000/status/current")) as { lock?: string; name?: string };
-      if (st.lock === undefined) {
-        expect(st.name).toBe(id);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    expect(await settledName(40_000)).toBe(id); // the clone goes on to its end, once
   });
 });
 
@@ -353,7 +394,35 @@ describe("the template's disk size", () => {
   });
 });
 
+/**
+ * Operations over a plain HTTP server that answers each GET from `answers` (keyed by path and query
+ * after /api2/json; `{"data":null}` otherwise): answers PVE gives that the simulator cannot.
+ */
+async function answering(answers: Record<string, unknown>, range?: VmidRange): Promise<{ ops: ProxmoxOperations; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const data = answers[(req.url ?? "").replace(/^\/api2\/json/, "")] ?? null;
+    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ data }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  const client = new ProxmoxClient({ env: { PROXMOX_API_URL: `http://127.0.0.1:${port}/api2/json`, PROXMOX_TOKEN_ID: "root@pam!t", PROXMOX_TOKEN_SECRET: "s" }, allowInsecureHttp: true });
+  clients.push(client);
+  const ops = new ProxmoxOperations(client, new TaskWaiter(client), { clusterId: "apptest", shardId: "e2e", vmidRange: range });
+  return { ops, close: () => new Promise((r) => server.close(() => r())) };
+}
+
 describe("VMIDs for new VMs", () => {
+  it("pass by the VMIDs of containers too (qemu and lxc share them)", async () => {
+    const range = { min: 500, max: 599 };
+    const server = await answering({ "/cluster/resources?type=vm": [{ id: "lxc/507", type: "lxc", vmid: 507, node: "pve1", name: "ct", status: "running" }] }, range);
+    try {
+      await server.ops.refresh();
+      expect(server.ops.nextVmid()).toBe(508);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("need a refresh first", async () => {
     const { ops } = operations({ range: ownRange() });
     expect(() => ops.nextVmid()).toThrow(expect.objectContaining({ code: "VALIDATION", message: "nextVmid() needs a refresh() first" }));
@@ -425,16 +494,11 @@ describe("the server version", () => {
   });
 
   it("is empty (older than every feature check) when a server answers /version without data", async () => {
-    const server: Server = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end('{"data":null}'));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const server = await answering({});
     try {
-      const { port } = server.address() as AddressInfo;
-      const client = new ProxmoxClient({ env: { PROXMOX_API_URL: `http://127.0.0.1:${port}/api2/json`, PROXMOX_TOKEN_ID: "root@pam!t", PROXMOX_TOKEN_SECRET: "s" }, allowInsecureHttp: true });
-      clients.push(client);
-      const ops = new ProxmoxOperations(client, new TaskWaiter(client), { clusterId: "apptest", shardId: "e2e" });
-      expect(await ops.serverVersion()).toEqual({ version: "", release: undefined });
+      expect(await server.ops.serverVersion()).toEqual({ version: "", release: undefined });
     } finally {
-      await new Promise((r) => server.close(r));
+      await server.close();
     }
   });
 });
