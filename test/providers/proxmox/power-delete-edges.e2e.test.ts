@@ -9,6 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProxmoxProvider, type ProxmoxProvider, type ProxmoxProviderOptions } from "../../../src/providers/proxmox/index.js";
 import type { ReceivedRequest } from "../../../src/sim/index.js";
+import { PveError } from "../../../src/sim/context.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, listVms, settle } from "../../applier/cluster-api.js";
@@ -141,7 +142,7 @@ describe("on an instant cluster", () => {
       const filename = `${instanceId()}-cidata.iso`;
       const { volume } = await p.uploadIso({ node: "pve2", storage: "local", filename, bytes: new Uint8Array(64).fill(7) });
       expect(volume).toBe(`local:iso/${filename}`);
-      await p.uploadIso({ node: "pve2", storage: "local", filename, bytes: new Uint8Array(64).fill(7) });
+      expect(await p.uploadIso({ node: "pve2", storage: "local", filename, bytes: new Uint8Array(64).fill(7) })).toEqual({ volume });
       expect(count("GET", "/nodes/pve2/storage")).toBe(1);
       expect(count("POST", "/nodes/pve2/storage/local/upload")).toBe(1);
       expect(params("GET", /^\/nodes\/pve2\/storage\/local\/content$/)).toEqual([{ content: "iso" }, { content: "iso" }]);
@@ -208,6 +209,17 @@ describe("on an instant cluster", () => {
       expect(count("POST", `/nodes/pve1/qemu/${vm.vmid}/status/shutdown`)).toBe(3);
       expect(params("POST", new RegExp(`/${vm.vmid}/status/stop$`))).toEqual([{}, {}]);
       expect(await status(vm)).toBe("stopped");
+    });
+
+    it("of a VM named otherwise is refused, saying what it would have done", async () => {
+      const vm = await running({ name: "ops-box" });
+      const e = await caught(ops.stop({ ...vm, timeoutSec: 5 }));
+      expect([e.code, e.message]).toEqual([
+        "NOT_OURS",
+        `refusing to stop VM ${vm.vmid} on pve1: it is not instance ${vm.instanceId} of shard apptest/e2e (it is named "ops-box"); nothing was sent — run plan again`,
+      ]);
+      expect(writes()).toBe(0);
+      expect(await status(vm)).toBe("running");
     });
 
     it("is done when the VM is deleted between the guard and the shutdown", async () => {
@@ -288,6 +300,15 @@ describe("on an instant cluster", () => {
       expect(await status(vm)).toBeUndefined();
     });
 
+    it("is done when the destroy acted but the connection dropped before the answer, and the read back finds no VM", async () => {
+      const vm = await ourVm();
+      env.sim.setFaults("rate=1,count=1,kinds=reset-after,methods=DELETE,paths=/qemu/\\d+$");
+      await ops.deleteVm(vm);
+      expect(count("DELETE", vmPath(vm))).toBe(1);
+      expect(count("GET", `${vmPath(vm)}/config`)).toBe(2); // the guard's, then the check
+      expect(await status(vm)).toBeUndefined();
+    });
+
     it("is done when the destroy acted but answered 500 and the VMID now holds someone else's VM, which stays", async () => {
       const vm = await ourVm();
       env.sim.setFaults("rate=1,count=1,kinds=5xx-after,methods=DELETE,paths=/qemu/\\d+$");
@@ -334,6 +355,18 @@ describe("on an instant cluster", () => {
       expect(await volumes("keep")).toContain(volume);
     });
 
+    it("fails at once when the token is refused at the delete (it expired meanwhile), without listing the storage", async () => {
+      const { volume, id } = await seed();
+      act = async (r) => {
+        if (r.method === "DELETE") throw new PveError(401, "authentication failure");
+      };
+      const e = await caught(ops.deleteVolume({ node: "pve1", volume, instanceId: id }));
+      act = undefined;
+      expect(e.code).toBe("AUTH");
+      expect(count("GET", "/nodes/pve1/storage/local/content")).toBe(0);
+      expect(await volumes("local")).toContain(volume);
+    });
+
     it("is done at once for a volume on a storage that no longer exists", async () => {
       await ops.deleteVolume({ node: "pve1", volume: "retired:iso/seed.iso", instanceId: instanceId() });
       expect(seen.filter((r) => r.path.startsWith("/nodes/pve1/storage/retired/")).map((r) => [r.method, r.params.volume])).toEqual([["DELETE", "retired:iso/seed.iso"]]);
@@ -352,16 +385,19 @@ describe("on an instant cluster", () => {
       expect(notices).toEqual([]);
     });
 
-    it("keeps it while the VM at the recorded VMID uses it under another name, or an unnamed VM uses it in file= form, naming each", async () => {
+    it("keeps it while the VM at the recorded VMID uses it under another name, or an unnamed VM uses it, naming each", async () => {
       const { volume, id } = await seed();
       const renamed = await ourVm({ name: "renamed-box", ide2: `${volume},media=cdrom` });
       await ops.deleteVolume({ node: "pve1", volume, instanceId: id, vmid: renamed.vmid });
       expect(notices).toEqual([`kept ${volume}: VM ${renamed.vmid} on pve1 ("renamed-box") still uses it (ide2)`]);
       await destroy(renamed);
       const unnamed = { node: "pve1", vmid: nextVmid++ };
-      await settle(env, (await env.api("POST", "/nodes/pve1/qemu", { vmid: unnamed.vmid, memory: 512, cores: 1, sata3: `file=${volume},media=cdrom` })) as string);
+      await settle(env, (await env.api("POST", "/nodes/pve1/qemu", { vmid: unnamed.vmid, memory: 512, cores: 1, sata3: `${volume},media=cdrom` })) as string);
       await ops.deleteVolume({ node: "pve1", volume, instanceId: id });
       expect(notices[1]).toBe(`kept ${volume}: VM ${unnamed.vmid} on pve1 ("") still uses it (sata3)`);
+      expect(await volumes("local")).toContain(volume);
+      // Without anyone to tell, it is kept all the same.
+      await env.provider().deleteVolume({ node: "pve1", volume, instanceId: id });
       expect(await volumes("local")).toContain(volume);
       await destroy(unnamed);
     });
