@@ -63,6 +63,10 @@ describe("the first difference of a new VM", () => {
     const r = structuredClone(q);
     r.actions.find((a) => a.instanceId === created && a.type === "clone")!.dependsOn.push("x");
     expect(planDifferences(q, r)).toEqual(["a new VM of acme.web: actions.clone.dependsOn differs"]);
+    // Only a record naming an instance has its place masked: an empty one is not made up on the other side.
+    const empty = structuredClone(q);
+    empty.actions.find((a) => a.instanceId === created && a.type === "clone")!.journal = { recordBefore: {} };
+    expect(planDifferences(empty, q)).toEqual(["a new VM of acme.web: actions.clone.journal differs"]);
   });
 });
 

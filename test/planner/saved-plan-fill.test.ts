@@ -51,6 +51,12 @@ describe("filling a template back", () => {
     expect(parseSavedPlan(text)).toEqual(q);
   });
 
+  it("reads back a new VM's step that carries no journal", () => {
+    const q = structuredClone(p);
+    for (const a of q.actions) if (a.instanceId === creates(q)[0]!.instanceId && a.type === "start") delete a.journal;
+    expect(parseSavedPlan(serializePlan(q))).toEqual(q);
+  });
+
   it("keeps placement scores of a node named __proto__ as the scores' own data", () => {
     const q = structuredClone(p);
     const c = creates(q)[0]!;
@@ -84,6 +90,7 @@ describe("a template or row edited, even with the hash recomputed", () => {
   });
 
   it("refuses a row whose tuple or scores cannot fill its template's node, VMID or scores", () => {
+    expect(bad((b) => { tuple(b)[0] = null; })).toEqual(unfilled);
     expect(bad((b) => { tuple(b)[1] = null; })).toEqual(unfilled);
     expect(bad((b) => { tuple(b)[2] = null; })).toEqual(unfilled);
     expect(bad((b) => { b.changes.rows[created] = b.changes.rows[created].slice(0, 2); })).toEqual(unfilled);
