@@ -538,7 +538,7 @@ export class ProxmoxOperations implements ProxmoxOps {
   }
 
   private async stopOurs(req: { node: string; vmid: number; timeoutSec: number }): Promise<void> {
-    let shutdownStillRunning = false;
+    let shutdownStillRunning: boolean;
     // Before PVE 8.2 a stop cannot overrule a running shutdown (no `overrule-shutdown`; sending it
     // is a 400), so the shutdown itself is told to hard-stop the guest when it times out.
     const canOverrule = pveAtLeast(await this.serverVersion(), OVERRULE_SHUTDOWN_SINCE);
@@ -668,6 +668,6 @@ export class ProxmoxOperations implements ProxmoxOps {
 
 /** A `boot` value without some devices (drives deleted in the same write must not stay in the order). */
 function withoutDevices(boot: string | undefined, devices: readonly string[]): string | undefined {
-  if (!boot || devices.length === 0) return boot;
+  if (!boot) return boot;
   return boot.replace(/(^|,)order=([^,]*)/, (_m, lead: string, order: string) => `${lead}order=${order.split(";").filter((d) => !devices.includes(d)).join(";")}`);
 }
