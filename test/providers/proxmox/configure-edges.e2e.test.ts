@@ -30,7 +30,7 @@ let env: Env;
 let provider: ProxmoxProvider;
 
 beforeAll(async () => {
-  const topology = defaultTopology(2);
+  const topology = defaultTopology(2, { sharedStorage: true });
   // A template whose PVE cloud-init drive sits on ide2 (the slot our seed ISO takes), and a
   // storage only pve2 has.
   const base = topology.templates.find((t) => t.vmid === 9000)!;
@@ -161,6 +161,21 @@ describe("finding the template", () => {
     expect((await listVms(env)).find((v) => v.vmid === got.vmid)?.node).toBe("pve1");
   });
 
+  it("by name takes the template, not a plain VM of that name on the node, and names a template that is not there", async () => {
+    await handMade({ name: "lookalike" }, "pve2"); // listed first
+    const template = await handMade({ name: "lookalike", scsi0: "local-lvm:1" }, "pve2");
+    await settle(env, (await env.api("POST", `/nodes/pve2/qemu/${template.vmid}/template`)) as string);
+    const clonedFrom: string[] = [];
+    env.sim.onRequest((r) => {
+      if (r.method === "POST" && r.path.endsWith("/clone")) clonedFrom.push(r.path);
+    });
+    const p = env.provider();
+    await clone(p, { name: "lookalike" }, "pve2");
+    expect(clonedFrom).toEqual([`/nodes/pve2/qemu/${template.vmid}/clone`]);
+    const e = await caught(clone(p, { name: "no-such-template" }, "pve2"));
+    expect([e.code, e.message]).toEqual(["NOT_FOUND", 'no template named "no-such-template" found on node "pve2"']);
+  });
+
   it("by name refuses two templates of that name on the node, counting them, cloning nothing", async () => {
     for (let i = 0; i < 2; i++) {
       const vm = await handMade({ name: "twin-template" }, "pve2");
@@ -197,14 +212,21 @@ describe("finding the template", () => {
     expect((await listVms(env)).find((v) => v.vmid === got.vmid)?.node).toBe("pve2");
   });
 
-  it("by VMID on another node refuses a storage the template's node does not have, cloning nothing", async () => {
+  it.each(["pve2-only", "nowhere"])("by VMID on another node refuses storage %s (not shared, or unknown), cloning nothing", async (storage) => {
     const before = sent(CLONE);
-    const e = await caught(clone(env.provider(), { vmid: 9000, node: "pve1" }, "pve2", "pve2-only"));
+    const e = await caught(clone(env.provider(), { vmid: 9000, node: "pve1" }, "pve2", storage));
     expect([e.code, e.message]).toEqual([
       "VALIDATION",
-      'TemplateVMID 9000 lives on node "pve1" and storage "pve2-only" is not shared, so it cannot be cloned to node "pve2"; use TemplateName with a template on every node, or shared storage',
+      `TemplateVMID 9000 lives on node "pve1" and storage "${storage}" is not shared, so it cannot be cloned to node "pve2"; use TemplateName with a template on every node, or shared storage`,
     ]);
     expect(sent(CLONE)).toBe(before);
+  });
+
+  it("by VMID on another node clones onto shared storage, with the target node", async () => {
+    const sources = recorded("POST", /\/clone$/);
+    const got = await clone(env.provider(), { vmid: 9100, node: "pve1" }, "pve2", "shared");
+    expect(sources.map((p) => [p.target, p.storage])).toEqual([["pve2", "shared"]]);
+    expect((await listVms(env)).find((v) => v.vmid === got.vmid)?.node).toBe("pve2");
   });
 });
 
