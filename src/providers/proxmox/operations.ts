@@ -206,15 +206,14 @@ export class ProxmoxOperations implements ProxmoxOps {
   }
 
   /**
-   * The holder of a taken VMID may be a clone still running (lock `clone`, name not yet listed):
-   * possibly ours from an attempt we lost track of. Wait for its lock to clear, then read its name.
+   * The holder of a taken VMID may be ours, from an attempt we lost track of: a clone still running
+   * (lock `clone`, name not yet listed), or one done but listed under the name of the VM that held
+   * the VMID before it (a VMID reused within a pvestatd cycle, pve-api.md rule 20 — its listed name,
+   * lock-free, says nothing). So a VM holder is always read: wait for its lock to clear, then its name.
    */
   private async settledHolder(listing: ResourceVm[], vmid: number, instanceId: string): Promise<{ vmid: number; node: string } | undefined> {
     const holder = listing.find((v) => Number(v.vmid) === vmid);
     if (!holder || holder.type !== "qemu") return undefined;
-    // Settled and named (not `VM <vmid>`, which only means pvestatd has not published the name yet):
-    // the caller already checked that name is not ours.
-    if (!holder.lock && publishedName(holder.name, vmid) !== "") return undefined;
     try {
       const settled = await this.waitUnlocked(holder.node, vmid);
       return settled.name === instanceId ? { vmid, node: settled.node } : undefined;
