@@ -114,8 +114,9 @@ export class ProxmoxOperations implements ProxmoxOps {
   serverVersion(): Promise<PveVersion> {
     if (!this.versionRead) {
       const read = this.client.get<PveVersion>("/version").then((v) => ({ version: String(v?.version ?? ""), release: v?.release }));
+      // Only a failed read can be replaced (the next need finds none), so this one is still current.
       read.catch(() => {
-        if (this.versionRead === read) this.versionRead = undefined;
+        this.versionRead = undefined;
       });
       this.versionRead = read;
     }
@@ -144,8 +145,8 @@ export class ProxmoxOperations implements ProxmoxOps {
 
     const source = await this.resolveTemplate(req);
     let vmid = req.vmid;
-    let listing: ResourceVm[] | undefined;
     for (let round = 1; ; round++) {
+      let listing: ResourceVm[];
       if (await isVmidFree(this.client, vmid)) {
         try {
           await this.cloneOnce(req, source, vmid);
@@ -180,7 +181,7 @@ export class ProxmoxOperations implements ProxmoxOps {
         if (round > this.client.retry.attempts) throw new ProxmoxError("VMID_TAKEN", `VMID ${vmid} is taken and no free VMID stayed free for ${req.instanceId}`);
       }
       // The VMID belongs to something else: move on, above everything the fresh listing shows.
-      const allocator = new VmidAllocator([...(listing ?? []).map((v) => Number(v.vmid)), vmid], this.range);
+      const allocator = new VmidAllocator([...listing.map((v) => Number(v.vmid)), vmid], this.range);
       vmid = await findFreeVmid(this.client, allocator);
       this.allocator?.reserve(vmid);
     }
