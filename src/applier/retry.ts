@@ -37,10 +37,11 @@ export function errorCode(err: unknown): string {
   return typeof code === "string" ? code : "UNKNOWN";
 }
 
-function errorStatus(err: unknown): number | undefined {
+/** The error's HTTP status, 0 when it has none. */
+function errorStatus(err: unknown): number {
   const e = err as { status?: unknown; statusCode?: unknown };
   const s = e?.status ?? e?.statusCode;
-  return typeof s === "number" ? s : undefined;
+  return typeof s === "number" ? s : 0;
 }
 
 /** "lock" for lock contention, "transient" for network/5xx, undefined when retrying cannot help. */
@@ -50,7 +51,7 @@ export function retryClass(err: unknown): "lock" | "transient" | undefined {
   if (LOCK_CODES.has(code)) return "lock";
   if (TRANSIENT_CODES.has(code)) return "transient";
   const status = errorStatus(err);
-  if (status !== undefined && status >= 500 && status !== 501) return "transient";
+  if (status >= 500 && status !== 501) return "transient";
   // A task that failed on a lock ("can't lock file '/var/lock/qemu-server/lock-101.conf' - got
   // timeout", "cfs-lock 'storage-local-lvm' error: got lock request timeout") is contention too.
   const message = err instanceof Error ? err.message : String(err);
