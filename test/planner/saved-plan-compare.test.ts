@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { plan } from "../../src/planner/plan.js";
 import { planDifferences } from "../../src/planner/saved-plan.js";
 import type { Plan } from "../../src/planner/types.js";
-import { desired, group, iid, live, planOptions, record, state } from "./fixtures.js";
+import { desired, detail, group, iid, live, member, planOptions, record, state } from "./fixtures.js";
 import { updateAndCreate } from "./saved-plan-files.js";
 
 const NONE = Symbol("no member");
@@ -80,5 +80,20 @@ describe("a refill (a create naming the instance deleted out of band)", () => {
     expect(c.kind).toBe("create");
     c.replaces = iid(5);
     expect(planDifferences(p, fresh)).toEqual(["a new VM of acme.web: change.replaces differs"]);
+  });
+});
+
+describe("a replacement whose change names no new instance (an edited file)", () => {
+  it("is compared like any other: its successor's steps are an existing instance's the fresh plan does not have", () => {
+    const m = member(1);
+    const p = plan(desired([group("web", 1)]), state([m.record], 7), live([m.vm]), planOptions({ replace: [m.record.instanceId] }), [detail(m.vm, m.record)]);
+    const saved = structuredClone(p);
+    const successor = saved.changes[0]!.replaces!;
+    delete saved.changes[0]!.replaces;
+    expect(planDifferences(saved, p)).toEqual([
+      `${iid(1)}: actions.stop.dependsOn[0] differs`, // its stop waits for a successor that is not new here
+      `${successor}: in the file, but pvefleet would not change it now`,
+      `the file creates 0 new VMs of acme.web (new for ${iid(1)}), pvefleet would now create 1`,
+    ]);
   });
 });
