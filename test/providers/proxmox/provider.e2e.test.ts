@@ -200,11 +200,12 @@ describe("Proxmox provider against the simulator", () => {
   });
 
   it("retries clones that hit a storage lock timeout until all succeed", async () => {
-    // Allocations of 60 ms under the storage's exclusive lock (100 ms timeout in the fast profile):
-    // of five clones allocating at once, the third and later time out with `clone failed: can't lock file …`.
-    const contended = await startSimulator({ latency: "fast", topology: { ...defaultTopology(3), storageAllocMs: 60 } });
+    // Allocations of 300 ms under the storage's exclusive lock (100 ms timeout in the fast profile):
+    // of five clones sent at once, every one that arrives while another allocates times out with
+    // `clone failed: can't lock file …` (however slowly a loaded machine delivers the five requests).
+    const contended = await startSimulator({ latency: "fast", topology: { ...defaultTopology(3), storageAllocMs: 300 } });
     const notices: string[] = [];
-    const p = providerFor(contended, { retry: { attempts: 8, baseDelayMs: 20, maxDelayMs: 200 }, onNotice: (m) => notices.push(m) });
+    const p = providerFor(contended, { retry: { attempts: 20, baseDelayMs: 20, maxDelayMs: 200 }, onNotice: (m) => notices.push(m) });
     try {
       await p.refresh();
       const ids = Array.from({ length: 5 }, () => instanceId());
