@@ -7,10 +7,13 @@
  * - an earlier attempt's clone is found among the VMs the listing shows without a name (templates
  *   and named VMs are not read), one of them vanishing meanwhile;
  * - a cross-node clone is followed from the source node to its target;
- * - a clone lock that outlasts the wait ends it with VM_LOCKED.
+ * - a clone lock that outlasts the wait ends it with VM_LOCKED;
+ * - containers (a plain HTTP server answering as PVE does) are never adopted nor read.
  * Full clones of a 16 GiB template take ~0.8 s with the `fast` profile: long enough to be caught
  * running. Every check reads the cluster back or counts the requests the simulator received.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProxmoxClient } from "../../../src/providers/proxmox/api/client.js";
 import { TaskWaiter } from "../../../src/providers/proxmox/api/tasks.js";
@@ -320,4 +323,58 @@ describe("a VM still being created", () => {
     expect(sent(env, CLONE)).toBe(clones);
     expect(await settle(env, upid)).toBe("OK");
   }, 30_000);
+});
+
+describe("containers (the simulator has none: a plain HTTP server answers as PVE 8 does)", () => {
+  /**
+   * A cluster whose listing is `listing`: nextid refuses the VMIDs listed, qemu calls for them fail
+   * as PVE's do for a container's VMID (there is no qemu-server config), anything else answers
+   * `null` (a clone then needs no task). Returns the operations and the paths requested.
+   */
+  async function cluster(listing: object[]): Promise<{ ops: ProxmoxOperations; paths: string[]; close(): Promise<void> }> {
+    const paths: string[] = [];
+    const taken = new Set(listing.map((v) => String((v as { vmid: number }).vmid)));
+    const server = createServer((req, res) => {
+      const path = (req.url ?? "").replace(/^\/api2\/json/, "");
+      paths.push(`${req.method} ${path}`);
+      const asked = /^\/cluster\/nextid\?vmid=(\d+)$/.exec(path)?.[1];
+      const qemu = /^\/nodes\/([^/]+)\/qemu\/(\d+)\//.exec(path);
+      const [status, body] =
+        path === "/cluster/resources?type=vm" ? [200, { data: listing }]
+        : asked && taken.has(asked) ? [400, { data: null, errors: { vmid: `VM ${asked} already exists` } }]
+        : qemu && taken.has(qemu[2]!) ? [500, { data: null, message: `Configuration file 'nodes/${qemu[1]}/qemu-server/${qemu[2]}.conf' does not exist\n` }]
+        : [200, { data: null }];
+      res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const client = new ProxmoxClient({
+      env: { PROXMOX_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api2/json`, PROXMOX_TOKEN_ID: "root@pam!t", PROXMOX_TOKEN_SECRET: "s" },
+      allowInsecureHttp: true,
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    });
+    const ops = new ProxmoxOperations(client, new TaskWaiter(client, { pollIntervalMs: 5 }), { clusterId: "apptest", shardId: "e2e", vmidRange: { min: 500, max: 599 } });
+    return { ops, paths, close: async () => { await client.close(); await new Promise((r) => server.close(r)); } };
+  }
+  const ct = (vmid: number, name?: string) => ({ id: `lxc/${vmid}`, type: "lxc", vmid, node: "pve1", status: "running", ...(name ? { name } : {}) });
+
+  it("named after the instance, or listed without a name, is neither adopted nor read when the create resumes", async () => {
+    const id = instanceId();
+    const pve = await cluster([ct(507, id), ct(508)]);
+    try {
+      expect(await pve.ops.clone(request(id, 520, { resumed: true }))).toEqual({ vmid: 520, node: "pve1" });
+      expect(pve.paths.filter((p) => /\/qemu\/50[78]\//.test(p))).toEqual([]);
+    } finally {
+      await pve.close();
+    }
+  });
+
+  it("holding the VMID is passed by without a read: the clone moves to a free VMID", async () => {
+    const pve = await cluster([ct(507, "ct-box")]);
+    try {
+      expect(await pve.ops.clone(request(instanceId(), 507))).toEqual({ vmid: 508, node: "pve1" });
+      expect(pve.paths.filter((p) => /\/qemu\/507\//.test(p))).toEqual([]);
+    } finally {
+      await pve.close();
+    }
+  });
 });
