@@ -20,12 +20,11 @@ import type { ReceivedRequest } from "../../../src/sim/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, listVms, settle } from "../../applier/cluster-api.js";
+import { iid } from "../../planner/fixtures.js";
 
 let serial = 0;
-/** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */
-function instanceId(): string {
-  return `rty${String(serial++).padStart(26, "0")}`;
-}
+/** Instance IDs unique in this file. */
+const instanceId = (): string => iid(serial++, "rty");
 
 const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 const NEXTID = "GET /cluster/nextid";

@@ -22,16 +22,15 @@ import type { CloneRequest } from "../../../src/providers/proxmox/types.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, listVms, settle } from "../../applier/cluster-api.js";
+import { iid } from "../../planner/fixtures.js";
 
 const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 const BIG = 9300; // 16 GiB on local-lvm, pve1
 const BIG_SHARED = 9301; // 16 GiB on the shared storage, pve1
 
 let serial = 0;
-/** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */
-function instanceId(): string {
-  return `stl${String(serial++).padStart(26, "0")}`;
-}
+/** Instance IDs unique in this file. */
+const instanceId = (): string => iid(serial++, "stl");
 let nextVmid = 200;
 /** VMIDs of this file's VMs: 200…899, all listed after VM 100 (the listing sorts VMIDs as strings). */
 function vmid(): number {

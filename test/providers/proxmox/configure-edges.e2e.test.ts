@@ -11,12 +11,11 @@ import type { ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, listVms, requestsTo, settle, writesSent } from "../../applier/cluster-api.js";
+import { iid } from "../../planner/fixtures.js";
 
 let serial = 0;
-/** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */
-function instanceId(): string {
-  return `cfg${String(serial++).padStart(26, "0")}`;
-}
+/** Instance IDs unique in this file. */
+const instanceId = (): string => iid(serial++, "cfg");
 let nextHandVmid = 5000;
 
 const CONFIG_WRITE = "POST /nodes/{node}/qemu/{vmid}/config";

@@ -11,12 +11,11 @@ import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, isos, listVms, settle } from "../../applier/cluster-api.js";
 import { MAX_DESCRIPTION_CHARS } from "../../../src/providers/proxmox/codecs/notes-block.js";
+import { iid } from "../../planner/fixtures.js";
 
 let serial = 0;
-/** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */
-function instanceId(): string {
-  return `edg${String(serial++).padStart(26, "0")}`;
-}
+/** Instance IDs unique in this file. */
+const instanceId = (): string => iid(serial++, "edg");
 
 const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 const UPLOAD = "POST /nodes/{node}/storage/{storage}/upload";

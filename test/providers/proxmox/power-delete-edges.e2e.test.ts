@@ -13,12 +13,11 @@ import { PveError } from "../../../src/sim/context.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
 import { caught, listVms, settle } from "../../applier/cluster-api.js";
+import { iid } from "../../planner/fixtures.js";
 
 let serial = 0;
-/** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */
-function instanceId(): string {
-  return `pde${String(serial++).padStart(26, "0")}`;
-}
+/** Instance IDs unique in this file. */
+const instanceId = (): string => iid(serial++, "pde");
 
 type Vm = { node: string; vmid: number; instanceId: string };
 
