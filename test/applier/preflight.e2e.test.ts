@@ -109,6 +109,16 @@ describe("plan-time preflight", () => {
     await nothingCreated(e);
   });
 
+  it("a storage limited to other nodes (listed enabled 0 there, as PVE does) is refused with both ways to make it available", async () => {
+    const topo = defaultTopology(2);
+    const e = await start({ storages: topo.storages.map((s) => (s.id === "local-lvm" ? { ...s, nodes: ["pve1"] } : s)) });
+    e.writeShard({ webSize: 4 });
+    const err = preflightError(await planNow(e));
+    expect(err?.message).toContain('storage "local-lvm" is not enabled and active on node pve2');
+    expect(err?.message).toContain("make it available on pve2 (pvesm set local-lvm --disable 0; its --nodes, if set, must include pve2)");
+    await nothingCreated(e);
+  });
+
   it("lists a missing storage, a storage without iso content, a missing bridge and a missing template together", async () => {
     const topo = defaultTopology(2);
     const e = await start({

@@ -324,7 +324,7 @@ export class Preflight {
       this.problem(`storage "${id}" does not exist on node ${node} (${why})`, `add it for ${node} in Datacenter → Storage (pvesm set ${id} --nodes …), or choose another storage`);
       return;
     }
-    if (s.enabled === 0 || s.active === 0) this.problem(`storage "${id}" is not enabled and active on node ${node} (${why})`, `pvesm set ${id} --disable 0, and check it is mounted on ${node}`);
+    if (s.enabled === 0 || s.active === 0) this.problem(`storage "${id}" is not enabled and active on node ${node} (${why})`, `make it available on ${node} (pvesm set ${id} --disable 0; its --nodes, if set, must include ${node}), and check it is mounted there`);
     const contents = (s.content ?? "").split(",");
     if (!contents.includes(content)) {
       this.problem(`storage "${id}" on node ${node} does not allow ${content} content (${why})`, `pvesm set ${id} --content ${[...contents.filter((c) => c), content].join(",")}`);
