@@ -6,10 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterView, planAndApply, planNow, startEnv, type Env } from "./harness.js";
-
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
-const UPLOAD = "POST /nodes/{node}/storage/{storage}/upload";
-const DELETE = "DELETE /nodes/{node}/qemu/{vmid}";
+import { CLONE, UPLOAD, DELETE_VM as DELETE } from "./cluster-api.js";
 
 describe("apply when PVE acts, then answers 500", () => {
   let env: Env;

@@ -5,6 +5,12 @@
 import { ProxmoxError } from "../../src/providers/proxmox/api/errors.js";
 import type { Env } from "./harness.js";
 
+/** The simulator's request counters (`env.sim.stats().requests`) for the calls tests count. */
+export const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
+export const UPLOAD = "POST /nodes/{node}/storage/{storage}/upload";
+export const DELETE_VM = "DELETE /nodes/{node}/qemu/{vmid}";
+export const RESOURCES = "GET /cluster/resources";
+
 export interface Listed { vmid: number; node: string; name?: string; tags?: string; status: string; template?: number }
 
 /** Every VM `/cluster/resources` lists, templates included. */

@@ -12,8 +12,7 @@ import { apply } from "../../src/applier/index.js";
 import type { ApplyEvent } from "../../src/applier/events.js";
 import type { StateDoc } from "../../src/state/types.js";
 import { clusterView, makePlan, planAndApply, startEnv, type Env } from "./harness.js";
-
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
+import { CLONE } from "./cluster-api.js";
 
 async function listedWithoutName(env: Env): Promise<number> {
   const vms = (await env.api("GET", "/cluster/resources?type=vm")) as { name?: string; vmid: number; template?: number }[];

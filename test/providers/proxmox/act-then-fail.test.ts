@@ -10,12 +10,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "../../../src/sim/index.js";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
 import { isProxmoxError } from "../../../src/providers/proxmox/api/errors.js";
+import { CLONE, UPLOAD, DELETE_VM as DELETE } from "../../applier/cluster-api.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
-
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
-const DELETE = "DELETE /nodes/{node}/qemu/{vmid}";
-const UPLOAD = "POST /nodes/{node}/storage/{storage}/upload";
 
 let serial = 0;
 /** Instance IDs: 3 letters + 26 Crockford characters, unique in this file. */

@@ -19,16 +19,14 @@ import type { CloneRequest } from "../../../src/providers/proxmox/types.js";
 import type { ReceivedRequest } from "../../../src/sim/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
-import { caught, listVms, settle } from "../../applier/cluster-api.js";
+import { caught, listVms, settle, CLONE, RESOURCES as LISTING } from "../../applier/cluster-api.js";
 import { iid } from "../../planner/fixtures.js";
 
 let serial = 0;
 /** Instance IDs unique in this file. */
 const instanceId = (): string => iid(serial++, "rty");
 
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 const NEXTID = "GET /cluster/nextid";
-const LISTING = "GET /cluster/resources";
 const TAGS = ["nstance", "apptest", "e2e"];
 
 let env: Env;

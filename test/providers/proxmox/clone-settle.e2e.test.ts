@@ -21,10 +21,9 @@ import { ProxmoxOperations } from "../../../src/providers/proxmox/operations.js"
 import type { CloneRequest } from "../../../src/providers/proxmox/types.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
-import { caught, listVms, settle } from "../../applier/cluster-api.js";
+import { caught, listVms, settle, CLONE } from "../../applier/cluster-api.js";
 import { iid } from "../../planner/fixtures.js";
 
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 const BIG = 9300; // 16 GiB on local-lvm, pve1
 const BIG_SHARED = 9301; // 16 GiB on the shared storage, pve1
 

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
-import { caught, listVms, requestsTo, settle, writesSent } from "../../applier/cluster-api.js";
+import { caught, listVms, requestsTo, settle, writesSent, CLONE, RESOURCES } from "../../applier/cluster-api.js";
 import { iid } from "../../planner/fixtures.js";
 
 let serial = 0;
@@ -20,9 +20,7 @@ let nextHandVmid = 5000;
 
 const CONFIG_WRITE = "POST /nodes/{node}/qemu/{vmid}/config";
 const RESIZE = "PUT /nodes/{node}/qemu/{vmid}/resize";
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 const NODE_VMS = "GET /nodes/{node}/qemu";
-const RESOURCES = "GET /cluster/resources";
 const OURS = "nstance;apptest;e2e";
 
 let env: Env;

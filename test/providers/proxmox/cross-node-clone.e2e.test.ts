@@ -14,10 +14,10 @@ import { ProxmoxClient, type Params, type RetryClass } from "../../../src/provid
 import { TaskWaiter } from "../../../src/providers/proxmox/api/tasks.js";
 import { classifyTaskFailure } from "../../../src/providers/proxmox/api/errors.js";
 import { ProxmoxOperations } from "../../../src/providers/proxmox/operations.js";
+import { CLONE } from "../../applier/cluster-api.js";
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
 let serial = 0;
 function instanceId(): string {
   const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";

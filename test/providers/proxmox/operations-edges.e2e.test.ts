@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProxmoxProvider, type ProxmoxProvider } from "../../../src/providers/proxmox/index.js";
 import { defaultTopology } from "../../../src/sim/topology.js";
 import { startEnv, type Env } from "../../applier/harness.js";
-import { caught, isos, listVms, settle } from "../../applier/cluster-api.js";
+import { caught, isos, listVms, settle, CLONE, UPLOAD, DELETE_VM } from "../../applier/cluster-api.js";
 import { MAX_DESCRIPTION_CHARS } from "../../../src/providers/proxmox/codecs/notes-block.js";
 import { iid } from "../../planner/fixtures.js";
 
@@ -17,11 +17,8 @@ let serial = 0;
 /** Instance IDs unique in this file. */
 const instanceId = (): string => iid(serial++, "edg");
 
-const CLONE = "POST /nodes/{node}/qemu/{vmid}/clone";
-const UPLOAD = "POST /nodes/{node}/storage/{storage}/upload";
 const DELETE_VOLUME = "DELETE /nodes/{node}/storage/{storage}/content/{volume}";
 const LIST_CONTENT = "GET /nodes/{node}/storage/{storage}/content";
-const DELETE_VM = "DELETE /nodes/{node}/qemu/{vmid}";
 const READ_CONFIG = "GET /nodes/{node}/qemu/{vmid}/config";
 
 let env: Env;
